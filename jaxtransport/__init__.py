@@ -1,0 +1,38 @@
+"""jaxtransport: exact transient quantum transport between Gaussian reservoirs, in JAX.
+
+Units ħ = k_B = 1. Currents are OUT OF each reservoir. C_ij = <a_j† a_i>.
+"""
+
+from ._validation import enable_x64
+
+enable_x64()
+
+from .model import Model  # noqa: E402
+from .reservoir import Reservoir, occupation  # noqa: E402
+from .response import Continuum, Response, response, solve  # noqa: E402
+from .solution import Solution  # noqa: E402
+from .spectral_density import (  # noqa: E402
+    AbstractSpectralDensity,
+    Lorentzian,
+    LorentzianSum,
+    SumDensity,
+)
+from .state import GaussianState  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbstractSpectralDensity",
+    "Continuum",
+    "GaussianState",
+    "Lorentzian",
+    "LorentzianSum",
+    "Model",
+    "Reservoir",
+    "Response",
+    "Solution",
+    "SumDensity",
+    "occupation",
+    "response",
+    "solve",
+]

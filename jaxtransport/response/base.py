@@ -1,0 +1,212 @@
+r"""Stage 2: a ``Response`` (precomputed kernels) evaluated for any (C0, T, μ) as contractions.
+
+Every first moment is affine in the initial correlation matrix C0 and linear in the reservoir
+occupation functions (physics.md §2):
+
+    X(t) = Tr[M(t) C0] + Σ_β Σ_k w_βk f_β(ω_βk) L_β(ω_βk, t) + offset(t)
+
+``M`` (state kernels), ``L`` (bath kernels at frequency nodes ω_βk with weights w_βk) and the
+``offset`` (the part of the frequency integral where every allowed occupation equals 1) do not
+depend on T, μ or C0. For the ``Continuum`` method the nodes are a quadrature of the continuous
+reservoirs; for ``Discretised`` they are the reservoir modes themselves.
+
+The complex "current amplitude" X^x_α (x ∈ {N, E}) gives the currents *out of* reservoir α,
+J^x_α = 2 Re X^x_α, and the coupling energy <H_I^α> = −2 Im X^N_α.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..reservoir import occupation
+from ..solution import Solution
+from ..state import GaussianState
+
+# occupations must equal 1 below and 0 above the stored frequency window to this accuracy
+_EDGE_TOL = 1e-11
+
+
+class Response(eqx.Module):
+    """Stage-1 result: exact response kernels for one Hamiltonian, coupling set and time grid.
+
+    Create with ``jt.response(model, times, method=...)``; evaluate with ``.evaluate``.
+    Shapes: T times, n system modes, M reservoirs, K frequency nodes per reservoir.
+    """
+
+    times: Float[Array, " T"]
+    hamiltonian: Array  # (n, n)
+    temperature: Float[Array, " M"]  # the model's own values (defaults for evaluate)
+    chemical_potential: Float[Array, " M"]
+    # state (C0) kernels
+    propagator: Array  # (T, n, n) G(t)
+    propagator_dt: Array  # (T, n, n) dG/dt
+    current_state: Array  # (T, 2, M, n, n): X^x_α = Tr[current_state[t, x, α] @ C0]
+    current_state_dt: Array  # (T, 2, M, n, n) time derivative
+    # bath kernels at frequency nodes
+    nodes: Float[Array, "M K"]
+    weights: Float[Array, "M K"]  # includes the 1/2π of ∫dω/2π
+    correlation_kernel: Array  # (M, K, T, n, n)
+    current_kernel: Array  # (M, K, T, 2, M)  [β, k, t, x, α]
+    current_kernel_dt: Array  # (M, K, T, 2, M)
+    scalar_kernel_dt: Array  # (M, K, T, 2): d/dt Tr[h C], d/dt Tr[C]
+    # f = 1 part (T, μ independent)
+    correlation_offset: Array  # (T, n, n)
+    current_offset: Array  # (T, 2, M)
+    current_offset_dt: Array  # (T, 2, M)
+    scalar_offset_dt: Array  # (T, 2)
+    # window where occupations must be 1 below / 0 above (Continuum); ±inf for Discretised
+    window: Float[Array, " 2"]
+    error_estimate: Array  # estimated absolute quadrature error of the currents
+    method: str = eqx.field(static=True)
+    statistics: str = eqx.field(static=True)
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.propagator.shape[-1])
+
+    @property
+    def n_reservoirs(self) -> int:
+        return int(self.temperature.shape[0])
+
+    def occupations(self, temperature, chemical_potential):
+        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
+        t = jnp.asarray(temperature)[..., :, None]
+        mu = jnp.asarray(chemical_potential)[..., :, None]
+        return occupation(self.nodes, t, mu, self.statistics)
+
+    def _check_window(self, temperature, chemical_potential):
+        lo, hi = self.window[0], self.window[1]
+        t = jnp.asarray(temperature)
+        mu = jnp.asarray(chemical_potential)
+        f_lo = occupation(lo, t, mu, self.statistics)
+        f_hi = occupation(hi, t, mu, self.statistics)
+        bad = jnp.any(f_lo < 1 - _EDGE_TOL) | jnp.any(f_hi > _EDGE_TOL) | jnp.any(~(t > 0))
+        return bad
+
+    def evaluate(
+        self,
+        state: GaussianState | Array,
+        temperature: Array | None = None,
+        chemical_potential: Array | None = None,
+    ) -> Solution:
+        """Observables for initial state C0 and reservoir temperatures/chemical potentials.
+
+        ``temperature`` and ``chemical_potential`` have shape (..., M) (default: the model's
+        values); ``state`` is a ``GaussianState`` or a correlation matrix (..., n, n). Leading
+        batch axes broadcast against each other; ``jax.vmap`` works too. Raises (also under
+        jit) if a temperature/chemical potential lies outside the range this Response's
+        frequency window was built for (pass ``temperature_range``/``chemical_potential_range``
+        to ``Continuum`` to widen it).
+        """
+        c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
+        if c0.shape[-2:] != (self.n_modes, self.n_modes):
+            raise ValueError(
+                f"initial correlation must be (..., {self.n_modes}, {self.n_modes}) for this "
+                f"model, got {c0.shape}."
+            )
+        temp = self.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
+        mu = (
+            self.chemical_potential
+            if chemical_potential is None
+            else jnp.asarray(chemical_potential, jnp.float64)
+        )
+        for name, x in (("temperature", temp), ("chemical_potential", mu)):
+            if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
+                raise ValueError(
+                    f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
+                    f"reservoir), got {x.shape}."
+                )
+        bad = self._check_window(temp, mu)
+        temp = eqx.error_if(
+            temp,
+            bad,
+            "temperature/chemical_potential outside the range the Response was built for "
+            "(or temperature <= 0): the frequency window does not cover the occupation "
+            "functions. Rebuild with jt.Continuum(temperature_range=..., "
+            "chemical_potential_range=...).",
+        )
+        c0 = c0.astype(jnp.complex128)
+        wf = self.weights * self.occupations(temp, mu)  # (..., M, K)
+        wf = wf.astype(jnp.complex128)
+
+        g, gd = self.propagator, self.propagator_dt
+        corr = (
+            jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
+            + jnp.einsum("...bk,bktij->...tij", wf, self.correlation_kernel)
+            + self.correlation_offset
+        )
+        x = (
+            jnp.einsum("txaij,...ji->...txa", self.current_state, c0)
+            + jnp.einsum("...bk,bktxa->...txa", wf, self.current_kernel)
+            + self.current_offset
+        )
+        xd = (
+            jnp.einsum("txaij,...ji->...txa", self.current_state_dt, c0)
+            + jnp.einsum("...bk,bktxa->...txa", wf, self.current_kernel_dt)
+            + self.current_offset_dt
+        )
+        h = self.hamiltonian
+        # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
+        gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
+        sd_state = jnp.stack(
+            [2 * jnp.einsum("ij,...tji->...t", h, gcg).real, 2 * jnp.einsum("...tii->...t", gcg).real],
+            axis=-1,
+        )
+        sd = (
+            sd_state
+            + jnp.einsum("...bk,bkts->...ts", wf.real, self.scalar_kernel_dt.real)
+            + self.scalar_offset_dt.real
+        )
+        return Solution.from_amplitudes(
+            times=self.times,
+            hamiltonian=h,
+            correlation=corr,
+            amplitude=x,
+            amplitude_dt=xd,
+            scalar_dt=sd,
+            temperature=temp,
+            chemical_potential=mu,
+            error_estimate=self.error_estimate,
+        )
+
+
+def response(model, times, method=None) -> Response:
+    """Stage 1: exact response kernels of ``model`` on the time grid ``times``.
+
+    ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
+    error estimate) or ``jt.Discretised(n_modes, band)`` (finite reservoirs, exact unitary
+    evolution). The result does not depend on temperatures, chemical potentials or C0.
+    """
+    from .continuum import Continuum
+
+    method = Continuum() if method is None else method
+    return method.response(model, times)
+
+
+def solve(model, state, times, method=None) -> Solution:
+    """One call: ``response(model, times, method).evaluate(state)`` at the model's T and μ."""
+    return response(model, times, method).evaluate(state)
+
+
+def stack_reservoir_arrays(model):
+    """(temperature, chemical_potential) of the model as (M,) float64 arrays."""
+    return (
+        jnp.asarray(model.temperatures, jnp.float64),
+        jnp.asarray(model.chemical_potentials, jnp.float64),
+    )
+
+
+def flatten_terms(model):
+    """All (density-term, vector, reservoir index) of a model as flat lists."""
+    out = []
+    for r_idx, res in enumerate(model.reservoirs):
+        for dens, v in res.terms:
+            out.append((dens, v, r_idx))
+    return out
+
+
+def one_hot(indices, m):
+    return jax.nn.one_hot(jnp.asarray(indices), m, dtype=jnp.float64).T  # (M, P)

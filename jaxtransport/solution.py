@@ -1,0 +1,125 @@
+"""Observables of one (or a batch of) evaluation(s): currents, energies, correlations.
+
+Sign convention: every current is **out of** the reservoir, J^N_α = −d<N_α>/dt,
+J^E_α = −d<H_α>/dt, heat J^Q_α = J^E_α − μ_α J^N_α. Units: ħ = k_B = 1 (energies and
+rates in the units of h). Shapes: (..., time, reservoir) and (..., time, n, n).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array
+
+
+class Solution(eqx.Module):
+    times: Array
+    hamiltonian: Array
+    correlation: Array  # (..., T, n, n)  C_ij(t) = <a_j† a_i>
+    particle_current: Array  # (..., T, M)
+    energy_current: Array  # (..., T, M)
+    heat_current: Array  # (..., T, M)
+    coupling_energy: Array  # (..., T, M)  <H_I^α>
+    coupling_energy_derivative: Array  # (..., T, M)  d<H_I^α>/dt
+    heat_current_derivative: Array  # (..., T, M)
+    system_energy_derivative: Array  # (..., T)  d<H_S>/dt
+    particle_number_derivative: Array  # (..., T)  d<N_S>/dt
+    temperature: Array  # (..., M)
+    chemical_potential: Array  # (..., M)
+    error_estimate: Array
+
+    @classmethod
+    def from_amplitudes(
+        cls, *, times, hamiltonian, correlation, amplitude, amplitude_dt, scalar_dt,
+        temperature, chemical_potential, error_estimate,
+    ):
+        mu = chemical_potential[..., None, :]
+        jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
+        jnd, jed = 2 * amplitude_dt[..., 0, :].real, 2 * amplitude_dt[..., 1, :].real
+        return cls(
+            times=times,
+            hamiltonian=hamiltonian,
+            correlation=correlation,
+            particle_current=jn,
+            energy_current=je,
+            heat_current=je - mu * jn,
+            coupling_energy=-2 * amplitude[..., 0, :].imag,
+            coupling_energy_derivative=-2 * amplitude_dt[..., 0, :].imag,
+            heat_current_derivative=jed - mu * jnd,
+            system_energy_derivative=scalar_dt[..., 0],
+            particle_number_derivative=scalar_dt[..., 1],
+            temperature=temperature,
+            chemical_potential=chemical_potential,
+            error_estimate=error_estimate,
+        )
+
+    # --- derived observables -------------------------------------------------------------
+    @property
+    def occupation(self) -> Array:
+        """Mode occupations <a_i† a_i>(t), shape (..., T, n)."""
+        return jnp.diagonal(self.correlation, axis1=-2, axis2=-1).real
+
+    @property
+    def system_energy(self) -> Array:
+        """<H_S>(t) = Tr[h C(t)], shape (..., T)."""
+        return jnp.einsum("ij,...tji->...t", self.hamiltonian, self.correlation).real
+
+    @property
+    def symmetric_heat_current(self) -> Array:
+        """J^Q_α − ½ d<H_I^α>/dt: heat with half the coupling energy assigned to reservoir α
+        (physics.md §6; the strong-coupling 'symmetric split')."""
+        return self.heat_current - 0.5 * self.coupling_energy_derivative
+
+    @property
+    def integrated_heat(self) -> Array:
+        """Q_α(t) = ∫_{t_0}^t J^Q_α dt' (heat out of α since the first grid time t_0; equal
+        to ∫_0^t when the grid starts at 0). Fourth-order corrected trapezoid rule using the
+        exact derivative dJ^Q/dt: error O(Δt⁴·max|d⁴J/dt⁴|/720)."""
+        dt = jnp.diff(self.times)[:, None]
+        j, jd = self.heat_current, self.heat_current_derivative
+        seg = 0.5 * dt * (j[..., 1:, :] + j[..., :-1, :]) + dt**2 / 12 * (
+            jd[..., :-1, :] - jd[..., 1:, :]
+        )
+        zero = jnp.zeros_like(j[..., :1, :])
+        return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
+
+    def to_xarray(self, reservoir_names=None):
+        """An ``xarray.Dataset`` with dims (batch..., time, reservoir, mode, mode_)."""
+        import numpy as np
+        import xarray as xr
+
+        nres = self.particle_current.shape[-1]
+        names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
+        batch = self.particle_current.shape[:-2]
+        bdims = [f"batch_{i}" for i in range(len(batch))]
+        tr = bdims + ["time", "reservoir"]
+        corr = np.asarray(self.correlation)
+        data = {
+            "particle_current": (tr, np.asarray(self.particle_current)),
+            "energy_current": (tr, np.asarray(self.energy_current)),
+            "heat_current": (tr, np.asarray(self.heat_current)),
+            "symmetric_heat_current": (tr, np.asarray(self.symmetric_heat_current)),
+            "integrated_heat": (tr, np.asarray(self.integrated_heat)),
+            "coupling_energy": (tr, np.asarray(self.coupling_energy)),
+            "occupation": (bdims + ["time", "mode"], np.asarray(self.occupation)),
+            "system_energy": (bdims + ["time"], np.asarray(self.system_energy)),
+            "correlation_real": (bdims + ["time", "mode", "mode_"], corr.real),
+            "correlation_imag": (bdims + ["time", "mode", "mode_"], corr.imag),
+            "temperature": (bdims + ["reservoir"], np.broadcast_to(
+                np.asarray(self.temperature), tuple(batch) + (nres,))),
+            "chemical_potential": (bdims + ["reservoir"], np.broadcast_to(
+                np.asarray(self.chemical_potential), tuple(batch) + (nres,))),
+        }
+        ds = xr.Dataset(
+            data,
+            coords={"time": np.asarray(self.times), "reservoir": names,
+                    "mode": np.arange(corr.shape[-1]), "mode_": np.arange(corr.shape[-1])},
+            attrs={
+                "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
+                "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
+                "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
+                "correlation_convention": "C_ij = <a_j^dagger a_i>",
+                "quadrature_error_estimate": float(np.max(np.asarray(self.error_estimate))),
+            },
+        )
+        return ds
