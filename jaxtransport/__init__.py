@@ -9,7 +9,7 @@ enable_x64()
 
 from .model import Model  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
-from .response import Continuum, Response, response, solve  # noqa: E402
+from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
 from .solution import Solution  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AbstractSpectralDensity",
     "Continuum",
+    "Discretised",
     "GaussianState",
     "Lorentzian",
     "LorentzianSum",

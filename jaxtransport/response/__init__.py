@@ -2,5 +2,6 @@
 
 from .base import Response, response, solve
 from .continuum import Continuum
+from .discretised import Discretised
 
-__all__ = ["Continuum", "Response", "response", "solve"]
+__all__ = ["Continuum", "Discretised", "Response", "response", "solve"]

@@ -178,6 +178,7 @@ def _state_kernels(pl: _Poles, e):
 # ----------------------------------------------------------------------------------------
 def _delta_index(times):
     """Unique time steps (t_{-1} = 0) for exact step-wise propagation."""
+    times = np.asarray(times)
     deltas = np.diff(np.concatenate([[0.0], times]))
     scale = max(float(times[-1]), 1.0)
     key = np.round(deltas / scale, 13)
@@ -443,50 +444,65 @@ def _zero_state(model):
 
 def _build(model, times, plan, node_batch) -> Response:
     a, w_lo, w_hi, width, s_first, s_far, q = plan
-    pl = _poles(model)
-    n = model.n_modes
-    nres = model.n_reservoirs
     deltas, inv = _delta_index(times)
-    e, j = _time_domain(pl, times)
-    g, gd, mk, mkd = _state_kernels(pl, e)
-
-    def kernels(nodes):
-        return jax.lax.map(
-            lambda w: _node_kernels(pl, w, deltas, inv), jnp.asarray(nodes), batch_size=node_batch
-        )
-
-    # window nodes (stored)
     wn, ww = _gauss_panels(w_lo, w_hi, width, q)
-    c_k, x_k, xd_k, sd_k = kernels(wn)  # (K, M, T, ...)
-    # f = 1 region [a, w_lo] on the real axis, summed
-    off_c = jnp.zeros((len(times), n, n), complex)
-    off_x = jnp.zeros((len(times), 2, nres), complex)
-    off_xd = jnp.zeros_like(off_x)
-    off_sd = jnp.zeros((len(times), 2), complex)
     if w_lo > a:
         on, ow = _gauss_panels(a, w_lo, width, q)
-        oc, ox, oxd, osd = kernels(on)
-        wgt = jnp.asarray(ow / _TWO_PI)
-        off_c += jnp.einsum("k,kbtij->tij", wgt, oc)
-        off_x += jnp.einsum("k,kbtxa->txa", wgt, ox)
-        off_xd += jnp.einsum("k,kbtxa->txa", wgt, oxd)
-        off_sd += jnp.einsum("k,kbts->ts", wgt, osd)
-    # exact tail (−∞, a]
+    else:
+        on, ow = np.zeros(0), np.zeros(0)
     sn, sw = _ray_rule(s_first, s_far, q)
-    tc, tx, txd, tsd = _tail(pl, a, jnp.asarray(sn), jnp.asarray(sw), times, e, j)
+    arrays = _build_arrays(
+        _poles(model), *(jnp.asarray(x) for x in (times, deltas, inv, wn, on, ow / _TWO_PI, sn, sw)),
+        jnp.asarray(a), node_batch=node_batch,
+    )
     temp, mu = stack_reservoir_arrays(model)
-    mv = lambda x: jnp.moveaxis(x, 0, 1)  # (K, M, ...) -> (M, K, ...)
+    nres = model.n_reservoirs
     return Response(
         times=jnp.asarray(times),
         hamiltonian=model.hamiltonian,
         temperature=temp,
         chemical_potential=mu,
+        nodes=jnp.broadcast_to(jnp.asarray(wn), (nres, len(wn))),
+        weights=jnp.broadcast_to(jnp.asarray(ww / _TWO_PI), (nres, len(wn))),
+        window=jnp.asarray([w_lo, w_hi]),
+        error_estimate=jnp.asarray(jnp.nan),
+        method="continuum",
+        statistics=model.statistics,
+        **arrays,
+    )
+
+
+@eqx.filter_jit
+def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch):
+    n = pl.vec.shape[0]
+    nres = pl.onehot.shape[0]
+    e, j = _time_domain(pl, times)
+    g, gd, mk, mkd = _state_kernels(pl, e)
+
+    def kernels(nodes):
+        return jax.lax.map(
+            lambda w: _node_kernels(pl, w, deltas, inv), nodes, batch_size=node_batch
+        )
+
+    c_k, x_k, xd_k, sd_k = kernels(wn)  # (K, M, T, ...)
+    nt = times.shape[0]
+    off_c = jnp.zeros((nt, n, n), complex)
+    off_x = jnp.zeros((nt, 2, nres), complex)
+    off_xd = jnp.zeros_like(off_x)
+    off_sd = jnp.zeros((nt, 2), complex)
+    if on.shape[0] > 0:
+        oc, ox, oxd, osd = kernels(on)
+        off_c += jnp.einsum("k,kbtij->tij", ow, oc)
+        off_x += jnp.einsum("k,kbtxa->txa", ow, ox)
+        off_xd += jnp.einsum("k,kbtxa->txa", ow, oxd)
+        off_sd += jnp.einsum("k,kbts->ts", ow, osd)
+    tc, tx, txd, tsd = _tail(pl, a, sn, sw, times, e, j)
+    mv = lambda x: jnp.moveaxis(x, 0, 1)  # (K, M, ...) -> (M, K, ...)
+    return dict(
         propagator=g,
         propagator_dt=gd,
         current_state=mk,
         current_state_dt=mkd,
-        nodes=jnp.broadcast_to(jnp.asarray(wn), (nres, len(wn))),
-        weights=jnp.broadcast_to(jnp.asarray(ww / _TWO_PI), (nres, len(wn))),
         correlation_kernel=mv(c_k),
         current_kernel=mv(x_k),
         current_kernel_dt=mv(xd_k),
@@ -495,8 +511,4 @@ def _build(model, times, plan, node_batch) -> Response:
         current_offset=off_x + tx,
         current_offset_dt=off_xd + txd,
         scalar_offset_dt=off_sd + tsd,
-        window=jnp.asarray([w_lo, w_hi]),
-        error_estimate=jnp.asarray(jnp.nan),
-        method="continuum",
-        statistics=model.statistics,
     )
