@@ -18,6 +18,7 @@ from .spectral_density import (  # noqa: E402
     SumDensity,
 )
 from .state import GaussianState  # noqa: E402
+from .steady_state import SteadyState, self_energy, steady_state, transmission  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,10 @@ __all__ = [
     "Reservoir",
     "Response",
     "Solution",
+    "SteadyState",
+    "self_energy",
+    "steady_state",
+    "transmission",
     "SumDensity",
     "occupation",
     "response",

@@ -387,19 +387,15 @@ class Continuum(eqx.Module):
         w_lo = m_lo - 30.0 * t_hi
         w_hi = m_hi + 30.0 * t_hi
         dist = max(float(np.max(np.abs(im_dist))), 1e-3)
-        margin = 3.0 * dist + 1.0
+        margin = 0.5 * dist + 1.0
         a = min(w_lo, float(re_poles.min()) - margin)
         d_min = max(float(np.min(np.abs(im_dist))), 1.0 / tmax)
-        width = min(10.0 / tmax, 4.0 * t_lo, 2.0 * d_min, 1.0)
-        s_first = min(0.5 / tmax, 0.5)
+        width = min(20.0 / tmax, 8.0 * t_lo, 4.0 * d_min, 2.0)
+        s_first = min(1.0 / tmax, 1.0)
         s_far = 1e3 * (abs(a) + margin + 1.0)
-        return (float(a), float(w_lo), float(w_hi), float(width), s_first, s_far)
+        return tuple(float(x) for x in (a, w_lo, w_hi, width, s_first, s_far))
 
-    def resolve(self, model, times) -> Continuum:
-        """Fix the quadrature plan on concrete values (adaptive refinement + error estimate).
-
-        Returns a ``Continuum`` whose ``response`` also works with traced models (e.g. under
-        ``jax.grad`` with respect to h or couplings)."""
+    def _resolve(self, model, times):
         times = check_times(times)
         leaves = jax.tree_util.tree_leaves(model)
         if not is_concrete(*leaves):
@@ -414,7 +410,8 @@ class Continuum(eqx.Module):
         for _ in range(self.max_refinements + 1):
             fine = (a, w_lo, w_hi, width, s_first, s_far, q)
             coarse = (a, w_lo, w_hi, 2 * width, 2 * s_first, s_far, max(q - 4, 4))
-            sol_f = _build(model, times, fine, self.node_batch).evaluate(_zero_state(model))
+            resp = _build(model, times, fine, self.node_batch)
+            sol_f = resp.evaluate(_zero_state(model))
             sol_c = _build(model, times, coarse, self.node_batch).evaluate(_zero_state(model))
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
@@ -423,18 +420,26 @@ class Continuum(eqx.Module):
             if err <= self.tolerance:
                 break
             width, s_first = 0.5 * width, 0.5 * s_first
-        return dataclasses.replace(self, plan=fine, error_estimate_=err)
+        resolved = dataclasses.replace(self, plan=fine, error_estimate_=float(err))
+        return resolved, eqx.tree_at(
+            lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64)
+        )
+
+    def resolve(self, model, times) -> Continuum:
+        """Fix the quadrature plan on concrete values (adaptive refinement + error estimate).
+
+        Returns a ``Continuum`` whose ``response`` also works with traced models (e.g. under
+        ``jax.grad`` with respect to h or couplings)."""
+        return self._resolve(model, times)[0]
 
     def response(self, model, times) -> Response:
         times = check_times(times)
         if model.statistics != "fermion":
             raise ValueError("Continuum currently supports statistics='fermion' only.")
-        method = self if self.plan is not None else self.resolve(model, times)
-        if self.plan is not None and method.error_estimate_ is None:
-            err = jnp.nan
-        else:
-            err = method.error_estimate_
-        resp = _build(model, times, method.plan, self.node_batch)
+        if self.plan is None:
+            return self._resolve(model, times)[1]
+        err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
+        resp = _build(model, times, self.plan, self.node_batch)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 

@@ -70,6 +70,12 @@ class Discretised(eqx.Module):
     - ``n_modes``: modes per reservoir term (default 1000).
     - ``band``: half-width B of the discretised band around each density's centre (energy
       units; default 25 × the density's scale, e.g. its Lorentzian width).
+    - ``grid_scale``: None for a uniform grid; a scale s0 for ω = c + s0 sinh(u) with u
+      uniform (spacing ≈ constant within s0 of the centre, growing outside): reaches far
+      into heavy (Lorentzian) tails with few modes. Recurrences are checked with the
+      smallest spacing.
+    - ``check_recurrence``: set False only for deliberately tiny baths (e.g. exact
+      diagonalisation cross-checks), where recurrences are part of the physics.
     - ``band_warning``: warn when more than this fraction of a term's spectral weight lies
       outside the band (default 1e-3); more than 10× this raises.
 
@@ -80,6 +86,7 @@ class Discretised(eqx.Module):
     band: float | None = eqx.field(default=None, static=True)
     band_warning: float = eqx.field(default=1e-3, static=True)
     grid_scale: float | None = eqx.field(default=None, static=True)
+    check_recurrence: bool = eqx.field(default=True, static=True)
 
     def __check_init__(self):
         if not (isinstance(self.n_modes, int | np.integer) and self.n_modes >= 2):
@@ -119,7 +126,7 @@ class Discretised(eqx.Module):
         tmax = float(times[-1])
         for nodes, dw, r, dens, _, (lo, hi), _sp in grid:
             t_rec = 2 * math.pi / dw
-            if tmax >= t_rec:
+            if self.check_recurrence and tmax >= t_rec:
                 raise ValueError(
                     f"Discretised(n_modes={self.n_modes}, band={0.5 * (hi - lo):g}) has mode "
                     f"spacing {dw:.4g}: the finite bath recurs at t = 2π/Δω = {t_rec:.4g}, but "
