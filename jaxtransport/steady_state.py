@@ -67,7 +67,7 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
     hi = float(mu_np.max() + 40 * t_np.max())
     widths = [float(lor.width) for r in model.reservoirs for d, _ in r.terms
               for lor in d.lorentzian_terms()]
-    pw = panel_width or min(2 * float(t_np.min()), 0.5 * min(widths), 0.5)
+    pw = panel_width or min(float(t_np.min()), 0.25 * min(widths), 0.25)
 
     def integrate(width, q):
         npan = max(1, math.ceil((hi - lo) / width))

@@ -27,7 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _git(*args) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=10)
         return out.stdout.strip() if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -88,7 +89,7 @@ def _jsonable(x):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic | jax.Array) or (isinstance(x, np.ndarray)):
+    if isinstance(x, np.generic | np.ndarray | jax.Array):
         arr = np.asarray(x)
         return _jsonable(arr.item() if arr.ndim == 0 else arr.tolist())
     if isinstance(x, float) and not np.isfinite(x):
