@@ -46,7 +46,7 @@ def transmission(model, omega) -> Array:
     sig = self_energy(model, omega)
     gr = jnp.linalg.inv(omega[..., None, None] * jnp.eye(n) - model.hamiltonian - sig)
     gam = jnp.stack([r.spectral_matrix(omega) for r in model.reservoirs], axis=-3)
-    return jnp.einsum("...aij,...jk,...bkl,...ml->...ab", gam, gr, gam, gr.conj()).real
+    return jnp.einsum("...aij,...jk,...bkl,...il->...ab", gam, gr, gam, gr.conj()).real
 
 
 def steady_state(model, temperature=None, chemical_potential=None, *, panel_width=None,

@@ -61,17 +61,24 @@ def test_energy_and_particle_conservation():
 
 def test_derivatives_match_finite_differences():
     """The exact time derivatives agree with finite differences of the values."""
-    t = np.linspace(0, 5, 501)
+    t = np.linspace(0, 2, 201)
     sol = jt.solve(two_site(), coherent_c0_2(), t)
     dt = t[1] - t[0]
     fd = np.gradient(np.asarray(sol.coupling_energy), dt, axis=0, edge_order=2)
-    np.testing.assert_allclose(sol.coupling_energy_derivative[2:-2], fd[2:-2], atol=1e-4)
+    # near t = 0 the Lorentzian kernel's kink makes d³<H_I>/dt³ large: FD is only O(dt²) there
+    ok = slice(50, -2)
+    np.testing.assert_allclose(sol.coupling_energy_derivative[ok], fd[ok], atol=1e-5)
     fd_n = np.gradient(np.asarray(sol.occupation).sum(-1), dt, edge_order=2)
     np.testing.assert_allclose(sol.particle_number_derivative[2:-2], fd_n[2:-2], atol=1e-4)
-    # integrated heat == trapezoid of the current (4th order rule vs 2nd order: close)
+    # integrated heat: the coarse grid (Δt = 0.01) against a 10× finer one. Away from the
+    # switch-on the corrected trapezoid is 4th order (increments agree to 1e-9); the first
+    # interval (non-smooth J at t = 0) is only 2nd order, bounded by Δt²·|dJ/dt(0)| ≈ 1e-3·...
+    fine_t = np.linspace(0, 2, 2001)
+    q_fine = np.asarray(jt.solve(two_site(), coherent_c0_2(), fine_t).integrated_heat)[::10]
     q = np.asarray(sol.integrated_heat)
-    trap = integrate.cumulative_trapezoid(np.asarray(sol.heat_current), t, axis=0, initial=0)
-    np.testing.assert_allclose(q, trap, atol=1e-5)
+    np.testing.assert_allclose(q, q_fine, atol=3e-5)
+    inc, inc_fine = q[100:] - q[100], q_fine[100:] - q_fine[100]
+    np.testing.assert_allclose(inc, inc_fine, atol=1e-9)
 
 
 def test_currents_affine_in_c0():
@@ -86,23 +93,33 @@ def test_currents_affine_in_c0():
 
 
 def _jwm(eps, gammas, temps, mus, n0, t):
-    """Wide-band single level (Jauho–Wingreen–Meir), Γ = Σγ; occupation and currents."""
+    """Wide-band single level (Jauho–Wingreen–Meir), Γ = Σγ; occupation and currents.
+
+    With x = ω − ε, z = ix − Γ/2: n(t) = n0 e^{−Γt} + Σ_α γ_α/2π ∫ f_α |e^{zt} − 1|²/|z|² and
+    J_α = −γ_α n + γ_α/2π ∫ f_α 2Re[(e^{zt} − 1)/z]. The integrals run over the whole real
+    axis (the 1/x² and oscillating 1/x tails are not negligible at the 1e-3 level): smooth
+    parts with QUADPACK on (−∞, ∞), oscillating parts folded onto [0, ∞) and done with its
+    Fourier-weighted rule (QAWF)."""
     g = sum(gammas)
+    q = lambda f, **kw: integrate.quad(f, 0, np.inf, limit=400, **kw)[0]
+    full = lambda f: integrate.quad(f, -np.inf, np.inf, limit=400)[0]
     n_t, cur = [], []
     for tt in t:
-        def src(w, ga, te, mu, kind):
-            f = 1 / (np.exp((w - mu) / te) + 1)
-            z = 1j * (w - eps) - g / 2
-            if kind == "n":
-                return ga / (2 * np.pi) * f * abs((np.exp(z * tt) - 1) / z) ** 2
-            return ga / (2 * np.pi) * f * 2 * np.real((np.exp(z * tt) - 1) / z)
-        n = n0 * np.exp(-g * tt) + sum(
-            integrate.quad(src, -60, 60, args=(ga, te, mu, "n"), limit=400, points=[eps])[0]
-            for ga, te, mu in zip(gammas, temps, mus))
+        n = n0 * np.exp(-g * tt)
+        x_terms = []
+        for ga, te, mu in zip(gammas, temps, mus):
+            f = lambda x, te=te, mu=mu: 0.5 * (1 - np.tanh((x + eps - mu) / (2 * te)))
+            d = lambda x: x * x + g * g / 4
+            fe = lambda x, f=f: (f(x) + f(-x)) / d(x)  # even part, folded
+            smooth = full(lambda x, f=f: f(x) / d(x))
+            osc_c = q(fe, weight="cos", wvar=tt)
+            # ∫ f x sin(xt)/|z|² = ∫_0^∞ x [f(x) + f(−x)] sin(xt)/|z|² (odd·odd = even)
+            osc_xs = q(lambda x, f=f: x * (f(x) + f(-x)) / d(x), weight="sin", wvar=tt)
+            n += ga / (2 * np.pi) * ((1 + np.exp(-g * tt)) * smooth - 2 * np.exp(-g * tt / 2) * osc_c)
+            x_terms.append(ga / (2 * np.pi) * (
+                g * smooth + 2 * np.exp(-g * tt / 2) * (-(g / 2) * osc_c + osc_xs)))
         n_t.append(n)
-        cur.append([-ga * n + integrate.quad(src, -60, 60, args=(ga, te, mu, "j"), limit=400,
-                                             points=[eps])[0]
-                    for ga, te, mu in zip(gammas, temps, mus)])
+        cur.append([-ga * n + xa for ga, xa in zip(gammas, x_terms)])
     return np.array(n_t), np.array(cur)
 
 
@@ -119,5 +136,6 @@ def test_wide_band_limit_jwm():
         sol = jt.solve(m, np.array([[1.0]]), np.concatenate([[0.0], t]))
         errs.append(max(np.max(np.abs(sol.occupation[1:, 0] - n_ref)),
                         np.max(np.abs(sol.particle_current[1:] - j_ref))))
+    print("JWM deviations", errs)
     assert errs[1] < 2e-3
-    assert errs[1] < errs[0] / 2.5  # converges like 1/W
+    assert errs[1] < errs[0] / 3  # converges like 1/W (measured ratio 4.4 for 4× W)

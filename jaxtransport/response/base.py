@@ -119,58 +119,64 @@ class Response(eqx.Module):
                     f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
                     f"reservoir), got {x.shape}."
                 )
-        bad = self._check_window(temp, mu)
-        temp = eqx.error_if(
-            temp,
-            bad,
-            "temperature/chemical_potential outside the range the Response was built for "
-            "(or temperature <= 0): the frequency window does not cover the occupation "
-            "functions. Rebuild with jt.Continuum(temperature_range=..., "
-            "chemical_potential_range=...).",
-        )
-        c0 = c0.astype(jnp.complex128)
-        wf = self.weights * self.occupations(temp, mu)  # (..., M, K)
-        wf = wf.astype(jnp.complex128)
+        return _evaluate(self, c0, temp, mu)
 
-        g, gd = self.propagator, self.propagator_dt
-        corr = (
-            jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
-            + jnp.einsum("...bk,bktij->...tij", wf, self.correlation_kernel)
-            + self.correlation_offset
-        )
-        x = (
-            jnp.einsum("txaij,...ji->...txa", self.current_state, c0)
-            + jnp.einsum("...bk,bktxa->...txa", wf, self.current_kernel)
-            + self.current_offset
-        )
-        xd = (
-            jnp.einsum("txaij,...ji->...txa", self.current_state_dt, c0)
-            + jnp.einsum("...bk,bktxa->...txa", wf, self.current_kernel_dt)
-            + self.current_offset_dt
-        )
-        h = self.hamiltonian
-        # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
-        gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
-        sd_state = jnp.stack(
-            [2 * jnp.einsum("ij,...tji->...t", h, gcg).real, 2 * jnp.einsum("...tii->...t", gcg).real],
-            axis=-1,
-        )
-        sd = (
-            sd_state
-            + jnp.einsum("...bk,bkts->...ts", wf.real, self.scalar_kernel_dt.real)
-            + self.scalar_offset_dt.real
-        )
-        return Solution.from_amplitudes(
-            times=self.times,
-            hamiltonian=h,
-            correlation=corr,
-            amplitude=x,
-            amplitude_dt=xd,
-            scalar_dt=sd,
-            temperature=temp,
-            chemical_potential=mu,
-            error_estimate=self.error_estimate,
-        )
+
+@eqx.filter_jit
+def _evaluate(resp, c0, temp, mu):
+    """The stage-2 contractions (one compiled program per shape)."""
+    bad = resp._check_window(temp, mu)
+    temp = eqx.error_if(
+        temp,
+        bad,
+        "temperature/chemical_potential outside the range the Response was built for "
+        "(or temperature <= 0): the frequency window does not cover the occupation "
+        "functions. Rebuild with jt.Continuum(temperature_range=..., "
+        "chemical_potential_range=...).",
+    )
+    c0 = c0.astype(jnp.complex128)
+    wf = resp.weights * resp.occupations(temp, mu)  # (..., M, K)
+    wf = wf.astype(jnp.complex128)
+
+    g, gd = resp.propagator, resp.propagator_dt
+    corr = (
+        jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
+        + jnp.einsum("...bk,bktij->...tij", wf, resp.correlation_kernel)
+        + resp.correlation_offset
+    )
+    x = (
+        jnp.einsum("txaij,...ji->...txa", resp.current_state, c0)
+        + jnp.einsum("...bk,bktxa->...txa", wf, resp.current_kernel)
+        + resp.current_offset
+    )
+    xd = (
+        jnp.einsum("txaij,...ji->...txa", resp.current_state_dt, c0)
+        + jnp.einsum("...bk,bktxa->...txa", wf, resp.current_kernel_dt)
+        + resp.current_offset_dt
+    )
+    h = resp.hamiltonian
+    # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
+    gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
+    sd_state = jnp.stack(
+        [2 * jnp.einsum("ij,...tji->...t", h, gcg).real, 2 * jnp.einsum("...tii->...t", gcg).real],
+        axis=-1,
+    )
+    sd = (
+        sd_state
+        + jnp.einsum("...bk,bkts->...ts", wf.real, resp.scalar_kernel_dt.real)
+        + resp.scalar_offset_dt.real
+    )
+    return Solution.from_amplitudes(
+        times=resp.times,
+        hamiltonian=h,
+        correlation=corr,
+        amplitude=x,
+        amplitude_dt=xd,
+        scalar_dt=sd,
+        temperature=temp,
+        chemical_potential=mu,
+        error_estimate=resp.error_estimate,
+    )
 
 
 def response(model, times, method=None) -> Response:

@@ -407,12 +407,17 @@ class Continuum(eqx.Module):
         a, w_lo, w_hi, width, s_first, s_far = self._base_plan(model, times)
         q = self.nodes_per_panel
         err = np.inf
+        zero = _zero_state(model)
         for _ in range(self.max_refinements + 1):
+            # the estimate compares with a lower-order rule on the same panels (padded to the
+            # same node count, so both share one compiled program): |I_q − I_{q−4}| bounds the
+            # error of I_q conservatively for these exponentially converging rules.
             fine = (a, w_lo, w_hi, width, s_first, s_far, q)
-            coarse = (a, w_lo, w_hi, 2 * width, 2 * s_first, s_far, max(q - 4, 4))
-            resp = _build(model, times, fine, self.node_batch)
-            sol_f = resp.evaluate(_zero_state(model))
-            sol_c = _build(model, times, coarse, self.node_batch).evaluate(_zero_state(model))
+            coarse = fine[:-1] + (max(q - 4, 4),)
+            sizes = rule_sizes(fine, self.node_batch)
+            resp = _build(model, times, fine, self.node_batch, sizes)
+            sol_f = resp.evaluate(zero)
+            sol_c = _build(model, times, coarse, self.node_batch, sizes).evaluate(zero)
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
@@ -447,15 +452,37 @@ def _zero_state(model):
     return jnp.zeros((model.n_modes, model.n_modes))
 
 
-def _build(model, times, plan, node_batch) -> Response:
+def _pad(nodes, weights, size, fill):
+    """Pad a rule with zero-weight nodes at ``fill`` to ``size`` (shares compiled programs)."""
+    extra = size - len(nodes)
+    return (np.concatenate([nodes, np.full(extra, fill)]),
+            np.concatenate([weights, np.zeros(extra)]))
+
+
+def _rules(plan, node_batch):
+    """(window, offset, ray) rules of a plan, each padded to a multiple of ``node_batch``."""
+    a, w_lo, w_hi, width, s_first, s_far, q = plan
+    wn, ww = _gauss_panels(w_lo, w_hi, width, q)
+    on, ow = _gauss_panels(a, w_lo, width, q) if w_lo > a else (np.zeros(0), np.zeros(0))
+    sn, sw = _ray_rule(s_first, s_far, q)
+    return wn, ww, on, ow, sn, sw
+
+
+def _round_up(k, b):
+    return max(b, -(-k // b) * b)
+
+
+def _build(model, times, plan, node_batch, sizes=None) -> Response:
+    """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
+    rules with zero-weight nodes so that rules of different orders share one compiled program."""
     a, w_lo, w_hi, width, s_first, s_far, q = plan
     deltas, inv = _delta_index(times)
-    wn, ww = _gauss_panels(w_lo, w_hi, width, q)
-    if w_lo > a:
-        on, ow = _gauss_panels(a, w_lo, width, q)
-    else:
-        on, ow = np.zeros(0), np.zeros(0)
-    sn, sw = _ray_rule(s_first, s_far, q)
+    wn, ww, on, ow, sn, sw = _rules(plan, node_batch)
+    if sizes is None:
+        sizes = rule_sizes(plan, node_batch)
+    wn, ww = _pad(wn, ww, sizes[0], w_hi)
+    on, ow = _pad(on, ow, sizes[1], a)
+    sn, sw = _pad(sn, sw, sizes[2], 1.0)
     arrays = _build_arrays(
         _poles(model), *(jnp.asarray(x) for x in (times, deltas, inv, wn, on, ow / _TWO_PI, sn, sw)),
         jnp.asarray(a), node_batch=node_batch,
@@ -475,6 +502,13 @@ def _build(model, times, plan, node_batch) -> Response:
         statistics=model.statistics,
         **arrays,
     )
+
+
+def rule_sizes(plan, node_batch):
+    """Padded node counts (window, offset, ray) of a plan."""
+    wn, _, on, _, sn, _ = _rules(plan, node_batch)
+    return (_round_up(len(wn), node_batch), len(on) and _round_up(len(on), node_batch),
+            _round_up(len(sn), 16))
 
 
 @eqx.filter_jit
