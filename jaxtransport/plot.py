@@ -6,18 +6,30 @@ import numpy as np
 
 
 def reversal_windows(times, current, threshold=0.0):
-    """Time intervals [(t_start, t_end), ...] where ``current`` < ``threshold``."""
-    times, current = np.asarray(times), np.asarray(current)
-    neg = current < threshold
+    """Time intervals [(t_start, t_end), ...] where ``current`` < ``threshold``.
+
+    Interval edges are the linearly interpolated crossings of ``threshold`` between grid
+    points (the first/last grid time where the current is already below it at the ends)."""
+    times, current = np.asarray(times, float), np.asarray(current, float) - threshold
+    if times.shape != current.shape or times.ndim != 1:
+        raise ValueError(
+            f"times and current must be 1-D of equal length, got {times.shape}, {current.shape}."
+        )
+
+    def crossing(k):  # sign change between k-1 and k
+        c0, c1 = current[k - 1], current[k]
+        return float(times[k - 1] + (times[k] - times[k - 1]) * c0 / (c0 - c1))
+
+    neg = current < 0
     out, start = [], None
     for k, flag in enumerate(neg):
         if flag and start is None:
-            start = times[k]
+            start = float(times[0]) if k == 0 else crossing(k)
         if not flag and start is not None:
-            out.append((float(start), float(times[k])))
+            out.append((start, crossing(k)))
             start = None
     if start is not None:
-        out.append((float(start), float(times[-1])))
+        out.append((start, float(times[-1])))
     return out
 
 
