@@ -16,6 +16,8 @@ J^x_α = 2 Re X^x_α, and the coupling energy <H_I^α> = −2 Im X^N_α.
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -125,14 +127,15 @@ class Response(eqx.Module):
 def _bath(wf, kernel):
     """Σ_βk wf[..., β, k] kernel[β, k, ...] as one real GEMM.
 
-    wf is real, so a complex kernel is contracted as its (real, imaginary) parts side by side:
-    half the work of a complex GEMM, at the float64 matmul rate."""
+    wf is real, so for large batches a complex kernel is contracted as its (real, imaginary)
+    parts side by side: half the work of a complex GEMM, at the float64 matmul rate. Small
+    batches skip the split (it costs one pass over the kernel, more than their GEMM)."""
     m, k = kernel.shape[:2]
     rest = kernel.shape[2:]
     flat = kernel.reshape(m * k, -1)
     w = wf.reshape(*wf.shape[:-2], m * k)
-    if not jnp.iscomplexobj(flat):
-        return (w @ flat).reshape(*wf.shape[:-2], *rest)
+    if not jnp.iscomplexobj(flat) or math.prod(wf.shape[:-2]) < 32:
+        return (w.astype(flat.dtype) @ flat).reshape(*wf.shape[:-2], *rest)
     r = flat.shape[1]
     out = w @ jnp.concatenate([flat.real, flat.imag], axis=1)
     return (out[..., :r] + 1j * out[..., r:]).reshape(*wf.shape[:-2], *rest)
