@@ -451,10 +451,32 @@ class Continuum(eqx.Module):
         if model.statistics != "fermion":
             raise ValueError("Continuum currently supports statistics='fermion' only.")
         if self.plan is None:
-            return self._resolve(model, times)[1]
+            key = _plan_key(self, model, times)
+            if key is not None and key in _PLANS:
+                return _PLANS[key].response(model, times)
+            resolved, resp = self._resolve(model, times)
+            if key is not None:
+                if len(_PLANS) >= 256:
+                    _PLANS.pop(next(iter(_PLANS)))
+                _PLANS[key] = resolved
+            return resp
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
         resp = _build(model, times, self.plan, self.node_batch)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
+
+
+# resolved quadrature plans (and their error estimates) of recently seen (method, model, times):
+# the plan is a deterministic function of these values, so an identical request skips the
+# adaptive refinement and builds once.
+_PLANS: dict = {}
+
+
+def _plan_key(method, model, times):
+    leaves, treedef = jax.tree_util.tree_flatten(model)
+    if not is_concrete(*leaves):
+        return None
+    data = tuple(np.asarray(x).tobytes() + str(np.shape(x)).encode() for x in leaves)
+    return (method, str(treedef), data, np.asarray(times).tobytes())
 
 
 def _default_order(tolerance):
