@@ -66,11 +66,15 @@ def demo(out: Path, t_max: float, n_times: int) -> int:
         print(f"  steady state (Landauer): J^Q_hot = {float(ss.heat_current[0]): .6f}, "
               f"J^Q_cold = {float(ss.heat_current[1]): .6f}")
         windows = reversal_windows(times, jq[:, 0])
+        # strictly cold -> hot: heat into the hot reservoir AND out of the cold one
+        strict = reversal_windows(times, np.maximum(jq[:, 0], -jq[:, 1]))
         q_rev = float(np.asarray(sol.integrated_heat)[-1, 0])
         if windows:
             txt = ", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in windows)
-            print(f"  heat flows out of the cold reservoir into the hot one (J^Q_hot < 0) "
-                  f"during t in {txt}")
+            print(f"  heat flows into the hot reservoir (J^Q_hot < 0) during t in {txt}")
+            txt = ", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in strict) or "none"
+            print(f"  ... and out of the cold reservoir into the hot one (J^Q_hot < 0 < "
+                  f"J^Q_cold) during t in {txt}")
         else:
             print("  no time window with J^Q_hot < 0")
         print(f"  net heat out of hot reservoir up to t={t_max:g}: {q_rev:.6f}\n")
