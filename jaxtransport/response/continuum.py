@@ -494,8 +494,8 @@ def _pad(nodes, weights, size, fill):
             np.concatenate([weights, np.zeros(extra)]))
 
 
-def _rules(plan, node_batch):
-    """(window, offset, ray) rules of a plan, each padded to a multiple of ``node_batch``."""
+def _rules(plan):
+    """(window, offset, ray) Gauss rules (nodes, weights) of a plan, unpadded."""
     a, w_lo, w_hi, width, s_first, s_far, q = plan
     wn, ww = _gauss_panels(w_lo, w_hi, width, q)
     on, ow = _gauss_panels(a, w_lo, width, q) if w_lo > a else (np.zeros(0), np.zeros(0))
@@ -512,9 +512,9 @@ def _build(model, times, plan, node_batch, sizes=None) -> Response:
     rules with zero-weight nodes so that rules of different orders share one compiled program."""
     a, w_lo, w_hi, width, s_first, s_far, q = plan
     deltas, inv = _delta_index(times)
-    wn, ww, on, ow, sn, sw = _rules(plan, node_batch)
+    wn, ww, on, ow, sn, sw = _rules(plan)
     if sizes is None:
-        sizes = rule_sizes(plan, node_batch)
+        sizes = _padded_sizes(wn, on, sn, node_batch)
     wn, ww = _pad(wn, ww, sizes[0], w_hi)
     on, ow = _pad(on, ow, sizes[1], a)
     sn, sw = _pad(sn, sw, sizes[2], 1.0)
@@ -541,7 +541,11 @@ def _build(model, times, plan, node_batch, sizes=None) -> Response:
 
 def rule_sizes(plan, node_batch):
     """Padded node counts (window, offset, ray) of a plan."""
-    wn, _, on, _, sn, _ = _rules(plan, node_batch)
+    wn, _, on, _, sn, _ = _rules(plan)
+    return _padded_sizes(wn, on, sn, node_batch)
+
+
+def _padded_sizes(wn, on, sn, node_batch):
     return (_round_up(len(wn), node_batch), len(on) and _round_up(len(on), node_batch),
             _round_up(len(sn), 16))
 
