@@ -13,6 +13,7 @@ from .response import Continuum, Discretised, Response, response, solve  # noqa:
 from .solution import Solution  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
+    CutoffLorentzian,
     Lorentzian,
     LorentzianSum,
     SumDensity,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AbstractSpectralDensity",
     "Continuum",
+    "CutoffLorentzian",
     "Discretised",
     "GaussianState",
     "Lorentzian",
