@@ -111,3 +111,24 @@ def test_bad_method_parameters():
 def test_statistics_name():
     with pytest.raises(ValueError, match="statistics"):
         jt.Model([[0.0]], (res(),), statistics="anyon")
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [(dict(gamma=-1.0, width=1.0, cutoff=4.0), "gamma must be >= 0"),
+     (dict(gamma=1.0, width=1.0, cutoff=1.2), "cutoff must be >= 1.5 × width"),
+     (dict(gamma=1.0, width=1.0, cutoff=np.inf), "cutoff must be finite")],
+)
+def test_bad_cutoff_lorentzian(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        jt.CutoffLorentzian(**kw)
+
+
+def test_cutoff_lorentzian_pole_terms_sum_to_density():
+    """The partial-fraction poles the Continuum closes on equal the product formula."""
+    dens = jt.CutoffLorentzian(0.7, 1.3, 5.0, center=0.4)
+    om = np.linspace(-60.0, 60.0, 1001)
+    direct = 0.7 * 1.3**2 * 5.0**2 / (((om - 0.4) ** 2 + 1.3**2) * ((om - 0.4) ** 2 + 25.0))
+    poles = sum(np.asarray(t(om)) for t in dens.lorentzian_terms())
+    np.testing.assert_allclose(np.asarray(dens(om)), direct, rtol=1e-14)
+    np.testing.assert_allclose(poles, direct, rtol=1e-12, atol=1e-16)
