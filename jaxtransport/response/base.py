@@ -27,7 +27,8 @@ from ..reservoir import occupation
 from ..solution import Solution
 from ..state import GaussianState
 
-# occupations must equal 1 below and 0 above the stored frequency window to this accuracy
+# default: occupations must equal 1 below and 0 above the stored frequency window to this
+# accuracy (Continuum sets it from its tolerance)
 _EDGE_TOL = 1e-11
 
 
@@ -53,17 +54,19 @@ class Response(eqx.Module):
     correlation_kernel: Array  # (M, K, T, n, n)
     current_kernel: Array  # (M, K, T, 2, M)  [β, k, t, x, α]
     current_kernel_dt: Array  # (M, K, T, 2, M)
-    scalar_kernel_dt: Array  # (M, K, T, 2): d/dt Tr[h C], d/dt Tr[C]
+    scalar_kernel_dt: Array  # (M, K, T, 2) real: d/dt Tr[h C], d/dt Tr[C]
     # f = 1 part (T, μ independent)
     correlation_offset: Array  # (T, n, n)
     current_offset: Array  # (T, 2, M)
     current_offset_dt: Array  # (T, 2, M)
-    scalar_offset_dt: Array  # (T, 2)
+    scalar_offset_dt: Array  # (T, 2) real
     # window where occupations must be 1 below / 0 above (Continuum); ±inf for Discretised
     window: Float[Array, " 2"]
     error_estimate: Array  # estimated absolute quadrature error of the currents
     method: str = eqx.field(static=True)
     statistics: str = eqx.field(static=True)
+    # occupations must be within this of 1 (0) at the lower (upper) window edge
+    edge_tolerance: float = eqx.field(default=_EDGE_TOL, static=True)
 
     @property
     def n_modes(self) -> int:
@@ -85,7 +88,8 @@ class Response(eqx.Module):
         mu = jnp.asarray(chemical_potential)
         f_lo = occupation(lo, t, mu, self.statistics)
         f_hi = occupation(hi, t, mu, self.statistics)
-        bad = jnp.any(f_lo < 1 - _EDGE_TOL) | jnp.any(f_hi > _EDGE_TOL) | jnp.any(~(t > 0))
+        tol = self.edge_tolerance
+        bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
         return bad
 
     def evaluate(
@@ -181,8 +185,8 @@ def _evaluate(resp, c0, temp, mu):
     )
     sd = (
         sd_state
-        + _bath(wf, resp.scalar_kernel_dt.real)
-        + resp.scalar_offset_dt.real
+        + _bath(wf, resp.scalar_kernel_dt)
+        + resp.scalar_offset_dt
     )
     return Solution.from_amplitudes(
         times=resp.times,

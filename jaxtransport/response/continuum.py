@@ -14,7 +14,8 @@ frequency node. The frequency integral ∫dω f_β(ω) L_β(ω, t) is split into
 
 * a stored window [w_lo, w_hi] (composite Gauss–Legendre, panels resolving e^{iωt}, the thermal
   width and the poles): evaluated in stage 2 with any f_β whose step lies inside the window;
-* (−∞, w_lo], where every allowed f_β equals 1 (to 1e-11): T- and μ-independent, computed once.
+* (−∞, w_lo], where every allowed f_β equals 1 (to e^{−x}, x = ln(1/tolerance) + 5, between
+  12 and 30 thermal widths): T- and μ-independent, computed once.
   Its far part (−∞, a] is integrated *exactly* by splitting the integrand into e^{+iωt},
   e^{−iωt} and non-oscillating pieces (closed forms with the resolvent (L + iω)^{-1}) and
   rotating each onto a vertical ray where it decays (no poles lie left of a). This removes
@@ -392,8 +393,9 @@ class Continuum(eqx.Module):
         t_lo, t_hi = self.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
         m_lo, m_hi = self.chemical_potential_range or (mus.min(), mus.max())
         tmax = max(float(times[-1]), 1e-3)
-        w_lo = m_lo - 30.0 * t_hi
-        w_hi = m_hi + 30.0 * t_hi
+        x_cut = _window_cut(self.tolerance)
+        w_lo = m_lo - x_cut * t_hi
+        w_hi = m_hi + x_cut * t_hi
         dist = max(float(np.max(np.abs(im_dist))), 1e-3)
         margin = 0.5 * dist + 1.0
         a = min(w_lo, float(re_poles.min()) - margin)
@@ -424,9 +426,10 @@ class Continuum(eqx.Module):
             fine = (a, w_lo, w_hi, width, s_first, s_far, q)
             coarse = fine[:-1] + (max(q - 2, 4),)
             sizes = rule_sizes(fine, self.node_batch)
-            resp = _build(model, times, fine, self.node_batch, sizes)
+            resp = _build(model, times, fine, self.node_batch, sizes, self.tolerance)
             sol_f = resp.evaluate(zero)
-            sol_c = _build(model, times, coarse, self.node_batch, sizes).evaluate(zero)
+            sol_c = _build(model, times, coarse, self.node_batch, sizes,
+                           self.tolerance).evaluate(zero)
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
@@ -461,7 +464,7 @@ class Continuum(eqx.Module):
                 _PLANS[key] = resolved
             return resp
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
-        resp = _build(model, times, self.plan, self.node_batch)
+        resp = _build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 
@@ -477,6 +480,18 @@ def _plan_key(method, model, times):
         return None
     data = tuple(np.asarray(x).tobytes() + str(np.shape(x)).encode() for x in leaves)
     return (method, str(treedef), data, np.asarray(times).tobytes())
+
+
+def _window_cut(tolerance):
+    """Half width of the stored frequency window in units of T_max: beyond it |f − θ| <
+    e^{−x} ≈ tolerance × e^{−5} (between 12 and 30)."""
+    return float(min(30.0, max(12.0, math.log(1.0 / tolerance) + 5.0)))
+
+
+def _edge_tolerance(tolerance):
+    """How far from 0/1 the occupations may be at the window edges in stage 2 (a little
+    looser than at the planned T_max, so that range passes with a margin)."""
+    return float(math.exp(-(_window_cut(tolerance) - 0.5)))
 
 
 def _default_order(tolerance):
@@ -507,7 +522,7 @@ def _round_up(k, b):
     return max(b, -(-k // b) * b)
 
 
-def _build(model, times, plan, node_batch, sizes=None) -> Response:
+def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8) -> Response:
     """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
     rules with zero-weight nodes so that rules of different orders share one compiled program."""
     a, w_lo, w_hi, width, s_first, s_far, q = plan
@@ -532,6 +547,7 @@ def _build(model, times, plan, node_batch, sizes=None) -> Response:
         nodes=jnp.broadcast_to(jnp.asarray(wn), (nres, len(wn))),
         weights=jnp.broadcast_to(jnp.asarray(ww / _TWO_PI), (nres, len(wn))),
         window=jnp.asarray([w_lo, w_hi]),
+        edge_tolerance=_edge_tolerance(tolerance),
         error_estimate=jnp.asarray(jnp.nan),
         method="continuum",
         statistics=model.statistics,
@@ -584,9 +600,9 @@ def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch):
         correlation_kernel=mv(c_k),
         current_kernel=mv(x_k),
         current_kernel_dt=mv(xd_k),
-        scalar_kernel_dt=mv(sd_k),
+        scalar_kernel_dt=mv(sd_k).real,
         correlation_offset=off_c + tc,
         current_offset=off_x + tx,
         current_offset_dt=off_xd + txd,
-        scalar_offset_dt=off_sd + tsd,
+        scalar_offset_dt=(off_sd + tsd).real,
     )
