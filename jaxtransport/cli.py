@@ -1,4 +1,4 @@
-"""Command-line interface: ``jaxtransport demo`` and ``jaxtransport info``.
+"""Command-line interface: ``jaxtransport demo``, ``sweep`` and ``info``.
 
 The CLI only parses arguments, configures JAX and calls the library.
 """
@@ -103,6 +103,60 @@ def info() -> int:
     return 0
 
 
+def _rank_from_env():
+    """(process index, count) from a scheduler's environment (Slurm, Open MPI), else None."""
+    for idx, cnt in (("SLURM_PROCID", "SLURM_NTASKS"),
+                     ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE")):
+        if idx in os.environ and cnt in os.environ:
+            return int(os.environ[idx]), int(os.environ[cnt])
+    return None
+
+
+def sweep(args) -> int:
+    import jax
+
+    if args.devices and args.devices > 1:  # fake CPU devices must exist before first use
+        jax.config.update("jax_num_cpu_devices", args.devices)
+    if args.compilation_cache:
+        jax.config.update("jax_compilation_cache_dir", str(args.compilation_cache))
+    from . import config as cfgmod
+    from .sweep import run_sweep
+
+    try:
+        cfg, text = cfgmod.load(args.config)
+        spec = cfgmod.build_sweep(cfg)
+    except (cfgmod.ConfigError, ValueError, TypeError) as err:
+        print(f"error: {args.config}: {err}", file=sys.stderr)
+        return 2
+    run = cfg.get("run", {})
+    rank = (args.process_index, args.process_count)
+    if args.process_index is None:
+        rank = _rank_from_env() or (0, 1)
+    devices = jax.local_devices()[: args.devices] if args.devices else None
+    chunk = args.chunk_size or run.get("chunk_size")
+    budget = float(run.get("memory_budget_mb", 2000)) * 1e6
+    print(f"sweep {args.config}: {spec.size} configurations, axes "
+          + ", ".join(f"{a.name}[{len(a.values)}]" for a in spec.axes)
+          + f"; process {rank[0]} of {rank[1]}; devices {devices or jax.local_devices()}")
+    try:
+        res = run_sweep(spec, args.out, resume=args.resume, memory_budget=budget,
+                        chunk_size=chunk, devices=devices, process_index=rank[0],
+                        process_count=rank[1], config_text=text, progress=args.progress)
+    except (FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"computed {len(res.computed_chunks)} of {res.n_chunks} chunks in "
+          f"{res.seconds:.2f} s ({res.configurations_per_second:.4g} configurations/s); "
+          f"store {res.path}")
+    if res.best:
+        where = ", ".join(f"{k}={v:.4g}" for k, v in res.best.items()
+                          if k not in ("min_heat_current", "time"))
+        when = f" at t = {res.best['time']:.4g}" if "time" in res.best else ""
+        print(f"strongest heat flow into the hot reservoir: J^Q_hot = "
+              f"{res.best['min_heat_current']:.6g}{when} ({where})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="jaxtransport", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,11 +167,28 @@ def main(argv=None) -> int:
     p_demo.add_argument("--t-max", type=float, default=10.0 if smoke else 20.0)
     p_demo.add_argument("--n-times", type=int, default=101 if smoke else 401)
     sub.add_parser("info", help="versions, devices, x64 status")
+    p_sw = sub.add_parser("sweep", help="run a TOML-configured sweep into a Zarr store")
+    p_sw.add_argument("config", type=Path, help="TOML file (see jaxtransport.config)")
+    p_sw.add_argument("--out", type=Path, required=True, help="Zarr store path (e.g. s.zarr)")
+    p_sw.add_argument("--resume", action="store_true", help="continue an existing store")
+    p_sw.add_argument("--devices", type=int, default=None,
+                      help="number of local devices to shard over (CPU: creates them)")
+    p_sw.add_argument("--chunk-size", type=int, default=None, help="configurations per chunk")
+    p_sw.add_argument("--process-index", type=int, default=None)
+    p_sw.add_argument("--process-count", type=int, default=1)
+    p_sw.add_argument("--compilation-cache", type=Path, default=None,
+                      help="opt-in persistent XLA compilation cache directory (trusted, "
+                           "not shared)")
+    p_sw.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args(argv)
     if args.command == "demo":
         if args.t_max <= 0 or args.n_times < 2:
             parser.error("--t-max must be > 0 and --n-times >= 2")
         return demo(args.out, args.t_max, args.n_times)
+    if args.command == "sweep":
+        if args.process_index is not None and not 0 <= args.process_index < args.process_count:
+            parser.error("--process-index must be in [0, --process-count)")
+        return sweep(args)
     return info()
 
 

@@ -145,6 +145,61 @@ def _bath(wf, kernel):
     return (out[..., :r] + 1j * out[..., r:]).reshape(*wf.shape[:-2], *rest)
 
 
+def state_terms(resp, c0):
+    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n)."""
+    c0 = c0.astype(jnp.complex128)
+    g, gd = resp.propagator, resp.propagator_dt
+    corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
+    x = jnp.einsum("txaij,...ji->...txa", resp.current_state, c0)
+    xd = jnp.einsum("txaij,...ji->...txa", resp.current_state_dt, c0)
+    # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
+    gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
+    sd = jnp.stack(
+        [2 * jnp.einsum("ij,...tji->...t", resp.hamiltonian, gcg).real,
+         2 * jnp.einsum("...tii->...t", gcg).real],
+        axis=-1,
+    )
+    return corr, x, xd, sd
+
+
+def bath_terms(resp, wf, reservoirs=None):
+    """The occupation-dependent parts for weighted occupations wf (..., M', K) of the
+    reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+    sel = slice(None) if reservoirs is None else slice(*reservoirs)
+    return (
+        _bath(wf, resp.correlation_kernel[sel]),
+        _bath(wf, resp.current_kernel[sel]),
+        _bath(wf, resp.current_kernel_dt[sel]),
+        _bath(wf, resp.scalar_kernel_dt[sel]),
+    )
+
+
+def offset_terms(resp):
+    """The T-, μ- and C0-independent parts (the filled frequency tail)."""
+    return (resp.correlation_offset, resp.current_offset, resp.current_offset_dt,
+            resp.scalar_offset_dt)
+
+
+def assemble(resp, terms, temp, mu) -> Solution:
+    """A ``Solution`` from summed (corr, X, dX/dt, scalar d/dt) terms."""
+    corr, x, xd, sd = terms
+    return Solution.from_amplitudes(
+        times=resp.times,
+        hamiltonian=resp.hamiltonian,
+        correlation=corr,
+        amplitude=x,
+        amplitude_dt=xd,
+        scalar_dt=sd,
+        temperature=temp,
+        chemical_potential=mu,
+        error_estimate=resp.error_estimate,
+    )
+
+
+def add_terms(*terms):
+    return tuple(sum(parts) for parts in zip(*terms))
+
+
 @eqx.filter_jit
 def _evaluate(resp, c0, temp, mu):
     """The stage-2 contractions (one compiled program per shape)."""
@@ -157,48 +212,9 @@ def _evaluate(resp, c0, temp, mu):
         "functions. Rebuild with jt.Continuum(temperature_range=..., "
         "chemical_potential_range=...).",
     )
-    c0 = c0.astype(jnp.complex128)
     wf = resp.weights * resp.occupations(temp, mu)  # (..., M, K), real
-
-    g, gd = resp.propagator, resp.propagator_dt
-    corr = (
-        jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
-        + _bath(wf, resp.correlation_kernel)
-        + resp.correlation_offset
-    )
-    x = (
-        jnp.einsum("txaij,...ji->...txa", resp.current_state, c0)
-        + _bath(wf, resp.current_kernel)
-        + resp.current_offset
-    )
-    xd = (
-        jnp.einsum("txaij,...ji->...txa", resp.current_state_dt, c0)
-        + _bath(wf, resp.current_kernel_dt)
-        + resp.current_offset_dt
-    )
-    h = resp.hamiltonian
-    # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
-    gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
-    sd_state = jnp.stack(
-        [2 * jnp.einsum("ij,...tji->...t", h, gcg).real, 2 * jnp.einsum("...tii->...t", gcg).real],
-        axis=-1,
-    )
-    sd = (
-        sd_state
-        + _bath(wf, resp.scalar_kernel_dt)
-        + resp.scalar_offset_dt
-    )
-    return Solution.from_amplitudes(
-        times=resp.times,
-        hamiltonian=h,
-        correlation=corr,
-        amplitude=x,
-        amplitude_dt=xd,
-        scalar_dt=sd,
-        temperature=temp,
-        chemical_potential=mu,
-        error_estimate=resp.error_estimate,
-    )
+    terms = add_terms(state_terms(resp, c0), bath_terms(resp, wf), offset_terms(resp))
+    return assemble(resp, terms, temp, mu)
 
 
 def response(model, times, method=None) -> Response:

@@ -1,0 +1,199 @@
+"""Crash-safe, resumable storage of sweeps: an xarray-readable Zarr (v3) store.
+
+Layout of ``PATH`` (a Zarr group): one array per sweep axis (its coordinate), ``time``,
+``reservoir``, ``mode``; one array per observable with dims (sweep axes…, extra…) chunked
+along the leading sweep axis only (one store chunk = one computed chunk, so writers never
+share a chunk file); ``status`` (int8: −1 not computed, 0 ok, 1 non-finite, 2 model failed).
+Attributes: the resolved config (TOML text), a fingerprint of the sweep, versions, device,
+units and sign conventions.
+
+Beside it, ``PATH.progress/`` holds one marker file per finished chunk, written atomically
+(temp file + ``os.replace``) *after* the chunk's data: a chunk without a marker is recomputed
+on ``resume`` (a crash loses at most the chunk in flight and never leaves a torn chunk marked
+done). ``template.ready`` marks a complete template (other processes wait for it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+def open_store(path):
+    """The sweep results at ``path`` as an ``xarray.Dataset`` (lazy)."""
+    import xarray as xr
+
+    return xr.open_zarr(str(path), consolidated=False)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def fingerprint(spec) -> str:
+    """A hash of everything that determines the stored values of a sweep."""
+    import jax
+
+    h = hashlib.sha256()
+    for a in spec.axes:
+        h.update(a.name.encode())
+        h.update(np.ascontiguousarray(a.values).tobytes())
+    h.update(np.ascontiguousarray(spec.times).tobytes())
+    h.update(repr((spec.kind, spec.observables, spec.hot, spec.time_stride)).encode())
+    h.update(np.ascontiguousarray(spec.initial_states).tobytes())
+    for d in (spec.temperature, spec.chemical_potential, spec.parameters):
+        for k in sorted(d, key=str):
+            h.update(str(k).encode())
+            h.update(np.ascontiguousarray(d[k]).tobytes())
+    for leaf in jax.tree_util.tree_leaves(spec.model):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    h.update(repr(spec.method).encode())
+    return h.hexdigest()
+
+
+class SweepStore:
+    """The Zarr store of one sweep (template, region writes, markers, resume)."""
+
+    def __init__(self, path, spec, rows: int, config_text: str = ""):
+        self.path = Path(path)
+        self.progress = Path(str(path) + ".progress")
+        self.spec = spec
+        self.rows = rows
+        self.config_text = config_text
+        self.fp = fingerprint(spec)
+
+    # -- template ---------------------------------------------------------------------------
+    def open_or_create(self, *, resume: bool, create: bool) -> None:
+        import zarr
+
+        ready = self.progress / "template.ready"
+        if self.path.exists():
+            if not resume and create:
+                raise FileExistsError(
+                    f"{self.path} exists: pass resume=True (CLI --resume) to continue it, or "
+                    "choose a new path.")
+        elif create:
+            self._create_template()
+        deadline = time.time() + 600
+        while not ready.exists():  # another process is writing the template
+            if time.time() > deadline:
+                raise TimeoutError(f"no complete template at {self.path} after 600 s.")
+            time.sleep(0.2)
+        group = zarr.open_group(str(self.path), mode="r")
+        if group.attrs.get("fingerprint") != self.fp:
+            raise ValueError(
+                f"{self.path} holds a different sweep (its fingerprint differs from this "
+                "configuration): refusing to mix results. Use a new path.")
+
+    def _create_template(self) -> None:
+        import jax
+        import zarr
+
+        from . import __version__
+
+        spec = self.spec
+        self.progress.mkdir(parents=True, exist_ok=True)
+        group = zarr.open_group(str(self.path), mode="w-")
+        dims = tuple(a.name for a in spec.axes)
+        for a in spec.axes:
+            arr = group.create_array(a.name, shape=a.values.shape, dtype=a.values.dtype,
+                                     dimension_names=(a.name,))
+            arr[:] = a.values
+        coords = {"time": spec.stored_times, "reservoir": np.arange(spec.model.n_reservoirs),
+                  "mode": np.arange(spec.model.n_modes)}
+        for name, val in coords.items():
+            arr = group.create_array(name, shape=val.shape, dtype=val.dtype,
+                                     dimension_names=(name,))
+            arr[:] = val
+        shape = spec.shape
+        lead_chunks = (self.rows,) + shape[1:]
+        for name, (extra_dims, extra_shape) in spec.variables().items():
+            group.create_array(name, shape=shape + extra_shape, dtype="float64",
+                               chunks=lead_chunks + extra_shape, fill_value=np.nan,
+                               dimension_names=dims + extra_dims)
+        group.create_array("status", shape=shape, dtype="int8", chunks=lead_chunks,
+                           fill_value=-1, dimension_names=dims)
+        group.attrs.update({
+            "schema_version": SCHEMA_VERSION,
+            "fingerprint": self.fp,
+            "config_toml": self.config_text,
+            "jaxtransport_version": __version__,
+            "jax_version": jax.__version__,
+            "device": str(jax.devices()[0].device_kind),
+            "backend": jax.default_backend(),
+            "dtype": "float64",
+            "hot_reservoir": spec.hot,
+            "rows_per_chunk": self.rows,
+            "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
+            "sign_convention": "currents OUT OF each reservoir; reversed_heat = heat INTO the "
+                               "hot reservoir, integral of max(-J^Q_hot, 0) dt",
+            "status_codes": "-1 not computed, 0 ok, 1 non-finite, 2 model failed",
+        })
+        if self.config_text:
+            _atomic_write(Path(str(self.path) + ".config.toml"), self.config_text)
+        _atomic_write(self.progress / "template.ready", self.fp)
+
+    # -- chunks -----------------------------------------------------------------------------
+    def _marker(self, c: int) -> Path:
+        return self.progress / f"chunk-{c:08d}.done"
+
+    def is_done(self, c: int) -> bool:
+        return self._marker(c).exists()
+
+    def write_chunk(self, c: int, out: dict, status: np.ndarray) -> None:
+        """Region write of chunk ``c`` (leading rows), then its marker."""
+        import zarr
+
+        spec = self.spec
+        group = zarr.open_group(str(self.path), mode="r+")
+        r0 = c * self.rows
+        r1 = min(spec.shape[0], r0 + self.rows)
+        lead = (r1 - r0,) + spec.shape[1:]
+        for name, (_, extra_shape) in spec.variables().items():
+            group[name][r0:r1] = np.asarray(out[name], dtype=np.float64).reshape(
+                lead + extra_shape)
+        group["status"][r0:r1] = np.asarray(status, dtype=np.int8).reshape(lead)
+        _atomic_write(self._marker(c), f"{r0} {r1}\n")
+
+    # -- end --------------------------------------------------------------------------------
+    def finalise(self, *, export_netcdf: bool = True, max_bytes: float = 2e9) -> Path | None:
+        """Export the complete store as NetCDF next to it (``PATH`` with suffix ``.nc``) if it
+        is smaller than ``max_bytes``; returns that path or None."""
+        if not export_netcdf:
+            return None
+        ds = open_store(self.path)
+        if ds.nbytes > max_bytes:
+            return None
+        target = self.path.with_suffix(".nc")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        ds.load().to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, target)
+        return target
+
+    def best_reversal(self) -> dict | None:
+        """Most negative ``min_heat_current`` (strongest heat flow into the hot reservoir)
+        and its coordinates, or None when that observable was not kept."""
+        if "min_heat_current" not in self.spec.observables:
+            return None
+        ds = open_store(self.path)
+        val = np.asarray(ds["min_heat_current"]).copy()
+        val[np.asarray(ds["status"]) != 0] = np.nan
+        if np.all(np.isnan(val)):
+            return None
+        idx = np.unravel_index(np.nanargmin(val), val.shape)
+        best = {a.name: float(a.values[i]) for a, i in zip(self.spec.axes, idx)}
+        best["min_heat_current"] = float(val[idx])
+        if "min_heat_current_time" in ds:
+            best["time"] = float(np.asarray(ds["min_heat_current_time"])[idx])
+        return best
