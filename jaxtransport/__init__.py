@@ -20,6 +20,7 @@ from .spectral_density import (  # noqa: E402
 )
 from .state import GaussianState  # noqa: E402
 from .steady_state import SteadyState, self_energy, steady_state, transmission  # noqa: E402
+from .sweep import Sweep, SweepResult, run_sweep  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -36,11 +37,14 @@ __all__ = [
     "Response",
     "Solution",
     "SteadyState",
+    "Sweep",
+    "SweepResult",
     "self_energy",
     "steady_state",
     "transmission",
     "SumDensity",
     "occupation",
     "response",
+    "run_sweep",
     "solve",
 ]

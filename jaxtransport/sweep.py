@@ -278,6 +278,55 @@ def _sample_chunk(resp, c0, temp, mu, spec_static, sub_batch):
     return out, _status(out)
 
 
+@eqx.filter_jit
+def _grid_chunk_fast(q_parts, index, spec_static, sub_batch, times):
+    """Summaries of the hot heat current only: the per-axis parts are pre-reduced to real
+    traces J^Q_hot(t) (C0 part + offset, one part per reservoir's (T, μ) value), so each
+    configuration is an outer sum of a few rows of length T, fused with its reductions."""
+    state_q, bath_q = q_parts
+    observables = spec_static[0]
+
+    def one(idx):
+        jq = state_q[idx[0]]
+        for b, bq in enumerate(bath_q):
+            jq = jq + bq[idx[1 + b]]
+        out = {}
+        for o in observables:
+            if o == "min_heat_current":
+                out[o] = jnp.min(jq)
+            elif o == "min_heat_current_time":
+                out[o] = times[jnp.argmin(jq)]
+            elif o == "reversed_heat":
+                neg = jnp.maximum(-jq, 0.0)
+                out[o] = jnp.sum(0.5 * jnp.diff(times) * (neg[1:] + neg[:-1]))
+            else:  # final_heat_current
+                out[o] = jq[-1]
+        return out
+
+    out = jax.lax.map(jax.vmap(one), index.reshape(-1, sub_batch, index.shape[-1]))
+    out = jax.tree_util.tree_map(lambda x: x.reshape(-1), out)
+    return out, _status(out)
+
+
+def _hot_heat_parts(spec, resp, parts):
+    """The grid parts reduced to real J^Q_hot(t) traces (μ_hot fixed): C0 part (+ the
+    constant offset) and one part per reservoir value."""
+    hot = spec.hot
+    mu_h = float(_reservoir_values(spec, hot)[1][0])
+
+    def q(x):
+        return 2 * x[..., 1, hot].real - mu_h * 2 * x[..., 0, hot].real
+
+    state_p, bath_p = parts
+    off = offset_terms(resp)[1]
+    return q(state_p[1]) + q(off), tuple(q(bp[1]) for bp in bath_p)
+
+
+def _fast_path(spec):
+    return (spec.kind == "grid" and all(o in SUMMARIES for o in spec.observables)
+            and len(_reservoir_values(spec, spec.hot)[1]) == 1)
+
+
 def _batched(tree, sub):
     return jax.tree_util.tree_map(lambda x: x.reshape(-1, sub, *x.shape[1:]), tree)
 
@@ -346,6 +395,15 @@ class SweepResult:
     seconds: float
     configurations_per_second: float
     best: dict | None = None
+    stage1_seconds: float = 0.0  # of ``seconds``: stage 1 and per-axis parts
+    errors: dict | None = None  # model-parameter points that failed: index -> message
+
+    @property
+    def evaluation_configurations_per_second(self) -> float:
+        """Throughput of the chunk evaluations alone (stage 1 excluded)."""
+        dt = self.seconds - self.stage1_seconds
+        n = self.n_configurations * len(self.computed_chunks) / max(self.n_chunks, 1)
+        return n / dt if dt > 0 else float("nan")
 
     def open(self):
         """The results as an ``xarray.Dataset`` (lazy, from the Zarr store)."""
@@ -387,12 +445,18 @@ def chunk_rows(spec: Sweep, memory_budget: float, chunk_size: int | None) -> int
 def _bytes_per_config(spec):
     nt, m, n = len(spec.times), spec.model.n_reservoirs, spec.model.n_modes
     out = sum(8 * math.prod(shape) for _, shape in spec.variables().values()) + 1
+    if _fast_path(spec):
+        return out + 8  # outputs; the sub-batches bound the temporaries
     return out + 16 * nt * (n * n + 4 * m + 2)  # outputs + final per-config Solution arrays
 
 
 def _sub_batch(spec, rows_configs, budget):
-    per = 16 * len(spec.times) * (spec.model.n_modes ** 2 + 4 * spec.model.n_reservoirs + 2)
-    per *= 4  # intermediates of the sum and the derived observables
+    if _fast_path(spec):
+        per = 8 * len(spec.times) * 4  # one real trace and its temporaries
+    else:
+        per = 16 * len(spec.times) * (spec.model.n_modes ** 2 + 4 * spec.model.n_reservoirs
+                                      + 2)
+        per *= 4  # intermediates of the sum and the derived observables
     sub = max(1, min(rows_configs, int(budget // (4 * per))))
     return sub
 
@@ -460,7 +524,8 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
         store.finalise(export_netcdf=export_netcdf)
     best = store.best_reversal() if complete else None
     return SweepResult(str(path), spec.size, n_chunks, computed, seconds,
-                       n_cfg / seconds if seconds > 0 else float("nan"), best)
+                       n_cfg / seconds if seconds > 0 else float("nan"), best,
+                       cache.get("stage1_s", 0.0), cache.get("errors"))
 
 
 def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
@@ -483,8 +548,14 @@ def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
             outs.append(_failed(spec, len(sel)))
             stats.append(np.full(len(sel), MODEL_FAILED, np.int8))
             continue
-        o, s = _grid_chunk(resp, parts, put(index[sel]), put(temp[sel]), put(mu[sel]),
-                           static, sub)
+        if _fast_path(spec):
+            if ("q", int(p)) not in cache:
+                cache[("q", int(p))] = _hot_heat_parts(spec, resp, parts)
+            o, s = _grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
+                                    resp.times)
+        else:
+            o, s = _grid_chunk(resp, parts, put(index[sel]), put(temp[sel]), put(mu[sel]),
+                               static, sub)
         o, s = _to_host(o, s, len(sel))
         outs.append(o)
         stats.append(s)
@@ -515,14 +586,17 @@ def _response(spec, model, cache, key):
     if key not in cache:
         from .response.base import response
 
-        cache.clear() if len(cache) > 8 else None
-        cache[key] = response(model, spec.times, spec.method_for(model))
+        t0 = _time.perf_counter()
+        cache[key] = jax.block_until_ready(response(model, spec.times, spec.method_for(model)))
+        cache["stage1_s"] = cache.get("stage1_s", 0.0) + _time.perf_counter() - t0
     return cache[key]
 
 
 def _response_and_parts(spec, p, cache):
     key = ("parts", p)
     if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] in ("parts", "resp", "q")]:
+            del cache[old]  # keep one model's kernels in memory at a time
         try:  # invalid or unsolvable models (validation errors) are recorded, not raised
             model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
             resp = _response(spec, model, cache, ("resp", p))
@@ -532,7 +606,9 @@ def _response_and_parts(spec, p, cache):
             return cache[key]
         if model.n_modes != spec.model.n_modes or model.n_reservoirs != spec.model.n_reservoirs:
             raise ValueError("model_fn must keep the number of modes and reservoirs.")
-        cache[key] = (resp, grid_parts(spec, resp))
+        t0 = _time.perf_counter()
+        cache[key] = jax.block_until_ready((resp, grid_parts(spec, resp)))
+        cache["stage1_s"] = cache.get("stage1_s", 0.0) + _time.perf_counter() - t0
     return cache[key]
 
 

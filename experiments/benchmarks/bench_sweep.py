@@ -1,0 +1,156 @@
+"""Sweep benchmark: cartesian and random sweeps through ``jt.run_sweep`` vs a ``jt.solve`` loop.
+
+(a) Cartesian: two sites, 400 times on [0, 20], a 100 × 100 × 100 grid of (T_hot, T_cold,
+    C0) keeping summaries (minimum hot-reservoir heat current, its time, reversed heat):
+    configurations/s (goal >= 1e6/s on a 2-core CPU) and the ratio to a per-configuration
+    ``jt.solve`` loop extrapolated from a sample (goal >= 1e4x).
+(b) Random (non-cartesian) samples with full time traces: configurations/s, ratio to the
+    loop (goal >= 1000x), fraction of the machine's float64 matmul rate (goal >= 50 %).
+(c) Hamiltonian-parameter sweep (stage 1 per value): configurations/s for n = 2, 10, 50.
+(d) GPU: run with ``--device gpu`` on a GPU machine (GPU/CPU throughput goal >= 20x).
+
+``--quick``: 20^3 grid, 100 times, < 1 min on CPU. Peak RSS is recorded per part.
+"""
+
+import argparse
+import dataclasses
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import env_info, report, timed  # noqa: E402
+from bench_evaluate import evaluate_flops, matmul_rates  # noqa: E402
+
+import jaxtransport as jt  # noqa: E402
+from jaxtransport.sweep import Sweep, random_states, run_sweep  # noqa: E402
+
+SUMMARIES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
+TRACES = ("heat_current", "particle_current", "coupling_energy")
+METHOD = jt.Continuum(tolerance=1e-6)
+
+
+def two_site(t_hot=1.5, t_cold=0.5):
+    h = np.array([[0.3, 0.2], [0.2, -0.3]])
+    lead = jt.Lorentzian(0.5, 2.0)
+    return jt.Model(h, (jt.Reservoir(lead, temperature=t_hot, coupling=[1.0, 0.0]),
+                        jt.Reservoir(lead, temperature=t_cold, coupling=[0.0, 1.0])))
+
+
+def chain(n, eps=0.0):
+    h = np.diag(np.full(n, eps)) - 0.5 * (np.eye(n, k=1) + np.eye(n, k=-1))
+    lead = jt.Lorentzian(0.5, 2.0)
+    return jt.Model(h, (jt.Reservoir(lead, temperature=1.5, coupling=np.eye(n)[0]),
+                        jt.Reservoir(lead, temperature=0.5, coupling=np.eye(n)[-1])))
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def loop_per_config(times, c0, temps, n):
+    """Mean seconds of jt.solve (fresh model: stage 1 + 2) per configuration, warm."""
+    ts = []
+    for i in range(n + 1):
+        model = two_site(*temps[i])
+        _, dt = timed(lambda: jt.solve(model, jt.GaussianState(c0[i]), times, METHOD)
+                      .heat_current)
+        if i:
+            ts.append(dt)
+    return statistics.mean(ts)
+
+
+def run(spec, tmp, name, **kw):
+    path = Path(tmp) / f"{name}.zarr"
+    t0 = time.perf_counter()
+    res = run_sweep(spec, path, progress=False, export_netcdf=False, **kw)
+    total = time.perf_counter() - t0
+    return res, total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    args = ap.parse_args()
+    if args.device == "gpu" and jax.default_backend() != "gpu":
+        sys.exit("--device gpu: no GPU backend available here")
+    ngrid, nt, nrand, sizes, npar = (20, 100, 512, (2, 10), 2) if args.quick else \
+        (100, 400, 8192, (2, 10, 50), 4)
+    times = np.linspace(0.0, 20.0, nt)
+    rng = np.random.default_rng(0)
+    out = {"benchmark": "sweep", "quick": args.quick, "env": env_info(), "n_times": nt,
+           "gpu": "not lent to this task; run --device gpu on a GPU machine"
+           if jax.default_backend() == "cpu" else "this run"}
+    tmp = tempfile.mkdtemp(prefix="bench_sweep_")
+    try:
+        model = two_site()
+        t_range = {0: (0.5, 3.0), 1: (0.2, 1.0)}
+
+        def grid(ng, states):
+            return Sweep.grid(model, times, temperature={a: np.linspace(*r, ng)
+                                                         for a, r in t_range.items()},
+                              initial_states=states, observables=SUMMARIES,
+                              method=dataclasses.replace(METHOD, temperature_range=(0.2, 3.0)))
+
+        # (a) cartesian grid, summaries; a first run of the same shapes compiles
+        c0 = random_states(2, ngrid, rng)
+        run(grid(ngrid, c0), tmp, "grid_warm", memory_budget=1e9)
+        spec = grid(ngrid, c0)
+        res, total = run(spec, tmp, "grid", memory_budget=1e9)
+        per_loop = loop_per_config(times, c0, [(1.5, 0.5), (2.0, 0.4), (1.0, 0.6)], 2)
+        cps = res.evaluation_configurations_per_second
+        out["cartesian"] = {
+            "grid": list(spec.shape), "configurations": spec.size, "chunks": res.n_chunks,
+            "total_s": total, "stage1_and_parts_s": res.stage1_seconds,
+            "configs_per_s_end_to_end": spec.size / total, "configs_per_s_evaluation": cps,
+            "loop_per_config_s": per_loop, "ratio_to_loop_end_to_end": spec.size / total
+            * per_loop, "peak_rss_mb": peak_rss_mb(), "best": res.best,
+            "goals": {"configs_per_s>=1e6": cps >= 1e6,
+                      "ratio_to_loop>=1e4": spec.size / total * per_loop >= 1e4}}
+        # (b) random samples, full traces (a first run of the same chunk shape compiles)
+        def rand(num, seed):
+            return Sweep.random(model, times, num, seed=seed, observables=TRACES,
+                                method=dataclasses.replace(METHOD, temperature_range=(0.2, 3.0)),
+                                temperature_range=[t_range[0], t_range[1]])
+
+        run(rand(1024, 2), tmp, "rand_warm", chunk_size=1024)
+        res, total = run(rand(nrand, 1), tmp, "random", chunk_size=1024)
+        resp = jt.response(model, times, rand(1, 0).method_for(model))
+        rates = matmul_rates(1024 if args.quick else 2048)
+        dt = total - res.stage1_seconds
+        flops = evaluate_flops(resp, nrand)
+        cps = nrand / dt
+        out["random"] = {
+            "configurations": nrand, "total_s": total, "stage1_s": res.stage1_seconds,
+            "configs_per_s_evaluation": cps, "ratio_to_loop": cps * per_loop,
+            "gflop": flops / 1e9, "fraction_of_float64_matmul": flops / dt / rates["float64"],
+            "matmul_flop_rate_float64": rates["float64"], "peak_rss_mb": peak_rss_mb(),
+            "goals": {"ratio_to_loop>=1000": cps * per_loop >= 1000,
+                      "fraction>=0.5": flops / dt / rates["float64"] >= 0.5}}
+        # (c) Hamiltonian-parameter sweep: stage 1 per value
+        out["hamiltonian_sweep"] = []
+        for n in sizes:
+            spec = Sweep.grid(chain(n), times, parameters={"eps": np.linspace(-0.5, 0.5, npar)},
+                              model_fn=lambda eps, n=n: chain(n, eps),
+                              temperature={0: np.linspace(1.0, 2.0, 10)},
+                              observables=SUMMARIES, method=METHOD)
+            res, total = run(spec, tmp, f"ham{n}", chunk_size=10)
+            out["hamiltonian_sweep"].append({"n_sites": n, "configurations": spec.size,
+                                             "total_s": total, "stage1_s": res.stage1_seconds,
+                                             "configs_per_s": spec.size / total,
+                                             "stage1_per_value_s": res.stage1_seconds / npar})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report("bench_sweep_quick" if args.quick else "bench_sweep", out)
+
+
+if __name__ == "__main__":
+    main()
