@@ -410,7 +410,7 @@ def optimise_preparation(
             better = ok & (v < best_v)
             best_v2 = jnp.where(better, v, best_v)
             best_p2 = jax.tree_util.tree_map(lambda a, b: jnp.where(better, a, b), p, best_p)
-            return (p2, s2, best_v2, best_p2), (v, optax.global_norm(g), x)
+            return (p2, s2, best_v2, best_p2), (v, optax.tree.norm(g), x)
 
         def run(p, s, best_v, best_p):
             return jax.lax.scan(one_step, (p, s, best_v, best_p), None, length=check_every)

@@ -8,10 +8,12 @@ Orbitals are U = exp(A) with A anti-Hermitian, A = (X − Xᵀ)/2 + i (Y + Yᵀ)
 real n×n matrices (``jax.scipy.linalg.expm`` — no eigenvectors on the differentiable path).
 
 - ``FermionicGaussian``: C0 = U diag(ν) U†, ν_k = sin²θ_k ∈ [0, 1] (reaches 0 and 1 at finite
-  θ, so projectors — the optima of linear objectives — are interior stationary points). With a
-  constraint (``particle_number`` Tr C0 = N, or ``energy`` Tr[h C0] = E) the occupations are
-  ν_k = σ(θ_k + s w_k) (σ the logistic function, w_k = 1 or w_k = (U† h U)_kk) with the scalar
-  s solved so the constraint holds exactly (monotone 1-D root, implicit gradient).
+  θ, so projectors — the optima of linear objectives — are interior stationary points). At
+  fixed particle number Tr C0 = N the occupations are ν_k = σ(θ_k + s) (σ the logistic
+  function); at fixed energy Tr[h C0] = E the state is a generalised Gibbs state
+  C0 = [1 + e^{K + s h}]^{-1} with K Hermitian. In both cases the scalar s is solved so the
+  constraint holds exactly (a monotone 1-D root, reachable for every parameter value;
+  gradient by the implicit function theorem).
 - ``SlaterDeterminant``: pure state of N particles, C0 = U_N U_N† (first N columns of U).
 - ``ThermalState``: C0 = f(h; T, μ) (Fermi or Bose function of h) at a trainable T ∈ (T_lo,
   T_hi) (and optionally μ ∈ (μ_lo, μ_hi)), computed as a matrix function (no eigh gradients).
@@ -125,6 +127,34 @@ def _solve_shift(theta, w, target, bracket):
     return jnp.clip(s, -bracket, bracket)
 
 
+def _fermi(e):
+    return 0.5 * (1.0 - jnp.tanh(0.5 * e))
+
+
+@jax.custom_jvp
+def _fermi_matrix(x):
+    """[1 + e^X]^{-1} for Hermitian X (any norm; spectral form, stable where the occupations
+    saturate). Its derivative uses divided differences of the Fermi function (Daleckii–Krein),
+    so it is finite and exact at degenerate spectra too (no 1/(e_i − e_j) of eigenvectors)."""
+    e, v = jnp.linalg.eigh(x)
+    return (v * _fermi(e)) @ v.conj().T
+
+
+@_fermi_matrix.defjvp
+def _fermi_matrix_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    e, v = jnp.linalg.eigh(x)
+    f = _fermi(e)
+    de = e[:, None] - e[None, :]
+    df = f[:, None] - f[None, :]
+    mid = _fermi(0.5 * (e[:, None] + e[None, :]))
+    close = jnp.abs(de) < 1e-6 * jnp.maximum(1.0, jnp.abs(e[:, None]))
+    # f' = −f(1 − f); at (nearly) equal eigenvalues the divided difference → f'(midpoint)
+    dd = jnp.where(close, -mid * (1 - mid), df / jnp.where(close, 1.0, de))
+    dxt = v.conj().T @ dx @ v
+    return (v * f) @ v.conj().T, v @ (dd * dxt) @ v.conj().T
+
+
 class FermionicGaussian(AbstractParametrisation):
     """All fermionic Gaussian states C0 = U diag(ν) U† (optionally at fixed N or fixed energy).
 
@@ -134,14 +164,13 @@ class FermionicGaussian(AbstractParametrisation):
     - ``particle_number``: if given, Tr C0 = N exactly, 0 < N < n (the "arrangement" at fixed
       particle number).
     - ``energy``: if given (with ``hamiltonian``), Tr[h C0] = E exactly (energy units), E
-      strictly between the sums of the negative and of the positive eigenvalues of h. The
-      value is reachable in the current orbital basis U whenever it lies between the sums of
-      the negative and positive diagonal entries of U†hU (always true near the middle of the
-      range); otherwise the nearest reachable energy is used and ``constraint_violation`` > 0.
+      strictly between the sums of the negative and of the positive eigenvalues of h.
     - ``hamiltonian``: Hermitian h (needed for ``energy``).
 
-    Parameters: ``{"generator": (2, n, n), "occupation": (n,)}`` (real, unconstrained).
-    Unconstrained occupations are ν = sin²θ; constrained ones ν = σ(θ + s w) (module docs).
+    Parameters (real, unconstrained): ``{"generator": (2, n, n), "occupation": (n,)}``;
+    occupations ν = sin²θ, or ν = σ(θ + s) at fixed N. At fixed energy: ``{"modular": (2, n,
+    n)}``, C0 = [1 + e^{K + s h}]^{-1} with K = (X + Xᵀ)/2 + i (Y − Yᵀ)/2 (all full-rank
+    states; s(K) solved: Tr[h C0(s)] decreases monotonically from E_max to E_min).
     """
 
     particle_number: float | None = eqx.field(default=None, static=True)
@@ -189,30 +218,56 @@ class FermionicGaussian(AbstractParametrisation):
     def init(self, key):
         k1, k2 = jax.random.split(key)
         gen = jax.random.normal(k1, (2, self.n_modes, self.n_modes), jnp.float64)
-        if self.particle_number is None and self.energy is None:
+        if self.energy is not None:
+            return {"modular": 1.5 * gen}
+        if self.particle_number is None:
             occ = jax.random.uniform(k2, (self.n_modes,), jnp.float64, 0.05, 0.5 * np.pi - 0.05)
         else:
             occ = jax.random.normal(k2, (self.n_modes,), jnp.float64)
         return {"generator": gen, "occupation": occ}
 
-    def _weights(self, u):
-        if self.particle_number is not None:
-            return jnp.ones(self.n_modes), self.particle_number
-        e = jnp.einsum("ki,ij,jk->k", u.conj().T, self.hamiltonian, u).real
-        return e, self.energy
-
     def occupations(self, params, u=None):
         """Natural-orbital occupations ν (n,) in [0, 1]."""
+        if self.energy is not None:
+            return jnp.linalg.eigvalsh(self.correlation(params))
         th = params["occupation"]
-        if self.particle_number is None and self.energy is None:
+        if self.particle_number is None:
             return jnp.sin(th) ** 2
-        u = _unitary(params["generator"]) if u is None else u
-        w, target = self._weights(u)
-        bracket = 80.0 / jnp.maximum(jnp.max(jnp.abs(jax.lax.stop_gradient(w))), 1e-12)
-        s = _solve_shift(th, w, target, bracket)
+        w = jnp.ones(self.n_modes)
+        s = _solve_shift(th, w, self.particle_number, 700.0)
         return jax.nn.sigmoid(th + s * w)
 
+    def _gibbs(self, params):
+        x, y = params["modular"][0], params["modular"][1]
+        k = 0.5 * (x + x.T) + 0.5j * (y - y.T)
+        h = self.hamiltonian
+        bracket = 600.0 / jnp.linalg.norm(h, 2)
+        kk = jax.lax.stop_gradient(k)
+
+        def energy_fast(s):  # no gradient: eigen-decomposition, stable for any s
+            e, v = jnp.linalg.eigh(kk + s * h)
+            f = 0.5 * (1.0 - jnp.tanh(0.5 * e))
+            return jnp.einsum("ij,jk,k,ik->", h, v, f, v.conj()).real
+
+        def body(_, lohi):
+            lo, hi = lohi
+            mid = 0.5 * (lo + hi)
+            up = energy_fast(mid) > self.energy  # energy decreases with s
+            return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
+
+        lo, hi = jax.lax.fori_loop(0, 200, body, (-bracket, bracket))
+        s0 = jax.lax.stop_gradient(0.5 * (lo + hi))
+
+        def energy(s):
+            return jnp.trace(h @ _fermi_matrix(k + s * h)).real
+
+        e0, de = jax.jvp(energy, (s0,), (jnp.ones_like(s0),))
+        s = s0 - (e0 - self.energy) / jnp.where(de < 0, de, -1.0)
+        return _fermi_matrix(k + jnp.clip(s, -bracket, bracket) * h)
+
     def correlation(self, params):
+        if self.energy is not None:
+            return self._gibbs(params)
         u = _unitary(params["generator"])
         nu = self.occupations(params, u)
         return (u * nu) @ u.conj().T
@@ -265,7 +320,8 @@ class SlaterDeterminant(AbstractParametrisation):
 class ThermalState(AbstractParametrisation):
     """Gibbs state of the isolated system h at a trainable temperature (and chemical potential):
     C0 = [e^{(h−μ)/T} + 1]^{-1} (fermions) or [e^{(h−μ)/T} − 1]^{-1} (bosons), a matrix
-    function (``expm`` + linear solve, differentiable at degenerate spectra).
+    function (fermions: spectral form with a divided-difference derivative; bosons: ``expm`` +
+    linear solve), differentiable at degenerate spectra.
 
     **Arguments:**
 
@@ -329,8 +385,9 @@ class ThermalState(AbstractParametrisation):
         n = self.n_modes
         eye = jnp.eye(n, dtype=jnp.complex128)
         x = (self.hamiltonian - self.mu(params) * eye) / self.temperature(params)
-        e = jsl.expm(x)
-        c = jnp.linalg.solve(e + eye if self.statistics == "fermion" else e - eye, eye)
+        if self.statistics == "fermion":
+            return _fermi_matrix(x)
+        c = jnp.linalg.solve(jsl.expm(x) - eye, eye)
         return 0.5 * (c + c.conj().T)
 
     def describe(self):
