@@ -69,6 +69,9 @@ def test_lbfgs_reaches_analytic_optimum(which, objective, resp2, resp3):
     np.testing.assert_allclose(res.solution.heat_current,
                                resp.evaluate(res.state).heat_current, atol=1e-14)
     assert res.n_traces == 1
+    # the built-in certificate agrees
+    assert res.certificate["analytic_value"] == pytest.approx(float(lin.value), rel=1e-12)
+    assert res.certificate["relative_error"] <= LINEAR_RTOL
 
 
 def test_adam_reaches_analytic_optimum_and_one_trace(resp2):

@@ -196,6 +196,10 @@ class OptimisationResult:
     - ``converged``: the convergence criterion was met before ``steps``; ``n_steps`` run.
     - ``n_traces``: how often the optimisation loop was traced (1 = no recompilation).
     - ``constraint_violation``: of the best state (0 for unconstrained parametrisations).
+    - ``certificate``: for a linear objective with ``FermionicGaussian`` (free or fixed N) or
+      ``SlaterDeterminant`` states and no stage-1 parameters trained, the analytic optimum
+      (``jt.optimal_linear_preparation`` at the optimised T, μ) ``{"analytic_value": f*,
+      "relative_error": |f − f*|/|f*|}``; else None.
     """
 
     state: object
@@ -215,6 +219,7 @@ class OptimisationResult:
     n_traces: int
     constraint_violation: float
     response: Response | None = None
+    certificate: dict | None = None
 
 
 def _make_optimiser(optimiser, learning_rate, steps):
@@ -478,6 +483,10 @@ def optimise_preparation(
     from ..state import GaussianState
 
     state = GaussianState(c_best, par.statistics)
+    certificate = _certify(obj, par, resp_best, t_best, mu_best, needs_stage1)
+    if certificate is not None:
+        f_star = certificate["analytic_value"]
+        certificate["relative_error"] = abs(float(best_v[i]) - f_star) / max(abs(f_star), 1e-300)
     history = _history(hist_v, hist_g, hist_x, names, opt_name, par, obj, converged,
                        traces[0])
     return OptimisationResult(
@@ -498,7 +507,26 @@ def optimise_preparation(
         n_traces=traces[0],
         constraint_violation=float(par.constraint_violation(p_best["state"])),
         response=resp_best,
+        certificate=certificate,
     )
+
+
+def _certify(obj, par, resp, temp, mu, needs_stage1):
+    """Analytic optimum of a linear objective over the parametrisation's state set."""
+    from .linear import optimal_linear_preparation
+    from .parametrisations import SlaterDeterminant
+
+    if needs_stage1 or not obj.is_linear:
+        return None
+    if isinstance(par, FermionicGaussian) and par.energy is None:
+        n = par.particle_number
+    elif isinstance(par, SlaterDeterminant):
+        n = par.n_particles
+    else:
+        return None
+    lin = optimal_linear_preparation(response=resp, objective=obj, temperature=temp,
+                                     chemical_potential=mu, particle_number=n)
+    return {"analytic_value": float(lin.value), "affine_residual": float(lin.affine_residual)}
 
 
 def _history(hist_v, hist_g, hist_x, names, opt_name, par, obj, converged, n_traces):
