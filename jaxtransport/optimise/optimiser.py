@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -188,7 +189,9 @@ class OptimisationResult:
     - ``solution``: the ``Solution`` of the best state (at the optimised model parameters).
     - ``history``: ``xarray.Dataset`` with dims (step, start): ``objective`` (value before the
       step's update), ``gradient_norm``, ``best_objective`` (step) and, if model parameters
-      are trained, ``model_parameter`` (step, start, parameter).
+      are trained, ``model_parameter`` (step, start, parameter). Attributes include
+      ``first_chunk_s`` (compile + first ``check_every`` steps) and ``steps_per_s`` (median
+      over the later chunks; one step = all starts).
     - ``params``: best unconstrained parameters ``{"state": ..., "model": ...}``.
     - ``start_values``: best value reached by each start; ``best_start``: its index.
     - ``model``, ``temperature``, ``chemical_potential``: optimised model and reservoir values.
@@ -442,14 +445,16 @@ def optimise_preparation(
     best_v = jnp.full((n_starts,), jnp.inf, jnp.float64)
     best_p = params
 
-    hist_v, hist_g, hist_x = [], [], []
+    hist_v, hist_g, hist_x, chunk_s = [], [], [], []
     converged = False
     disable = None if progress is None else not progress
     with tqdm(total=steps, desc="optimise_preparation", disable=disable) as bar:
         for _ in range(n_chunks):
+            tic = time.perf_counter()
             (params, opt_state, best_v, best_p), (v, g, x) = run_chunk(
                 resp, params, opt_state, best_v, best_p)
             v = np.asarray(jax.block_until_ready(v))  # (starts, chunk)
+            chunk_s.append(time.perf_counter() - tic)
             hist_v.append(v)
             hist_g.append(np.asarray(g))
             hist_x.append(np.asarray(x))
@@ -489,6 +494,9 @@ def optimise_preparation(
         certificate["relative_error"] = abs(float(best_v[i]) - f_star) / max(abs(f_star), 1e-300)
     history = _history(hist_v, hist_g, hist_x, names, opt_name, par, obj, converged,
                        traces[0])
+    history.attrs["first_chunk_s"] = chunk_s[0]  # includes tracing + compilation
+    if len(chunk_s) > 1:
+        history.attrs["steps_per_s"] = check_every / float(np.median(chunk_s[1:]))
     return OptimisationResult(
         state=state,
         correlation=np.asarray(c_best),
