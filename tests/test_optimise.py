@@ -37,14 +37,14 @@ def _random_values(resp, objective, count=1000, key=7):
 
 
 @pytest.mark.parametrize(
-    "which, objective",
+    "which, objective, optimiser",
     [
-        ("two", jt.HeatCurrentAt(TIMES2[6], reservoir=0)),
-        ("three", jt.IntegratedHeat((0.0, 2.0), reservoir=0)),
+        ("two", jt.HeatCurrentAt(TIMES2[6], reservoir=0), "lbfgs"),
+        ("three", jt.IntegratedHeat((0.0, 2.0), reservoir=0), "adam"),
     ],
-    ids=["two_site_current_at_t", "three_site_integrated_heat"],
+    ids=["two_site_current_at_t_lbfgs", "three_site_integrated_heat_adam"],
 )
-def test_lbfgs_reaches_analytic_optimum(which, objective, resp2, resp3):
+def test_optimiser_reaches_analytic_optimum(which, objective, optimiser, resp2, resp3):
     model, resp, times = ((two_site(), resp2, TIMES2) if which == "two"
                           else (three_site_chain(), resp3, TIMES3))
     lin = jt.optimal_linear_preparation(response=resp, objective=objective)
@@ -55,11 +55,11 @@ def test_lbfgs_reaches_analytic_optimum(which, objective, resp2, resp3):
     assert _random_values(resp, objective).min() >= float(lin.value) - 1e-12
     assert np.any(np.asarray(lin.eigenvalues) < 0)  # a non-trivial projector
 
-    res = jt.optimise_preparation(model, times, objective, response=resp, optimiser="lbfgs",
-                                  steps=200, n_starts=8, key=0, progress=False)
+    res = jt.optimise_preparation(model, times, objective, response=resp, optimiser=optimiser,
+                                  steps=300, n_starts=8, key=0, progress=False)
     rel = abs(res.value - float(lin.value)) / abs(float(lin.value))
     reached = np.sum(np.abs(res.start_values - float(lin.value)) <= LINEAR_RTOL * abs(lin.value))
-    print(f"\n[{which}] analytic {float(lin.value):.12g} optimiser {res.value:.12g} rel.err "
+    print(f"\n[{which}, {optimiser}] analytic {float(lin.value):.12g} optimiser {res.value:.12g} rel.err "
           f"{rel:.2e}; {reached}/8 starts reached it; {res.n_steps} steps")
     assert rel <= LINEAR_RTOL
     ev = np.linalg.eigvalsh(res.correlation)
@@ -68,26 +68,13 @@ def test_lbfgs_reaches_analytic_optimum(which, objective, resp2, resp3):
     np.testing.assert_allclose(float(objective(res.solution)), res.value, rtol=1e-12)
     np.testing.assert_allclose(res.solution.heat_current,
                                resp.evaluate(res.state).heat_current, atol=1e-14)
-    assert res.n_traces == 1
+    assert res.n_traces == 1 and res.n_steps >= 20  # several host calls, one trace
+    hist = res.history
+    assert hist.objective.shape == (res.n_steps, 8)
+    assert res.value <= hist.objective.values.min() + 1e-15
     # the built-in certificate agrees
     assert res.certificate["analytic_value"] == pytest.approx(float(lin.value), rel=1e-12)
     assert res.certificate["relative_error"] <= LINEAR_RTOL
-
-
-def test_adam_reaches_analytic_optimum_and_one_trace(resp2):
-    objective = jt.HeatCurrentAt(TIMES2[12], reservoir=1)
-    lin = jt.optimal_linear_preparation(response=resp2, objective=objective)
-    res = jt.optimise_preparation(two_site(), TIMES2, objective, response=resp2,
-                                  optimiser="adam", steps=300, n_starts=8, key=1,
-                                  check_every=10, progress=False)
-    rel = abs(res.value - float(lin.value)) / abs(float(lin.value))
-    print(f"\nadam: rel.err {rel:.2e} after {res.n_steps} steps")
-    assert rel <= LINEAR_RTOL
-    assert res.n_steps >= 30 and res.n_traces == 1  # 30 host calls, one trace
-    hist = res.history
-    assert hist.objective.shape == (res.n_steps, 8)
-    np.testing.assert_allclose(hist.best_objective.values[-1], hist.objective.values.min())
-    assert res.value <= hist.objective.values.min()
 
 
 def test_fixed_particle_number_slater_matches_analytic(resp3):
@@ -99,7 +86,7 @@ def test_fixed_particle_number_slater_matches_analytic(resp3):
     assert float(lin.value) >= float(free.value) - 1e-14
     res = jt.optimise_preparation(three_site_chain(), TIMES3, objective,
                                   jt.SlaterDeterminant(3, 1), response=resp3,
-                                  optimiser="lbfgs", steps=100, n_starts=8, progress=False)
+                                  optimiser="adam", steps=300, n_starts=8, progress=False)
     np.testing.assert_allclose(res.value, float(lin.value), rtol=LINEAR_RTOL)
     np.testing.assert_allclose(np.trace(res.correlation).real, 1.0, atol=1e-12)
     assert res.constraint_violation < 1e-12
@@ -174,9 +161,10 @@ def test_joint_reservoir_temperature_stage2(resp2):
     returned temperature, the bound is respected, and it beats the fixed-temperature optimum."""
     objective = jt.HeatCurrentAt(TIMES2[6], reservoir=0)
     mp = jt.ModelParameters(temperature=[(1.2, 1.8), None])
-    method = jt.Continuum(tolerance=1e-6, temperature_range=(0.4, 2.0))
-    res = jt.optimise_preparation(two_site(), TIMES2, objective, method=method,
-                                  model_parameters=mp, optimiser="lbfgs", steps=100,
+    # resp2's frequency window covers T in (0.4, 1.875) (Continuum default: model's T x
+    # [0.8, 1.25]); stage 2 raises outside it
+    res = jt.optimise_preparation(two_site(), TIMES2, objective, response=resp2,
+                                  model_parameters=mp, optimiser="adam", steps=300,
                                   n_starts=4, progress=False)
     t_hot = res.model_parameters["temperature[0]"]
     assert 1.2 < t_hot < 1.8 and res.temperature[0] == pytest.approx(t_hot)
