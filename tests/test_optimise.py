@@ -59,7 +59,7 @@ def test_optimiser_reaches_analytic_optimum(which, objective, optimiser, resp2, 
                                   steps=300, n_starts=8, key=0, progress=False)
     rel = abs(res.value - float(lin.value)) / abs(float(lin.value))
     reached = np.sum(np.abs(res.start_values - float(lin.value)) <= LINEAR_RTOL * abs(lin.value))
-    print(f"\n[{which}, {optimiser}] analytic {float(lin.value):.12g} optimiser {res.value:.12g} rel.err "
+    print(f"\n[{which}, {optimiser}] analytic {float(lin.value):.12g} optimiser {res.value:.12g} rel.err "  # noqa: E501
           f"{rel:.2e}; {reached}/8 starts reached it; {res.n_steps} steps")
     assert rel <= LINEAR_RTOL
     ev = np.linalg.eigvalsh(res.correlation)

@@ -30,7 +30,7 @@ def _opt(**kw):
         ({"objective": jt.MinHeatCurrent(window=(1.0, 0.5))}, "t_start <= t_end"),
         ({"objective": jt.MinHeatCurrent(reservoir=2)}, r"integer index in \[0, 2\)"),
         ({"objective": jt.MinConductanceG1(hot=1, cold=1)}, "hot != cold"),
-        ({"objective": jt.SmoothMinHeatCurrent(smoothing=-1.0)}, "smoothing temperature must be > 0"),
+        ({"objective": jt.SmoothMinHeatCurrent(smoothing=-1.0)}, "smoothing temperature must be > 0"),  # noqa: E501
         ({"objective": 3.0}, "objective must be a jt objective or a callable"),
         ({"optimiser": "sgd"}, "optimiser must be 'adam', 'lbfgs'"),
         ({"optimiser": "lbfgs", "learning_rate": 0.1}, "line search"),
@@ -66,7 +66,7 @@ def test_optimise_preparation_rejects(kwargs, message):
          "at most one constraint"),
         (lambda: jt.FermionicGaussian(2, hamiltonian=np.eye(3)), "must be 2x2"),
         (lambda: jt.FermionicGaussian(0), "n_modes must be an integer >= 1"),
-        (lambda: jt.SlaterDeterminant(2, 3), r"n_particles must be an integer in \[0, n_modes = 2\]"),
+        (lambda: jt.SlaterDeterminant(2, 3), r"n_particles must be an integer in \[0, n_modes = 2\]"),  # noqa: E501
         (lambda: jt.ThermalState(H, temperature=(0.0, 1.0)), r"\(lo > 0\)"),
         (lambda: jt.ThermalState(H, temperature=(2.0, 1.0)), "lo < hi"),
         (lambda: jt.ThermalState(H, temperature=1.0), r"pair \(lo, hi\)"),

@@ -420,8 +420,8 @@ def run(path, out=None, progress=None) -> dict:
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     plot_currents(res.solution, ax=axes[0], reservoir_names=names, hot=hot,
-                  title=f"optimised preparation: objective {res.value:.6g} (shaded: J^Q_{names[hot]}"
-                        " < 0)")
+                  title=f"optimised preparation: objective {res.value:.6g} "
+                        f"(shaded: J^Q_{names[hot]} < 0)")
     plot_currents(ref_sol, ax=axes[1], reservoir_names=names, hot=hot,
                   title=f"reference ({cfg['reference']['kind']}): objective "
                         f"{summary['reference_value']:.6g}")
@@ -439,8 +439,8 @@ def run(path, out=None, progress=None) -> dict:
     fig.tight_layout()
     fig.savefig(out / "optimise_currents.png", dpi=110)
     plt.close(fig)
-    print(f"best objective {res.value:.10g} (reference preparation {summary['reference_value']:.10g}); "
-          f"{res.n_steps} steps, converged={res.converged}")
+    print(f"best objective {res.value:.10g} (reference preparation "
+          f"{summary['reference_value']:.10g}); {res.n_steps} steps, converged={res.converged}")
     if res.certificate is not None:
         print(f"analytic optimum {res.certificate['analytic_value']:.10g} (relative error "
               f"{res.certificate['relative_error']:.2e})")

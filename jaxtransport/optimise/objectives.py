@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+
 def _window(w):
     if w is None:
         return None

@@ -509,7 +509,7 @@ def optimise_preparation(
         model=model_best,
         temperature=np.asarray(t_best),
         chemical_potential=np.asarray(mu_best),
-        model_parameters={nm: float(x) for nm, x in zip(names, np.asarray(x_best))},
+        model_parameters={nm: float(x) for nm, x in zip(names, np.asarray(x_best), strict=True)},
         converged=converged,
         n_steps=len(hist_v) * check_every,
         n_traces=traces[0],

@@ -282,7 +282,8 @@ class FermionicGaussian(AbstractParametrisation):
 
     def describe(self):
         if self.particle_number is not None:
-            return f"FermionicGaussian(n_modes={self.n_modes}, particle_number={self.particle_number})"
+            return (f"FermionicGaussian(n_modes={self.n_modes}, "
+                    f"particle_number={self.particle_number})")
         if self.energy is not None:
             return f"FermionicGaussian(n_modes={self.n_modes}, energy={self.energy})"
         return f"FermionicGaussian(n_modes={self.n_modes})"
