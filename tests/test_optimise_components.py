@@ -204,3 +204,31 @@ def test_linear_kernel_reproduces_evaluate(resp):
         pred = np.trace(np.asarray(lin.kernel) @ c).real + float(lin.offset)
         assert pred == pytest.approx(float(obj(resp.evaluate(c))), abs=1e-14)
     np.testing.assert_allclose(lin.kernel, np.asarray(lin.kernel).conj().T, atol=1e-15)
+
+
+def test_model_parameters_map_onto_the_model():
+    """ModelParameters: the initial values reproduce the model exactly; new values land in h,
+    γ, T and μ where documented (hopping phase kept, h stays Hermitian)."""
+    from jaxtransport.optimise.optimiser import _apply_model
+
+    model = two_site()  # complex hopping 0.2 - 0.1i
+    mp = jt.ModelParameters(temperature=[None, (0.2, 1.0)], chemical_potential=[(-1, 1), None],
+                            level_energies=[None, (-1.0, 1.0)], hoppings=[(-1.0, 1.0)],
+                            coupling_strengths=[(0.1, 2.0), None])
+    entries = mp.entries(model)
+    assert mp.names(model) == ["temperature[1]", "chemical_potential[0]", "level_energies[1]",
+                               "hoppings[0]", "coupling_strengths[0]"]
+    x0 = jnp.asarray([e[4] for e in entries])
+    m0, t0, mu0 = _apply_model(model, entries, x0)
+    np.testing.assert_allclose(m0.hamiltonian, model.hamiltonian, atol=1e-15)
+    np.testing.assert_allclose(t0, model.temperatures)
+    np.testing.assert_allclose(mu0, model.chemical_potentials)
+    m1, t1, mu1 = _apply_model(model, entries, jnp.asarray([0.7, 0.3, 0.25, -0.5, 1.1]))
+    h = np.asarray(m1.hamiltonian)
+    phase = (0.2 - 0.1j) / abs(0.2 - 0.1j)
+    np.testing.assert_allclose(h, [[0.3, -0.5 * phase], [-0.5 * np.conj(phase), 0.25]],
+                               atol=1e-15)
+    np.testing.assert_allclose(t1, [1.5, 0.7])
+    np.testing.assert_allclose(mu1, [0.3, 0.0])
+    assert float(m1.reservoirs[0].terms[0][0].gamma) == pytest.approx(1.1)
+    assert float(m1.reservoirs[1].terms[0][0].gamma) == pytest.approx(0.5)
