@@ -14,8 +14,8 @@ from systems import three_site_chain, two_site
 import jaxtransport as jt
 from jaxtransport.optimise import random_states
 
-TIMES2 = np.linspace(0.0, 4.0, 41)
-TIMES3 = np.linspace(0.0, 4.0, 41)
+TIMES2 = np.linspace(0.0, 4.0, 21)
+TIMES3 = np.linspace(0.0, 4.0, 21)
 METHOD = jt.Continuum(tolerance=1e-6)
 LINEAR_RTOL = 1e-6  # issue acceptance: relative error to the analytic optimum
 EIG_TOL = 1e-12  # issue acceptance: eigenvalues of the optimised C0 in [0, 1]
