@@ -8,6 +8,23 @@ from ._validation import enable_x64
 enable_x64()
 
 from .model import Model  # noqa: E402
+from .optimise import (  # noqa: E402
+    BosonicGaussian,
+    FermionicGaussian,
+    HeatCurrentAt,
+    IntegratedHeat,
+    MinConductanceG1,
+    MinHeatCurrent,
+    MinSymmetricHeatCurrent,
+    ModelParameters,
+    ReversalDuration,
+    ReversedHeat,
+    SlaterDeterminant,
+    SmoothMinHeatCurrent,
+    ThermalState,
+    optimal_linear_preparation,
+    optimise_preparation,
+)
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
 from .solution import Solution  # noqa: E402
@@ -25,6 +42,23 @@ from .sweep import Sweep, SweepResult, run_sweep  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
+    # optimisation layer (jaxtransport.optimise)
+    "BosonicGaussian",
+    "FermionicGaussian",
+    "HeatCurrentAt",
+    "IntegratedHeat",
+    "MinConductanceG1",
+    "MinHeatCurrent",
+    "MinSymmetricHeatCurrent",
+    "ModelParameters",
+    "ReversalDuration",
+    "ReversedHeat",
+    "SlaterDeterminant",
+    "SmoothMinHeatCurrent",
+    "ThermalState",
+    "optimal_linear_preparation",
+    "optimise_preparation",
+    # core
     "AbstractSpectralDensity",
     "Continuum",
     "CutoffLorentzian",

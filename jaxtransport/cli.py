@@ -1,4 +1,4 @@
-"""Command-line interface: ``jaxtransport demo``, ``sweep`` and ``info``.
+"""Command-line interface: ``jaxtransport demo``, ``sweep``, ``optimise`` and ``info``.
 
 The CLI only parses arguments, configures JAX and calls the library.
 """
@@ -180,7 +180,21 @@ def main(argv=None) -> int:
                       help="opt-in persistent XLA compilation cache directory (trusted, "
                            "not shared)")
     p_sw.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    p_opt = sub.add_parser("optimise", help="optimise the initial preparation (TOML config)")
+    p_opt.add_argument("config", type=Path, help="TOML config (see jaxtransport.optimise.config)")
+    p_opt.add_argument("--out", type=Path, default=None,
+                       help="output folder (default: <config stem>_optimise next to the config)")
+    p_opt.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="tqdm progress bar (default: only on a terminal)")
     args = parser.parse_args(argv)
+    if args.command == "optimise":
+        from jaxtransport.optimise.config import run
+
+        try:
+            run(args.config, args.out, args.progress)
+        except (ValueError, OSError) as err:
+            parser.exit(2, f"jaxtransport optimise: error: {err}\n")
+        return 0
     if args.command == "demo":
         if args.t_max <= 0 or args.n_times < 2:
             parser.error("--t-max must be > 0 and --n-times >= 2")

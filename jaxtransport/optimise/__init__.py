@@ -1,0 +1,54 @@
+"""Optimisation layer: parametrised preparations, objectives, multi-start optimiser and the
+analytic optimum of linear objectives (see each module's docs for conventions)."""
+
+from .linear import LinearOptimum, affine_kernel, optimal_linear_preparation
+from .objectives import (
+    AbstractObjective,
+    Custom,
+    HeatCurrentAt,
+    IntegratedHeat,
+    MinConductanceG1,
+    MinHeatCurrent,
+    MinSymmetricHeatCurrent,
+    ReversalDuration,
+    ReversedHeat,
+    SmoothMinHeatCurrent,
+    as_objective,
+    soft_minimum,
+)
+from .optimiser import ModelParameters, OptimisationResult, optimise_preparation
+from .parametrisations import (
+    AbstractParametrisation,
+    BosonicGaussian,
+    FermionicGaussian,
+    SlaterDeterminant,
+    ThermalState,
+    random_states,
+)
+
+__all__ = [
+    "AbstractObjective",
+    "AbstractParametrisation",
+    "BosonicGaussian",
+    "Custom",
+    "FermionicGaussian",
+    "HeatCurrentAt",
+    "IntegratedHeat",
+    "LinearOptimum",
+    "MinConductanceG1",
+    "MinHeatCurrent",
+    "MinSymmetricHeatCurrent",
+    "ModelParameters",
+    "OptimisationResult",
+    "ReversalDuration",
+    "ReversedHeat",
+    "SlaterDeterminant",
+    "SmoothMinHeatCurrent",
+    "ThermalState",
+    "affine_kernel",
+    "as_objective",
+    "optimal_linear_preparation",
+    "optimise_preparation",
+    "random_states",
+    "soft_minimum",
+]
