@@ -301,10 +301,33 @@ def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j):
 # ----------------------------------------------------------------------------------------
 # quadrature plans
 # ----------------------------------------------------------------------------------------
-def _gauss_panels(lo, hi, width, q):
-    npan = max(1, int(math.ceil((hi - lo) / width)))
+def _panel_edges(lo, hi, width, poles=(), factor=1.0):
+    """Panel edges on [lo, hi]: width ``factor·width``, refined near each pole (c, s) to
+    ``factor·4s`` and growing as ``factor·|ω − c|/2`` away from it (the integrand is smooth
+    on the scale of the distance to its nearest pole)."""
+    if not poles:
+        npan = max(1, int(math.ceil((hi - lo) / (factor * width))))
+        return np.linspace(lo, hi, npan + 1)
+    cs = np.array([c for c, _ in poles])
+    ss = np.array([sc for _, sc in poles])
+
+    def local(x):
+        return factor * min(width, float(np.min(np.maximum(4.0 * ss, 0.5 * np.abs(x - cs)))))
+
+    edges = [lo]
+    while edges[-1] < hi:
+        e = edges[-1]
+        w = local(e)
+        w = min(w, local(min(e + w, hi)))
+        edges.append(min(e + w, hi))
+    if len(edges) > 2 and edges[-1] - edges[-2] < 0.25 * (edges[-2] - edges[-3]):
+        edges.pop(-2)  # no sliver panel at the end
+    return np.asarray(edges)
+
+
+def _gauss_panels(lo, hi, width, q, poles=(), factor=1.0):
     x, w = np.polynomial.legendre.leggauss(q)
-    edges = np.linspace(lo, hi, npan + 1)
+    edges = _panel_edges(lo, hi, width, poles, factor)
     half = 0.5 * np.diff(edges)
     mid = 0.5 * (edges[1:] + edges[:-1])
     nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
@@ -399,11 +422,15 @@ class Continuum(eqx.Module):
         dist = max(float(np.max(np.abs(im_dist))), 1e-3)
         margin = 0.5 * dist + 1.0
         a = min(w_lo, float(re_poles.min()) - margin)
-        d_min = max(float(np.min(np.abs(im_dist))), 1.0 / tmax)
-        width = min(20.0 / tmax, 8.0 * t_lo, 4.0 * d_min, 2.0)
+        width = min(20.0 / tmax, 8.0 * t_lo, 2.0)
+        # poles near the real axis (eigenvalues of L, and the densities' own poles) need
+        # panels of ~4 max(distance, 1/t_max) near them, growing with distance from them
+        scales = np.maximum(np.abs(im_dist), 1.0 / tmax)
+        poles = tuple(sorted({(round(float(c), 12), round(float(d), 12))
+                              for c, d in zip(re_poles, scales) if 4.0 * d < width}))
         s_first = min(1.0 / tmax, 1.0)
         s_far = 1e3 * (abs(a) + margin + 1.0)
-        return tuple(float(x) for x in (a, w_lo, w_hi, width, s_first, s_far))
+        return tuple(float(x) for x in (a, w_lo, w_hi, width, s_first, s_far)) + (poles,)
 
     def _resolve(self, model, times):
         times = check_times(times)
@@ -414,7 +441,8 @@ class Continuum(eqx.Module):
                 "jax.grad/jit, first call method = jt.Continuum().resolve(model, times) on "
                 "concrete values and pass that method."
             )
-        a, w_lo, w_hi, width, s_first, s_far = self._base_plan(model, times)
+        a, w_lo, w_hi, width, s_first, s_far, poles = self._base_plan(model, times)
+        factor = 1.0
         q = self.nodes_per_panel or _default_order(self.tolerance)
         err = np.inf
         zero = _zero_state(model)
@@ -423,8 +451,8 @@ class Continuum(eqx.Module):
             # same node count, so both share one compiled program): |I_q − I_{q−2}| is the
             # error of the (q−2)-point rule, a conservative bound on that of I_q (these rules
             # converge geometrically in q: measured 30–200× per two extra nodes per panel).
-            fine = (a, w_lo, w_hi, width, s_first, s_far, q)
-            coarse = fine[:-1] + (max(q - 2, 4),)
+            fine = (a, w_lo, w_hi, width, s_first, s_far, q, poles, factor)
+            coarse = fine[:6] + (max(q - 2, 4),) + fine[7:]
             sizes = rule_sizes(fine, self.node_batch)
             resp = _build(model, times, fine, self.node_batch, sizes, self.tolerance)
             sol_f = resp.evaluate(zero)
@@ -436,7 +464,7 @@ class Continuum(eqx.Module):
             )
             if err <= self.tolerance:
                 break
-            width, s_first = 0.5 * width, 0.5 * s_first
+            factor, s_first = 0.5 * factor, 0.5 * s_first
         resolved = dataclasses.replace(self, plan=fine, error_estimate_=float(err))
         return resolved, eqx.tree_at(
             lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64)
@@ -511,9 +539,10 @@ def _pad(nodes, weights, size, fill):
 
 def _rules(plan):
     """(window, offset, ray) Gauss rules (nodes, weights) of a plan, unpadded."""
-    a, w_lo, w_hi, width, s_first, s_far, q = plan
-    wn, ww = _gauss_panels(w_lo, w_hi, width, q)
-    on, ow = _gauss_panels(a, w_lo, width, q) if w_lo > a else (np.zeros(0), np.zeros(0))
+    a, w_lo, w_hi, width, s_first, s_far, q, poles, factor = plan
+    wn, ww = _gauss_panels(w_lo, w_hi, width, q, poles, factor)
+    on, ow = (_gauss_panels(a, w_lo, width, q, poles, factor) if w_lo > a
+              else (np.zeros(0), np.zeros(0)))
     sn, sw = _ray_rule(s_first, s_far, q)
     return wn, ww, on, ow, sn, sw
 
@@ -525,7 +554,7 @@ def _round_up(k, b):
 def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8) -> Response:
     """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
     rules with zero-weight nodes so that rules of different orders share one compiled program."""
-    a, w_lo, w_hi, width, s_first, s_far, q = plan
+    a, w_lo, w_hi = plan[:3]
     deltas, inv = _delta_index(times)
     wn, ww, on, ow, sn, sw = _rules(plan)
     if sizes is None:
