@@ -290,22 +290,85 @@ def _grid_chunk_fast(q_parts, index, spec_static, sub_batch, times):
         jq = state_q[idx[0]]
         for b, bq in enumerate(bath_q):
             jq = jq + bq[idx[1 + b]]
-        out = {}
-        for o in observables:
-            if o == "min_heat_current":
-                out[o] = jnp.min(jq)
-            elif o == "min_heat_current_time":
-                out[o] = times[jnp.argmin(jq)]
-            elif o == "reversed_heat":
-                neg = jnp.maximum(-jq, 0.0)
-                out[o] = jnp.sum(0.5 * jnp.diff(times) * (neg[1:] + neg[:-1]))
-            else:  # final_heat_current
-                out[o] = jq[-1]
-        return out
+        return _reductions(jq, times, observables)
 
     out = jax.lax.map(jax.vmap(one), index.reshape(-1, sub_batch, index.shape[-1]))
     out = jax.tree_util.tree_map(lambda x: x.reshape(-1), out)
     return out, _status(out)
+
+
+def _reductions(jq, times, observables):
+    """Summaries of J^Q_hot traces jq (..., T) along the last axis."""
+    out = {}
+    if "min_heat_current" in observables or "min_heat_current_time" in observables:
+        i = jnp.argmin(jq, axis=-1)  # one pass gives both the minimum and where
+        if "min_heat_current" in observables:
+            out["min_heat_current"] = jnp.take_along_axis(jq, i[..., None], axis=-1)[..., 0]
+        if "min_heat_current_time" in observables:
+            out["min_heat_current_time"] = times[i]
+    if "reversed_heat" in observables:  # trapezoid: Σ_t w_t max(−J, 0)
+        dt = jnp.diff(times)
+        w = 0.5 * (jnp.concatenate([dt, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dt]))
+        out["reversed_heat"] = jnp.sum(w * jnp.maximum(-jq, 0.0), axis=-1)
+    if "final_heat_current" in observables:
+        out["final_heat_current"] = jq[..., -1]
+    return {o: out[o] for o in observables}
+
+
+@eqx.filter_jit
+def _block_fast(row_parts, const_parts, times, observables):
+    """A cartesian block (rows of the leading axis × all other axes) as an outer sum of
+    per-axis J^Q_hot traces, fused with the reductions; one leading row at a time."""
+    const = sum(const_parts)[0]  # (T, rest...): time first, so that one pass over time
+    # updates the running minimum, its index and the reversed heat elementwise across the
+    # (contiguous) configurations of a row (measured ~8x faster than jnp.argmin on CPU)
+    nt = times.shape[0]
+    dt = jnp.diff(times)
+    w = 0.5 * (jnp.concatenate([dt, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dt]))
+
+    def one(rows):
+        def x(t):
+            return const[t] + sum(r[t] for r in rows)
+
+        def body(t, carry):
+            m, i, q = carry
+            xt = x(t)
+            better = xt < m
+            return jnp.where(better, xt, m), jnp.where(better, t, i), q + w[t] * jnp.maximum(
+                -xt, 0.0)
+
+        x0 = x(0)
+        m, i, q = jax.lax.fori_loop(1, nt, body, (x0, jnp.zeros(x0.shape, jnp.int32),
+                                                   w[0] * jnp.maximum(-x0, 0.0)))
+        res = {"min_heat_current": m, "min_heat_current_time": times[i], "reversed_heat": q,
+               "final_heat_current": x(nt - 1)}
+        return {o: res[o] for o in observables}
+
+    out = jax.lax.map(one, row_parts)
+    out = {k: v.reshape(-1) for k, v in out.items()}
+    return out, _status(out)
+
+
+def _block_parts(spec, q_parts, r0, r1):
+    """Per-axis J^Q_hot parts shaped for broadcasting over the block's dims (+ time); split
+    into those that vary along the leading axis (sliced to rows r0:r1) and the rest."""
+    state_q, bath_q = q_parts
+    names = [a.name for a in spec.axes]
+    sizes = dict(zip(names, spec.shape))
+    nt = state_q.shape[-1]
+    items = [(["initial_state"], state_q)]
+    for b, bq in enumerate(bath_q):
+        items.append(([a for a in (f"temperature_{b}", f"chemical_potential_{b}")
+                       if a in sizes], bq))
+    row, const = [], []
+    for axes, arr in items:  # -> (lead, T, other dims...) with ones where independent
+        shape = [sizes[a] if a in axes else 1 for a in names]
+        arr = jnp.moveaxis(arr.T.reshape([nt] + shape), 0, 1)
+        if names[0] in axes:
+            row.append(arr[r0:r1])
+        else:
+            const.append(arr)
+    return tuple(row), tuple(const)
 
 
 def _hot_heat_parts(spec, resp, parts):
@@ -548,9 +611,19 @@ def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
             outs.append(_failed(spec, len(sel)))
             stats.append(np.full(len(sel), MODEL_FAILED, np.int8))
             continue
+        if _fast_path(spec) and ("q", int(p)) not in cache:
+            cache[("q", int(p))] = _hot_heat_parts(spec, resp, parts)
+        if _fast_path(spec) and not spec.parameters and row_shard.mesh.size == 1:
+            rest = spec.size // spec.shape[0]  # the chunk is whole leading rows: a block
+            r0, r1 = flat[0] // rest, flat[-1] // rest + 1
+            rows_p, const_p = _block_parts(spec, cache[("q", int(p))], r0, r1)
+            if rows_p:
+                o, s = _block_fast(rows_p, const_p, resp.times, spec.observables)
+                o, s = _to_host(o, s, len(sel))
+                outs.append(o)
+                stats.append(s)
+                continue
         if _fast_path(spec):
-            if ("q", int(p)) not in cache:
-                cache[("q", int(p))] = _hot_heat_parts(spec, resp, parts)
             o, s = _grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
                                     resp.times)
         else:

@@ -82,8 +82,8 @@ def main():
     args = ap.parse_args()
     if args.device == "gpu" and jax.default_backend() != "gpu":
         sys.exit("--device gpu: no GPU backend available here")
-    ngrid, nt, nrand, sizes, npar = (20, 100, 512, (2, 10), 2) if args.quick else \
-        (100, 400, 8192, (2, 10, 50), 4)
+    ngrid, nt, nrand, sizes, npar = (20, 100, 512, (2,), 2) if args.quick else \
+        (100, 400, 8192, (2, 10), 2)
     times = np.linspace(0.0, 20.0, nt)
     rng = np.random.default_rng(0)
     out = {"benchmark": "sweep", "quick": args.quick, "env": env_info(), "n_times": nt,
