@@ -532,7 +532,8 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
 
     - ``resume``: continue an existing store (only missing chunks are computed); without it
       an existing store is an error.
-    - ``memory_budget``: bytes for one chunk's outputs and intermediates (default 2 GB);
+    - ``memory_budget``: bytes for one chunk's outputs and intermediates (default 2 GB; the
+      stage-1 kernels of the current model, K·T·(n² + 4M + 2)·M complex numbers, come on top);
       ``chunk_size``: configurations per chunk instead (rounded to whole leading-axis rows).
     - ``devices``: the local devices to shard each chunk over (default all local devices).
     - ``process_index``/``process_count``: this process takes chunks i with

@@ -6,8 +6,13 @@
     ``jt.solve`` loop extrapolated from a sample (goal >= 1e4x).
 (b) Random (non-cartesian) samples with full time traces: configurations/s, ratio to the
     loop (goal >= 1000x), fraction of the machine's float64 matmul rate (goal >= 50 %).
-(c) Hamiltonian-parameter sweep (stage 1 per value): configurations/s for n = 2, 10, 50.
+(c) Hamiltonian-parameter sweep (stage 1 per value): configurations/s for n = 2 and 10 sites
+    (n = 50 does not fit: the Response stores K·T·n² correlation kernels per reservoir,
+    ~2000 nodes × 400 times × 2500 × 16 B ≈ 30 GB per reservoir).
 (d) GPU: run with ``--device gpu`` on a GPU machine (GPU/CPU throughput goal >= 20x).
+(e) Memory: a grid with full heat-current traces whose output (1.3 GB) exceeds the memory
+    budget (256 MB, for chunk outputs and intermediates; the stage-1 kernels the sweep holds
+    come on top), in a fresh process: sampled peak RSS during the sweep minus the kernels.
 
 ``--quick``: 20^3 grid, 100 times, < 1 min on CPU. Peak RSS is recorded per part.
 """
@@ -73,6 +78,61 @@ def run(spec, tmp, name, **kw):
     res = run_sweep(spec, path, progress=False, export_netcdf=False, **kw)
     total = time.perf_counter() - t0
     return res, total
+
+
+def memory_part(quick):
+    """(e) run in a fresh process: a grid with full heat-current traces whose output exceeds
+    the memory budget; peak RSS above the level after stage 1 must stay within the budget."""
+    import json
+    import subprocess
+
+    code = f"""
+import json, resource, sys, tempfile, dataclasses
+import numpy as np
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from bench_sweep import two_site, METHOD
+import jaxtransport as jt
+from jaxtransport.sweep import Sweep, run_sweep, random_states
+quick = {quick!r}
+ng, nc, nt, budget = (30, 10, 100, 32e6) if quick else (100, 20, 400, 256e6)
+times = np.linspace(0.0, 20.0, nt)
+model = two_site()
+spec = Sweep.grid(model, times, temperature={{0: np.linspace(0.5, 3, ng), 1: np.linspace(0.2, 1, ng)}},
+                  initial_states=random_states(2, nc, np.random.default_rng(0)),
+                  observables=("heat_current",),
+                  method=dataclasses.replace(METHOD, temperature_range=(0.2, 3.0)))
+import os, threading, time
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():  # current resident set size (bytes), sampled from /proc
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * page
+import jax
+from jaxtransport.sweep import grid_parts
+r = jt.response(model, times, spec.method_for(model))  # stage 1 + compile the kernels once
+kernel_bytes = sum(x.nbytes for x in jax.tree_util.tree_leaves((r, grid_parts(spec, r))))
+del r
+base = rss()
+peak = [base]
+stop = threading.Event()
+def sample():
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.005)
+th = threading.Thread(target=sample); th.start()
+d = tempfile.mkdtemp()
+res = run_sweep(spec, d + "/m.zarr", memory_budget=budget, progress=False, export_netcdf=False)
+stop.set(); th.join()
+out_bytes = spec.size * nt * 2 * 8
+print(json.dumps(dict(configurations=spec.size, output_bytes=out_bytes, memory_budget=budget,
+                      chunks=res.n_chunks, rss_before_sweep=base, peak_rss_during_sweep=peak[0],
+                      peak_increase=peak[0] - base, stage1_kernel_bytes=kernel_bytes,
+                      chunk_memory=peak[0] - base - kernel_bytes, seconds=res.seconds,
+                      within_budget=peak[0] - base - kernel_bytes <= budget)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode:
+        return {"error": proc.stderr[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -147,6 +207,7 @@ def main():
                                              "total_s": total, "stage1_s": res.stage1_seconds,
                                              "configs_per_s": spec.size / total,
                                              "stage1_per_value_s": res.stage1_seconds / npar})
+        out["memory"] = memory_part(args.quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report("bench_sweep_quick" if args.quick else "bench_sweep", out)
