@@ -239,7 +239,10 @@ def propagate(
     if c0.shape != (n, n):
         raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
     f = _bath_occupations(modes, temperature, chemical_potential)
-    gen = effective_generator(modes, t, temperature, chemical_potential, singular_tolerance=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reported by the error below instead
+        gen = effective_generator(modes, t, temperature, chemical_potential,
+                                  singular_tolerance=1e-6)
     if gen.singular_times().size:
         raise ValueError(
             f"G(t) is (nearly) singular at t = {gen.singular_times()[0]:.6g} within the "
