@@ -188,10 +188,11 @@ def _weights(modes: FiniteModes, quantity: str, mu):
     own = jnp.asarray(np.eye(modes.n_reservoirs)[np.asarray(modes.owner)].T)  # (M, K)
     eps = modes.bath_energies[None, :]
     if quantity == "heat":
-        return own * (eps - mu[:, None])
+        return own * (eps - mu[..., :, None])  # (..., M, K)
+    shape = mu.shape[:-1] + own.shape
     if quantity == "energy":
-        return own * eps
-    return own
+        return jnp.broadcast_to(own * eps, shape)
+    return jnp.broadcast_to(own, shape)
 
 
 def _prepare(modes, times, state, temperature, chemical_potential):
@@ -203,9 +204,8 @@ def _prepare(modes, times, state, temperature, chemical_potential):
         )
     c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
     n = modes.n_system
-    if c0.shape != (n, n):
-        raise ValueError(f"initial correlation must be ({n}, {n}) (unbatched; vmap for batches), "
-                         f"got {c0.shape}.")
+    if c0.ndim < 2 or c0.shape[-2:] != (n, n):
+        raise ValueError(f"initial correlation must be (..., {n}, {n}), got {c0.shape}.")
     temp = modes.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
     mu = (
         modes.chemical_potential
@@ -213,12 +213,26 @@ def _prepare(modes, times, state, temperature, chemical_potential):
         else jnp.asarray(chemical_potential, jnp.float64)
     )
     m = modes.n_reservoirs
-    if temp.shape != (m,) or mu.shape != (m,):
-        raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "
+    if temp.ndim == 0 or mu.ndim == 0 or temp.shape[-1] != m or mu.shape[-1] != m:
+        raise ValueError(f"temperature and chemical_potential must have shape (..., {m}), got "
                          f"{temp.shape} and {mu.shape}.")
+    batch = jnp.broadcast_shapes(c0.shape[:-2], temp.shape[:-1], mu.shape[:-1])
+    c0 = jnp.broadcast_to(c0, batch + (n, n))
+    temp = jnp.broadcast_to(temp, batch + (m,))
+    mu = jnp.broadcast_to(mu, batch + (m,))
     own = np.asarray(modes.owner)
-    f = occupation(modes.bath_energies, temp[own], mu[own], modes.statistics)
+    f = occupation(modes.bath_energies, temp[..., own], mu[..., own], modes.statistics)
     return jnp.asarray(t), c0.astype(complex), f, mu
+
+
+def _batched(fun, c0, f, w):
+    """Apply fun(c0, f, w) over the (flattened) leading batch axes of c0 / f / w."""
+    batch = c0.shape[:-2]
+    if not batch:
+        return fun(c0, f, w)
+    flat = lambda a, k: a.reshape((-1,) + a.shape[len(batch):])
+    out = jax.vmap(fun)(flat(c0, 2), flat(f, 1), flat(w, 2))
+    return out.reshape(batch + out.shape[1:])
 
 
 def _log_z(hmat, n, c0, f, w, times, lam, statistics):
@@ -248,7 +262,10 @@ def _log_z(hmat, n, c0, f, w, times, lam, statistics):
 
 @eqx.filter_jit
 def _log_z_jit(modes, c0, f, w, times, lam):
-    return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, times, lam, modes.statistics)
+    def single(c0, f, w):
+        return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, times, lam, modes.statistics)
+
+    return _batched(single, c0, f, w)
 
 
 def log_generating_function(
@@ -259,7 +276,7 @@ def log_generating_function(
 
     ``counting_field`` λ: shape (M,) (one field per reservoir, all counted at once).
     ``quantity``: ``"heat"`` (q_α = −Δ(H_α − μ_α N_α)), ``"energy"`` (−ΔH_α) or
-    ``"particles"`` (−ΔN_α). ``state``: the system's initial C0 (n, n). Returns shape (T,),
+    ``"particles"`` (−ΔN_α). ``state``: the system's initial C0 (..., n, n). Returns (..., T),
     complex (ln Z is purely real at imaginary λ; the branch follows the principal log).
     """
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
@@ -286,24 +303,30 @@ def _taylor(fun, order):
 
 @eqx.filter_jit
 def _cumulants_jit(modes, c0, f, w, times, direction, order, time_derivative):
-    def lnz(s, ts):
-        return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, ts, s * direction,
-                      modes.statistics)
+    def single(c0, f, w):
+        def lnz(s, ts):
+            return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, ts, s * direction,
+                          modes.statistics)
 
-    def all_orders(ts):
-        derivs = _taylor(lambda s: lnz(s, ts), order)(jnp.asarray(0.0))[1:]
-        return jnp.stack([(-1j) ** (k + 1) * d for k, d in enumerate(derivs)], axis=-1)
+        def all_orders(ts):
+            derivs = _taylor(lambda s: lnz(s, ts), order)(jnp.asarray(0.0))[1:]
+            return jnp.stack([(-1j) ** (k + 1) * d for k, d in enumerate(derivs)], axis=-1)
 
-    if time_derivative:
-        return jax.jvp(all_orders, (times,), (jnp.ones_like(times),))[1].real
-    return all_orders(times).real
+        if time_derivative:
+            return jax.jvp(all_orders, (times,), (jnp.ones_like(times),))[1].real
+        return all_orders(times).real
+
+    return _batched(single, c0, f, w)
 
 
 def cumulants(
     modes: FiniteModes, times, state, temperature=None, chemical_potential=None,
     quantity: str = "heat", reservoir: int = 0, order: int = 4, time_derivative: bool = False,
 ) -> Array:
-    r"""Cumulants κ_1 … κ_order of q_α(t) taken out of ``reservoir`` (TPM), shape (T, order).
+    r"""Cumulants κ_1 … κ_order of q_α(t) taken out of ``reservoir`` (TPM), (..., T, order).
+
+    ``state`` (..., n, n), ``temperature``/``chemical_potential`` (..., M): leading batch axes
+    broadcast (one compiled program; the propagator is shared by the whole batch).
 
     κ_1 = <Q_α> (= the integrated current of the engine), κ_2 = variance, κ_3, κ_4 …, from
     κ_n = (−i)^n ∂^n_λ ln Z(λ e_α) at λ = 0 by nested forward-mode autodiff (any order).
@@ -323,14 +346,18 @@ def cumulants(
 
 @eqx.filter_jit
 def _joint_jit(modes, c0, f, w, times, order):
-    def lnz(lam):
-        return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, times, lam, modes.statistics)
+    def single(c0, f, w):
+        def lnz(lam):
+            return _log_z(modes.hamiltonian, modes.n_system, c0, f, w, times, lam,
+                          modes.statistics)
 
-    g = lnz
-    for _ in range(order):
-        g = jax.jacfwd(g)
-    lam0 = jnp.zeros(modes.n_reservoirs)
-    return ((-1j) ** order * g(lam0)).real  # (T, M, ..., M)
+        g = lnz
+        for _ in range(order):
+            g = jax.jacfwd(g)
+        lam0 = jnp.zeros(modes.n_reservoirs)
+        return ((-1j) ** order * g(lam0)).real  # (T, M, ..., M)
+
+    return _batched(single, c0, f, w)
 
 
 def joint_cumulants(
@@ -339,7 +366,7 @@ def joint_cumulants(
 ) -> Array:
     r"""All joint cumulants of order ``order`` of (q_1, …, q_M) taken out of the reservoirs.
 
-    Shape (T, M, …, M) (``order`` reservoir axes): e.g. order 2 gives the covariance matrix
+    Shape (..., T, M, …, M) (``order`` reservoir axes; batch axes as in ``cumulants``): e.g. order 2 gives the covariance matrix
     <<Q_α Q_β>>(t), whose off-diagonal hot/cold entry is the heat cross-correlation. Costs
     M^order evaluations of the determinant's derivatives: keep ``order`` small.
     """

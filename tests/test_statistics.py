@@ -200,3 +200,19 @@ def test_rejects_bad_inputs(engine_pair):
         st.FiniteModes.from_modes([[0.01]], [[0.05]], [[[0.5]]], [1.0], [0.0], statistics="boson")
     with pytest.raises(ValueError, match="Discretised"):
         st.FiniteModes.from_model(two_site(), jt.Continuum())
+
+
+def test_batched_equals_loop_and_one_trace():
+    fm = finite(H2, FERMI_BATHS, "fermion")
+    rng = np.random.default_rng(3)
+    c0 = np.stack([coherent_c0_2(), np.diag([0.2, 0.9]), np.eye(2) * 0.5])
+    temp = np.stack([[1.5, 0.5], [1.0, 0.7], [0.8, 0.3]]) + rng.uniform(0, 0.1, (3, 2))
+    mu = np.zeros((3, 2))
+    batched = np.asarray(st.cumulants(fm, TIMES, c0, temp, mu))
+    assert batched.shape == (3, TIMES.size, 4)
+    for b in range(3):
+        np.testing.assert_allclose(batched[b], st.cumulants(fm, TIMES, c0[b], temp[b], mu[b]),
+                                   atol=1e-13)
+    cov = np.asarray(st.joint_cumulants(fm, TIMES, c0, temp, mu))
+    assert cov.shape == (3, TIMES.size, 2, 2)
+    np.testing.assert_allclose(cov[..., 0, 0], batched[..., 1], atol=1e-13)
