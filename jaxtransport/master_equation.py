@@ -172,12 +172,12 @@ def effective_generator(
     )
 
 
-@eqx.filter_jit
-def _det_and_smin(modes, f, ts, spectrum):
-    at = _closed_forms(modes, f, spectrum)
+@jax.jit
+def _det_and_smin(lam, vs, ts):
+    """det G(t) and the smallest singular value of G(t) = V_S e^{−iλt} V_S† for each t."""
 
     def one(t):
-        g = at(t)[0]
+        g = (vs * jnp.exp(-1j * lam * t)) @ vs.conj().T
         return jnp.linalg.det(g), jnp.linalg.svd(g, compute_uv=False)[-1]
 
     return jax.vmap(one)(ts)
@@ -190,8 +190,9 @@ def _locate_singular_points(modes, f, t, tol, iterations=60):
     minima below ``tol``."""
     if t.size < 2:
         return np.zeros(0)
-    spec = jax.jit(jnp.linalg.eigh)(modes.hamiltonian)
-    det = np.asarray(_det_and_smin(modes, f, jnp.asarray(t), spec)[0])
+    lam, vec = jax.jit(jnp.linalg.eigh)(modes.hamiltonian)
+    vs = vec[: modes.n_system]
+    det = np.asarray(_det_and_smin(lam, vs, jnp.asarray(t))[0])
     jump = np.abs(np.angle(det[1:] * np.conj(det[:-1]))) > 0.5 * np.pi
     out = []
     phi = 0.5 * (np.sqrt(5.0) - 1)
@@ -199,13 +200,13 @@ def _locate_singular_points(modes, f, t, tol, iterations=60):
         a, b = float(t[k]), float(t[k + 1])
         for _ in range(iterations):
             c, d = b - phi * (b - a), a + phi * (b - a)
-            sc, sd = np.asarray(_det_and_smin(modes, f, jnp.asarray([c, d]), spec)[1])
+            sc, sd = np.asarray(_det_and_smin(lam, vs, jnp.asarray([c, d]))[1])
             if sc < sd:
                 b = d
             else:
                 a = c
         x = 0.5 * (a + b)
-        if float(_det_and_smin(modes, f, jnp.asarray([x, x]), spec)[1][0]) < tol:
+        if float(_det_and_smin(lam, vs, jnp.asarray([x, x]))[1][0]) < tol:
             out.append(x)
     return np.asarray(out, dtype=float)
 
