@@ -7,6 +7,9 @@ from ._validation import enable_x64
 
 enable_x64()
 
+from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
+from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
+from .master_equation import effective_generator  # noqa: E402
 from .model import Model  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
@@ -18,7 +21,16 @@ from .spectral_density import (  # noqa: E402
     SumDensity,
 )
 from .state import GaussianState  # noqa: E402
+from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
 from .steady_state import SteadyState, self_energy, steady_state, transmission  # noqa: E402
+from .thermodynamics import (  # noqa: E402
+    conductances,
+    energy_balance,
+    entropy_production,
+    gaussian_entropy,
+    linear_response_conductance,
+    negative_windows,
+)
 
 __version__ = "0.1.0"
 
@@ -41,4 +53,22 @@ __all__ = [
     "occupation",
     "response",
     "solve",
+    # heat statistics and thermodynamics (issue 5)
+    "FiniteModes",
+    "conductances",
+    "cumulants",
+    "effective_generator",
+    "energy_balance",
+    "entropy_production",
+    "gaussian_entropy",
+    "joint_cumulants",
+    "linear_response_conductance",
+    "markov",
+    "markov_generator",
+    "markov_solve",
+    "markov_steady_state",
+    "master_equation",
+    "negative_windows",
+    "statistics",
+    "thermodynamics",
 ]

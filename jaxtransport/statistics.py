@@ -290,7 +290,9 @@ def log_generating_function(
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
     lam = jnp.asarray(counting_field, jnp.float64)
     if lam.shape != (modes.n_reservoirs,):
-        raise ValueError(f"counting_field must have shape ({modes.n_reservoirs},), got {lam.shape}.")
+        raise ValueError(
+            f"counting_field must have shape ({modes.n_reservoirs},), got {lam.shape}."
+        )
     return _log_z_jit(modes, c0, f, _weights(modes, quantity, mu), t, lam)
 
 
@@ -391,9 +393,10 @@ def joint_cumulants(
 ) -> Array:
     r"""All joint cumulants of order ``order`` of (q_1, …, q_M) taken out of the reservoirs.
 
-    Shape (..., T, M, …, M) (``order`` reservoir axes; batch axes as in ``cumulants``): e.g. order 2 gives the covariance matrix
-    <<Q_α Q_β>>(t), whose off-diagonal hot/cold entry is the heat cross-correlation. Costs
-    M^order evaluations of the determinant's derivatives: keep ``order`` small.
+    Shape (..., T, M, …, M) (``order`` reservoir axes; batch axes as in ``cumulants``): e.g.
+    order 2 gives the covariance matrix <<Q_α Q_β>>(t), whose off-diagonal hot/cold entry is
+    the heat cross-correlation. Costs M^order evaluations of the determinant's derivatives:
+    keep ``order`` small.
     """
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
     if not (isinstance(order, int) and order >= 1):

@@ -25,7 +25,8 @@ def _many_body_lindblad(gen, n):
     ham = sum(hh[i, j] * ad[i] @ a[j] for i in range(n) for j in range(n))
     jumps = []
     for al in range(gen.rates.shape[0]):
-        for mat, ops, conj in ((gen.rates[al] - gen.gains[al], a, True), (gen.gains[al], ad, False)):
+        pairs = ((gen.rates[al] - gen.gains[al], a, True), (gen.gains[al], ad, False))
+        for mat, ops, conj in pairs:
             r, u = la.eigh(np.asarray(mat))
             for k in range(n):
                 if r[k] > 1e-15:

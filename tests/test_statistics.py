@@ -61,8 +61,9 @@ def test_fermion_cumulants_equal_fock_space_tpm(quantity):
 
 def test_boson_cumulants_equal_truncated_fock_space_tpm():
     """1 system mode + 2 modes per reservoir, bosons, Fock space truncated at N ≤ 9 total
-    particles (exact per sector). The discarded initial weight (measured 4.3e-13; errors then 1.6e-12, 1.7e-11, 1.2e-10, 1.4e-9 for κ1..κ4) bounds the
-    error: κ1, κ2 and the covariance agree to 1e-10, κ3, κ4 (heavier tails) to 1e-8."""
+    particles (exact per sector). The discarded initial weight (measured 4.3e-13) bounds the
+    error: κ1, κ2 and the covariance agree to 1e-10, κ3, κ4 (heavier tails) to 1e-8
+    (measured errors 1.6e-12, 1.7e-11, 1.2e-10, 1.4e-9 for κ1..κ4)."""
     h = np.array([[1.0]])
     c0 = np.array([[0.05]])
     fm = finite(h, BOSE_BATHS, "boson")

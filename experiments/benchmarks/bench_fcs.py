@@ -54,7 +54,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    n_modes, band, nt, batch = (40, 4.0, 50, 4) if args.quick else (100, 8.0, 200, 16)
+    n_modes, band, nt, batch = (40, 4.0, 50, 4) if args.quick else (100, 8.0, 200, 8)
     times = np.linspace(0.0, 20.0, nt)
     model = make_model()
     disc = jt.Discretised(n_modes=n_modes, band=band, band_warning=0.5)
