@@ -47,7 +47,7 @@ def test_fermion_entropy_equals_fock_space_entropy():
     p = p[p > 1e-15]
     s_ref = -np.sum(p * np.log(p))
     assert abs(float(th.gaussian_entropy(c0)) - s_ref) < 1e-12
-    # pure states have zero entropy, finite gradient at the boundary
+    # pure states have zero entropy
     assert abs(float(th.gaussian_entropy(np.diag([1.0, 0.0])))) < 1e-15
 
 
