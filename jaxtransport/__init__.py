@@ -7,6 +7,9 @@ from ._validation import enable_x64
 
 enable_x64()
 
+from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
+from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
+from .master_equation import effective_generator  # noqa: E402
 from .model import Model  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
@@ -36,8 +39,17 @@ from .spectral_density import (  # noqa: E402
     SumDensity,
 )
 from .state import GaussianState  # noqa: E402
+from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
 from .steady_state import SteadyState, self_energy, steady_state, transmission  # noqa: E402
 from .sweep import Sweep, SweepResult, run_sweep  # noqa: E402
+from .thermodynamics import (  # noqa: E402
+    conductances,
+    energy_balance,
+    entropy_production,
+    gaussian_entropy,
+    linear_response_conductance,
+    negative_windows,
+)
 
 __version__ = "0.1.0"
 
@@ -81,4 +93,22 @@ __all__ = [
     "response",
     "run_sweep",
     "solve",
+    # heat statistics and thermodynamics (issue 5)
+    "FiniteModes",
+    "conductances",
+    "cumulants",
+    "effective_generator",
+    "energy_balance",
+    "entropy_production",
+    "gaussian_entropy",
+    "joint_cumulants",
+    "linear_response_conductance",
+    "markov",
+    "markov_generator",
+    "markov_solve",
+    "markov_steady_state",
+    "master_equation",
+    "negative_windows",
+    "statistics",
+    "thermodynamics",
 ]

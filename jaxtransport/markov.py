@@ -1,0 +1,217 @@
+r"""Markovian (weak-coupling GKSL / Lindblad) baseline for the same ``Model``.
+
+Born–Markov with the rates of Fermi's golden rule taken from the spectral densities:
+
+- **global** (secular): the jump operators are the eigenmodes b_m of h (frequencies ω_m);
+  reservoir α empties mode m at rate Γ_α,m [1 ∓ f_α(ω_m)] and fills it at Γ_α,m f_α(ω_m)
+  (upper sign fermions, lower bosons), Γ_α,m = <φ_m|Γ_α(ω_m)|φ_m>. Degenerate Bohr
+  frequencies (|ω_m − ω_m'| < ``degeneracy_tolerance``) keep their coherences (rate matrix
+  <φ_m|Γ_α(ω̄)|φ_m'>, ω̄ the pair's mean frequency). Optional Lamb shift
+  h_LS = Σ_α <φ_m|Re Σ^R_α(ω̄)|φ_m'> (same selection rule).
+- **local**: each coupling term (g_j, v_j) of reservoir α acts on its local mode v_j† a
+  with rate matrix g_j(ε_j) v_j v_j† at the local energy ε_j = v_j† h v_j / |v_j|², occupied
+  with f_α(ε_j) (Lamb shift Re Σ_j(ε_j) v_j v_j† optional).
+
+For quadratic models the GKSL equation closes on C_ij = <a_j† a_i> (fermions and bosons alike):
+
+    dC/dt = A C + C A† + Σ_α Γ⁺_α,    A = −i (h + h_LS) − ½ Σ_α Γ_α,   Γ⁺_α = Γ_α f_α,
+
+so C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞ exactly. Currents **out of** α (ħ = 1):
+J^N_α = Tr[Γ⁺_α] − Tr[Γ_α C], J^E_α = Tr[h (Γ⁺_α − ½{Γ_α, C})], J^Q_α = J^E_α − μ_α J^N_α.
+The global steady state equals the sequential (weak-coupling) limit of Landauer (physics.md §5):
+J^Q_α = Σ_m (ω_m − μ_α) Σ_β Γ_α,m Γ_β,m/Σ_γ Γ_γ,m [f_α(ω_m) − f_β(ω_m)].
+What it misses by construction: the switch-on of the coupling (⟨H_I⟩, hence the transient
+reversal of the heat current), memory, and all higher orders in the coupling.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from ._validation import check_times
+from .reservoir import occupation
+from .state import GaussianState
+
+KINDS = ("global", "local")
+
+
+class MarkovGenerator(eqx.Module):
+    """A quadratic GKSL generator acting on C = <a_j† a_i>.
+
+    ``rates`` Γ_α (M, n, n) and ``gains`` Γ⁺_α = Γ_α f_α (M, n, n) are the (positive
+    semidefinite) Kossakowski matrices of the loss/gain jump operators; ``hamiltonian`` is
+    h + h_LS; ``system_hamiltonian`` h (used for energy currents). Units ħ = 1.
+    """
+
+    hamiltonian: Array
+    system_hamiltonian: Array
+    rates: Array
+    gains: Array
+    chemical_potential: Array
+    kind: str = eqx.field(static=True)
+    statistics: str = eqx.field(static=True)
+
+    @property
+    def drift(self) -> Array:
+        """A = −i(h + h_LS) − ½ Σ_α Γ_α."""
+        return -1j * self.hamiltonian - 0.5 * jnp.sum(self.rates, axis=0)
+
+    def jump_rates(self) -> tuple[Array, Array]:
+        """Eigenvalues of the loss and gain Kossakowski matrices, (M, n) each: the GKSL
+        rates, all ≥ 0 (complete positivity). Loss = Γ_α(1 − f_α) (fermions) /
+        Γ_α(1 + f_α) (bosons)."""
+        loss = self.rates - self.gains if self.statistics == "fermion" else self.rates + self.gains
+        return jnp.linalg.eigvalsh(loss), jnp.linalg.eigvalsh(self.gains)
+
+
+def _self_energy_matrix(res, omega):
+    out = 0.0
+    for dens, v in res.terms:
+        for lor in dens.lorentzian_terms():
+            out = out + lor.self_energy(omega)[..., None, None] * jnp.outer(v, v.conj())
+    return out
+
+
+def markov_generator(
+    model, kind: str = "global", temperature=None, chemical_potential=None,
+    lamb_shift: bool = False, degeneracy_tolerance: float = 1e-9,
+) -> MarkovGenerator:
+    r"""The weak-coupling GKSL generator of ``model`` (``kind`` = "global" or "local").
+
+    ``temperature``/``chemical_potential``: (M,) (default: the model's). ``lamb_shift`` adds
+    the Hermitian part of the self-energy at the Bohr (global) / local frequencies; it needs
+    Lorentzian-sum densities (their Σ^R is analytic)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
+    if not degeneracy_tolerance >= 0:
+        raise ValueError(f"degeneracy_tolerance must be >= 0, got {degeneracy_tolerance}.")
+    m = model.n_reservoirs
+    temp = model.temperatures if temperature is None else jnp.asarray(temperature, jnp.float64)
+    mu = (model.chemical_potentials if chemical_potential is None
+          else jnp.asarray(chemical_potential, jnp.float64))
+    if temp.shape != (m,) or mu.shape != (m,):
+        raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "
+                         f"{temp.shape} and {mu.shape}.")
+    h = model.hamiltonian.astype(complex)
+    n = h.shape[0]
+    stat = model.statistics
+    rates, gains, shift = [], [], jnp.zeros((n, n), complex)
+    if kind == "global":
+        w, phi = jnp.linalg.eigh(h)
+        keep = jnp.abs(w[:, None] - w[None, :]) <= degeneracy_tolerance
+        wbar = 0.5 * (w[:, None] + w[None, :])
+        for a, res in enumerate(model.reservoirs):
+            gam = res.spectral_matrix(wbar)  # (n, n, n, n): Γ_α(ω̄_mm') in the site basis
+            el = jnp.einsum("im,mkij,jk->mk", phi.conj(), gam, phi)  # <φ_m|Γ(ω̄_mk)|φ_k>
+            el = jnp.where(keep, el, 0.0)
+            f = occupation(wbar, temp[a], mu[a], stat)
+            rates.append(phi @ el @ phi.conj().T)
+            gains.append(phi @ (el * f) @ phi.conj().T)
+            if lamb_shift:
+                sig = _self_energy_matrix(res, wbar)
+                se = jnp.einsum("im,mkij,jk->mk", phi.conj(), sig, phi)
+                se = jnp.where(keep, 0.5 * (se + se.conj().T), 0.0)  # Hermitian part
+                shift = shift + phi @ se @ phi.conj().T
+    else:
+        for a, res in enumerate(model.reservoirs):
+            r = jnp.zeros((n, n), complex)
+            gp = jnp.zeros((n, n), complex)
+            for dens, v in res.terms:
+                vv = jnp.outer(v, v.conj())
+                eps = jnp.real(v.conj() @ h @ v) / jnp.real(v.conj() @ v)
+                r = r + dens(eps) * vv
+                gp = gp + dens(eps) * occupation(eps, temp[a], mu[a], stat) * vv
+                if lamb_shift:
+                    shift = shift + jnp.real(
+                        sum(lor.self_energy(eps) for lor in dens.lorentzian_terms())) * vv
+            rates.append(r)
+            gains.append(gp)
+    return MarkovGenerator(
+        hamiltonian=h + shift, system_hamiltonian=h, rates=jnp.stack(rates),
+        gains=jnp.stack(gains), chemical_potential=mu, kind=kind, statistics=stat,
+    )
+
+
+class MarkovSolution(eqx.Module):
+    """C(t) and the currents out of each reservoir under the GKSL generator.
+
+    Shapes: ``correlation`` (T, n, n), currents (T, M). Same sign conventions as
+    ``jt.Solution`` (out of reservoir α)."""
+
+    times: Array
+    correlation: Array
+    particle_current: Array
+    energy_current: Array
+    heat_current: Array
+
+
+def _currents(gen: MarkovGenerator, c):
+    """Currents out of each reservoir for correlation(s) c (..., n, n): (..., M) each."""
+    h = gen.system_hamiltonian
+    inflow = gen.gains[..., :, :] - 0.5 * (
+        jnp.einsum("aij,...jk->...aik", gen.rates, c) + jnp.einsum("...ij,ajk->...aik", c,
+                                                                    gen.rates))
+    jn = jnp.einsum("...aii->...a", inflow).real
+    je = jnp.einsum("ij,...aji->...a", h, inflow).real
+    return jn, je, je - gen.chemical_potential * jn
+
+
+def steady_correlation(gen: MarkovGenerator) -> Array:
+    """C_∞ solving A C + C A† + Σ_α Γ⁺_α = 0 (a Lyapunov equation; unique when every mode
+    is damped)."""
+    a = gen.drift
+    n = a.shape[0]
+    eye = jnp.eye(n)
+    # row-major vec: vec(A C) = (A ⊗ 1) vec C, vec(C A†) = (1 ⊗ conj(A)) vec C
+    op = jnp.kron(a, eye) + jnp.kron(eye, a.conj())
+    rhs = -jnp.sum(gen.gains, axis=0).reshape(-1)
+    return jnp.linalg.solve(op, rhs).reshape(n, n)
+
+
+def markov_steady_state(gen: MarkovGenerator):
+    """(particle, energy, heat) currents out of each reservoir in the GKSL steady state, (M,)."""
+    return _currents(gen, steady_correlation(gen))
+
+
+def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
+    """Exact solution of the GKSL equation: C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞ on ``times``
+    (any t ≥ 0; C0 = ``state`` (n, n) or a GaussianState), with its currents."""
+    t = check_times(times)
+    c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
+    n = gen.hamiltonian.shape[0]
+    if c0.shape != (n, n):
+        raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
+    css = steady_correlation(gen)
+    prop = jax.vmap(lambda s: jax.scipy.linalg.expm(gen.drift * s))(jnp.asarray(t))
+    c = jnp.einsum("tij,jk,tlk->til", prop, c0 - css, prop.conj()) + css
+    jn, je, jq = _currents(gen, c)
+    return MarkovSolution(times=jnp.asarray(t), correlation=c, particle_current=jn,
+                          energy_current=je, heat_current=jq)
+
+
+def sequential_landauer(model, temperature=None, chemical_potential=None):
+    """Sequential-tunnelling (weak-coupling) limit of Landauer, (particle, energy, heat)
+    currents out of each reservoir, (M,) each: eigenmode m transmits with
+    Γ_α,m Γ_β,m / Σ_γ Γ_γ,m at its energy ω_m (non-degenerate h; physics.md §5)."""
+    m = model.n_reservoirs
+    temp = model.temperatures if temperature is None else jnp.asarray(temperature, jnp.float64)
+    mu = (model.chemical_potentials if chemical_potential is None
+          else jnp.asarray(chemical_potential, jnp.float64))
+    w, phi = jnp.linalg.eigh(model.hamiltonian.astype(complex))
+    if np.min(np.diff(np.asarray(w)), initial=np.inf) < 1e-9:
+        raise ValueError("sequential_landauer needs a non-degenerate system Hamiltonian.")
+    g = jnp.stack([
+        jnp.einsum("im,mij,jm->m", phi.conj(), r.spectral_matrix(w), phi).real
+        for r in model.reservoirs
+    ])  # (M, n_modes)
+    f = jnp.stack([occupation(w, temp[a], mu[a], model.statistics) for a in range(m)])
+    tot = jnp.sum(g, axis=0)
+    tr = g[:, None, :] * g[None, :, :] / tot  # (M, M, modes)
+    df = f[:, None, :] - f[None, :, :]
+    jn = jnp.einsum("abm,abm->a", tr, df)
+    je = jnp.einsum("m,abm,abm->a", w, tr, df)
+    return jn, je, je - mu * jn
