@@ -38,7 +38,10 @@ import jaxtransport as jt  # noqa: E402
 from jaxtransport.sweep import Sweep, random_states, run_sweep  # noqa: E402
 
 SUMMARIES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
-TRACES = ("heat_current", "particle_current", "coupling_energy")
+# all kernels are used by these (occupation: correlation kernels; symmetric heat: the
+# time-derivative kernels), so evaluate_flops counts the work actually done
+TRACES = ("heat_current", "particle_current", "coupling_energy", "symmetric_heat_current",
+          "occupation")
 METHOD = jt.Continuum(tolerance=1e-6)
 
 
