@@ -192,7 +192,7 @@ class SweepStore:
         if np.all(np.isnan(val)):
             return None
         idx = np.unravel_index(np.nanargmin(val), val.shape)
-        best = {a.name: float(a.values[i]) for a, i in zip(self.spec.axes, idx)}
+        best = {a.name: float(a.values[i]) for a, i in zip(self.spec.axes, idx, strict=True)}
         best["min_heat_current"] = float(val[idx])
         if "min_heat_current_time" in ds:
             best["time"] = float(np.asarray(ds["min_heat_current_time"])[idx])

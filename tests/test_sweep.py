@@ -92,7 +92,7 @@ def test_samples_match_loop_and_sharding(tmp_path):
         # and a per-configuration jt.solve (a model with these temperatures, same method)
         model = jt.Model(two_site().hamiltonian, tuple(
             jt.Reservoir(r.terms[0][0], temperature=t, coupling=r.terms[0][1])
-            for r, t in zip(two_site().reservoirs, spec.temperature["all"][i])))
+            for r, t in zip(two_site().reservoirs, spec.temperature["all"][i], strict=True)))
         sol = jt.solve(model, spec.initial_states[i], TIMES, method=spec.method_for(model))
         np.testing.assert_allclose(many["heat_current"].values[i], sol.heat_current, rtol=0,
                                    atol=1e-12)

@@ -1,0 +1,255 @@
+"""Sweep execution: memory-bounded chunks, sharding over local devices, Zarr storage with
+completion markers, resume, multi-process chunk split."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time as _time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .evaluate import (
+    _block_fast,
+    _block_parts,
+    _fast_path,
+    _grid_chunk,
+    _grid_chunk_fast,
+    _grid_indices,
+    _hot_heat_parts,
+    _sample_chunk,
+    grid_parts,
+)
+from .spec import MODEL_FAILED, Sweep
+
+
+# ------------------------------------------------------------------------------------------
+# execution
+# ------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class SweepResult:
+    """What ``run_sweep`` did: the store path, chunk counts, timings and throughput."""
+
+    path: str
+    n_configurations: int
+    n_chunks: int
+    computed_chunks: list
+    seconds: float
+    configurations_per_second: float
+    best: dict | None = None
+    stage1_seconds: float = 0.0  # of ``seconds``: stage 1 and per-axis parts
+    errors: dict | None = None  # model-parameter points that failed: index -> message
+
+    @property
+    def evaluation_configurations_per_second(self) -> float:
+        """Throughput of the chunk evaluations alone (stage 1 excluded)."""
+        dt = self.seconds - self.stage1_seconds
+        n = self.n_configurations * len(self.computed_chunks) / max(self.n_chunks, 1)
+        return n / dt if dt > 0 else float("nan")
+
+    def open(self):
+        """The results as an ``xarray.Dataset`` (lazy, from the Zarr store)."""
+        from ..storage import open_store
+
+        return open_store(self.path)
+
+
+def chunk_rows(spec: Sweep, memory_budget: float, chunk_size: int | None) -> int:
+    """Leading-axis rows per chunk: explicit ``chunk_size`` (configurations, rounded to whole
+    rows) or from ``memory_budget`` bytes (outputs + per-configuration intermediates)."""
+    rest = spec.size // spec.shape[0]
+    if chunk_size is not None:
+        if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        return max(1, min(spec.shape[0], chunk_size // rest))
+    per_config = _bytes_per_config(spec)
+    rows = int(memory_budget // max(1, per_config * rest))
+    if rows < 1:
+        raise ValueError(
+            f"one leading-axis row of the sweep ({rest} configurations, ~{per_config * rest:.3g}"
+            f" bytes) exceeds memory_budget={memory_budget:.3g} bytes: reorder the axes "
+            "(put a long axis first) or raise the budget.")
+    return min(spec.shape[0], rows)
+
+
+def _bytes_per_config(spec):
+    nt, m, n = len(spec.times), spec.model.n_reservoirs, spec.model.n_modes
+    out = sum(8 * math.prod(shape) for _, shape in spec.variables().values()) + 1
+    if _fast_path(spec):
+        return out + 8  # outputs; the sub-batches bound the temporaries
+    return out + 16 * nt * (n * n + 4 * m + 2)  # outputs + final per-config Solution arrays
+
+
+def _sub_batch(spec, rows_configs, budget):
+    if _fast_path(spec):
+        per = 8 * len(spec.times) * 4  # one real trace and its temporaries
+    else:
+        per = 16 * len(spec.times) * (spec.model.n_modes ** 2 + 4 * spec.model.n_reservoirs
+                                      + 2)
+        per *= 4  # intermediates of the sum and the derived observables
+    sub = max(1, min(rows_configs, int(budget // (4 * per))))
+    return sub
+
+
+def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float = 2e9,
+              chunk_size: int | None = None, devices=None, process_index: int = 0,
+              process_count: int = 1, progress: bool | None = None, config_text: str = "",
+              export_netcdf: bool = True, _stop_after: int | None = None) -> SweepResult:
+    """Run ``spec`` into the Zarr store at ``path`` (see the module docstring).
+
+    - ``resume``: continue an existing store (only missing chunks are computed); without it
+      an existing store is an error.
+    - ``memory_budget``: bytes for one chunk's outputs and intermediates (default 2 GB; the
+      stage-1 kernels of the current model, K·T·(n² + 4M + 2)·M complex numbers, come on top);
+      ``chunk_size``: configurations per chunk instead (rounded to whole leading-axis rows).
+    - ``devices``: the local devices to shard each chunk over (default all local devices).
+    - ``process_index``/``process_count``: this process takes chunks i with
+      i % process_count == process_index; process 0 writes the store template.
+    - ``progress``: tqdm bar over chunks (None: only on a terminal).
+    Returns a ``SweepResult``; the data: ``result.open()`` (xarray).
+    """
+    from tqdm.auto import tqdm
+
+    from .. import storage
+
+    if not (0 <= process_index < process_count):
+        raise ValueError(f"process_index must be in [0, process_count), got {process_index} "
+                         f"of {process_count}.")
+    rows = chunk_rows(spec, memory_budget, chunk_size)
+    rest = spec.size // spec.shape[0]
+    n_chunks = -(-spec.shape[0] // rows)
+    store = storage.SweepStore(path, spec, rows, config_text)
+    store.open_or_create(resume=resume, create=process_index == 0)
+    mine = [c for c in range(n_chunks) if c % process_count == process_index]
+    todo = [c for c in mine if not store.is_done(c)]
+    devices = list(devices) if devices is not None else jax.local_devices()
+    ndev = len(devices)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("sweep",))
+    row_shard = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("sweep"))
+    cfg_per_chunk = rows * rest
+    padded = -(-cfg_per_chunk // ndev) * ndev
+    sub = _sub_batch(spec, padded // ndev, memory_budget)
+    while (padded // ndev) % sub:
+        sub -= 1
+    static = (spec.observables, spec.hot, spec.time_stride)
+    t_start = _time.perf_counter()
+    computed = []
+    cache: dict = {}
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), disable=None if progress is None
+               else not progress, desc="sweep chunks", unit="chunk")
+    n_cfg = 0
+    for c in todo:
+        lo, hi = c * rows * rest, min(spec.size, (c + 1) * rows * rest)
+        flat = np.arange(lo, hi)
+        out, status = _run_chunk(spec, flat, padded, row_shard, sub, static, cache)
+        store.write_chunk(c, out, status)
+        computed.append(c)
+        n_cfg += hi - lo
+        bar.update(1)
+        if _stop_after is not None and len(computed) >= _stop_after:
+            break
+    bar.close()
+    seconds = _time.perf_counter() - t_start
+    complete = all(store.is_done(c) for c in range(n_chunks))
+    if complete:
+        store.finalise(export_netcdf=export_netcdf)
+    best = store.best_reversal() if complete else None
+    return SweepResult(str(path), spec.size, n_chunks, computed, seconds,
+                       n_cfg / seconds if seconds > 0 else float("nan"), best,
+                       cache.get("stage1_s", 0.0), cache.get("errors"))
+
+
+def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
+    """Evaluate the configurations ``flat`` (padded to ``padded`` rows, sharded)."""
+    nvalid = len(flat)
+    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
+    put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
+    if spec.kind == "samples":
+        resp = _response(spec, spec.model, cache, key=None)
+        out, status = _sample_chunk(resp, put(spec.initial_states[flat]),
+                                    put(spec.temperature["all"][flat]),
+                                    put(spec.chemical_potential["all"][flat]), static, sub)
+        return _to_host(out, status, nvalid)
+    par, index, temp, mu = _grid_indices(spec, flat)
+    outs, stats = [], []
+    for p in np.unique(par):  # stage 1 per model-parameter point in this chunk
+        sel = np.nonzero(par == p)[0]
+        resp, parts = _response_and_parts(spec, int(p), cache)
+        if resp is None:  # the model of this parameter point failed: record it, go on
+            outs.append(_failed(spec, len(sel)))
+            stats.append(np.full(len(sel), MODEL_FAILED, np.int8))
+            continue
+        if _fast_path(spec) and ("q", int(p)) not in cache:
+            cache[("q", int(p))] = _hot_heat_parts(spec, resp, parts)
+        if _fast_path(spec) and not spec.parameters and row_shard.mesh.size == 1:
+            rest = spec.size // spec.shape[0]  # the chunk is whole leading rows: a block
+            r0, r1 = flat[0] // rest, flat[-1] // rest + 1
+            rows_p, const_p = _block_parts(spec, cache[("q", int(p))], r0, r1)
+            if rows_p:
+                o, s = _block_fast(rows_p, const_p, resp.times, spec.observables)
+                o, s = _to_host(o, s, len(sel))
+                outs.append(o)
+                stats.append(s)
+                continue
+        if _fast_path(spec):
+            o, s = _grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
+                                    resp.times)
+        else:
+            o, s = _grid_chunk(resp, parts, put(index[sel]), put(temp[sel]), put(mu[sel]),
+                               static, sub)
+        o, s = _to_host(o, s, len(sel))
+        outs.append(o)
+        stats.append(s)
+    out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    order = np.argsort(np.concatenate([np.nonzero(par == p)[0] for p in np.unique(par)]),
+                       kind="stable")
+    return {k: v[order] for k, v in out.items()}, np.concatenate(stats)[order]
+
+
+def _to_host(out, status, nvalid):
+    out = {k: np.asarray(jax.device_get(v))[:nvalid] for k, v in out.items()}
+    return out, np.asarray(jax.device_get(status))[:nvalid]
+
+
+def _failed(spec, num):
+    return {k: np.full((num,) + shape, np.nan) for k, (_, shape) in spec.variables().items()}
+
+
+def _param_values(spec, p):
+    names = list(spec.parameters)
+    if not names:
+        return {}
+    sub = np.unravel_index(p, tuple(len(v) for v in spec.parameters.values()))
+    return {k: float(spec.parameters[k][i]) for k, i in zip(names, sub, strict=True)}
+
+
+def _response(spec, model, cache, key):
+    if key not in cache:
+        from ..response.base import response
+
+        t0 = _time.perf_counter()
+        cache[key] = jax.block_until_ready(response(model, spec.times, spec.method_for(model)))
+        cache["stage1_s"] = cache.get("stage1_s", 0.0) + _time.perf_counter() - t0
+    return cache[key]
+
+
+def _response_and_parts(spec, p, cache):
+    key = ("parts", p)
+    if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] in ("parts", "resp", "q")]:
+            del cache[old]  # keep one model's kernels in memory at a time
+        try:  # invalid or unsolvable models (validation errors) are recorded, not raised
+            model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
+            resp = _response(spec, model, cache, ("resp", p))
+        except (ValueError, FloatingPointError) as err:
+            cache.setdefault("errors", {})[p] = f"{type(err).__name__}: {err}"
+            cache[key] = (None, None)
+            return cache[key]
+        if model.n_modes != spec.model.n_modes or model.n_reservoirs != spec.model.n_reservoirs:
+            raise ValueError("model_fn must keep the number of modes and reservoirs.")
+        t0 = _time.perf_counter()
+        cache[key] = jax.block_until_ready((resp, grid_parts(spec, resp)))
+        cache["stage1_s"] = cache.get("stage1_s", 0.0) + _time.perf_counter() - t0
+    return cache[key]

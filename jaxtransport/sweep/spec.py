@@ -1,0 +1,258 @@
+"""Sweep specifications (host side): axes, observables, validation.
+
+Units ħ = k_B = 1. Currents are OUT OF each reservoir; ``reversed_heat`` is the heat that
+flowed INTO the hot reservoir, ∫ max(−J^Q_hot, 0) dt ≥ 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+SUMMARIES = ("min_heat_current", "min_heat_current_time", "reversed_heat",
+             "final_heat_current")
+TRACES = ("heat_current", "particle_current", "energy_current", "coupling_energy",
+          "symmetric_heat_current", "occupation")
+DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
+
+# status codes stored per configuration
+OK, NON_FINITE, MODEL_FAILED = 0, 1, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One sweep dimension: ``name`` and its coordinate ``values`` (1-D)."""
+
+    name: str
+    values: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Sweep:
+    """A sweep specification (host-side, validated at construction; use the constructors
+    ``Sweep.grid``, ``Sweep.samples``, ``Sweep.random``).
+
+    ``axes`` are the stored dimensions in order. For a grid: ``parameter_<name>`` axes first
+    (stage 1 per value), then ``temperature_<α>``, ``chemical_potential_<α>``,
+    ``initial_state``. For samples: one ``sample`` axis.
+    """
+
+    kind: str  # "grid" | "samples"
+    model: Any
+    times: np.ndarray
+    axes: tuple[Axis, ...]
+    observables: tuple[str, ...]
+    hot: int
+    time_stride: int
+    method: Any
+    temperature: dict  # grid: α -> values; samples: (N, M) array under key "all"
+    chemical_potential: dict
+    initial_states: np.ndarray  # grid: (S, n, n); samples: (N, n, n)
+    parameters: dict  # name -> values
+    model_fn: Callable | None
+
+    # ---- constructors -------------------------------------------------------------------
+    @classmethod
+    def grid(cls, model, times, *, temperature: Mapping[int, Sequence[float]] | None = None,
+             chemical_potential: Mapping[int, Sequence[float]] | None = None,
+             initial_states=None, parameters: Mapping[str, Sequence[float]] | None = None,
+             model_fn: Callable | None = None, observables=DEFAULT_OBSERVABLES, hot: int = 0,
+             time_stride: int = 1, method=None) -> Sweep:
+        """Cartesian grid. ``temperature={α: values}`` (reservoir index → values; reservoirs
+        not listed keep the model's value), likewise ``chemical_potential``;
+        ``initial_states``: correlation matrices (S, n, n) (default: the empty state);
+        ``parameters={name: values}`` with ``model_fn(**{name: value}) -> Model`` (stage 1
+        per value). ``hot``: the reservoir whose heat current the summaries follow."""
+        times = _check_times(times)
+        nres, n = model.n_reservoirs, model.n_modes
+        temperature = _check_axis_map(temperature, nres, "temperature", positive=True)
+        chemical_potential = _check_axis_map(chemical_potential, nres, "chemical_potential")
+        c0 = _check_states(initial_states, n)
+        parameters = {str(k): _as_values(v, f"parameter {k!r}") for k, v in
+                      (parameters or {}).items()}
+        if parameters and model_fn is None:
+            raise ValueError("parameters= needs model_fn(**params) -> Model to rebuild the "
+                             "model for each value.")
+        axes = [Axis(f"parameter_{k}", v) for k, v in parameters.items()]
+        axes += [Axis(f"temperature_{a}", v) for a, v in temperature.items()]
+        axes += [Axis(f"chemical_potential_{a}", v) for a, v in chemical_potential.items()]
+        axes.append(Axis("initial_state", np.arange(len(c0))))
+        return cls._make("grid", model, times, tuple(axes), observables, hot, time_stride,
+                         method, temperature, chemical_potential, c0, parameters, model_fn)
+
+    @classmethod
+    def samples(cls, model, times, *, temperature, chemical_potential=None, initial_states,
+                observables=DEFAULT_OBSERVABLES, hot: int = 0, time_stride: int = 1,
+                method=None) -> Sweep:
+        """Explicit list of N configurations: ``temperature`` (N, M), ``chemical_potential``
+        (N, M) (default: the model's), ``initial_states`` (N, n, n)."""
+        times = _check_times(times)
+        nres, n = model.n_reservoirs, model.n_modes
+        temp = np.asarray(temperature, dtype=float)
+        if temp.ndim != 2 or temp.shape[1] != nres:
+            raise ValueError(f"temperature must have shape (N, {nres}), got {temp.shape}.")
+        if not np.all(np.isfinite(temp)) or np.any(temp <= 0):
+            raise ValueError("temperatures must be finite and > 0.")
+        num = temp.shape[0]
+        mu = (np.broadcast_to(np.asarray(model.chemical_potentials), (num, nres))
+              if chemical_potential is None else np.asarray(chemical_potential, dtype=float))
+        if mu.shape != (num, nres) or not np.all(np.isfinite(mu)):
+            raise ValueError(f"chemical_potential must be finite with shape ({num}, {nres}), "
+                             f"got {mu.shape}.")
+        c0 = _check_states(initial_states, n)
+        if len(c0) != num:
+            raise ValueError(f"initial_states must have {num} entries (one per sample), got "
+                             f"{len(c0)}.")
+        return cls._make("samples", model, times, (Axis("sample", np.arange(num)),),
+                         observables, hot, time_stride, method, {"all": temp},
+                         {"all": np.array(mu)}, c0, {}, None)
+
+    @classmethod
+    def random(cls, model, times, num: int, *, seed: int = 0, temperature_range=None,
+               chemical_potential_range=None, **kw) -> Sweep:
+        """``num`` random samples (fixed ``seed``): T_α uniform in ``temperature_range[α]``
+        (default: the model's T_α ×[0.5, 1.5]), μ_α uniform in ``chemical_potential_range``
+        (default: fixed at the model's), C0 = random physical fermionic Gaussian states
+        (Haar-random unitary, occupations uniform in [0, 1])."""
+        if not (isinstance(num, int | np.integer) and num >= 1):
+            raise ValueError(f"num must be a positive integer, got {num!r}.")
+        rng = np.random.default_rng(seed)
+        nres, n = model.n_reservoirs, model.n_modes
+        t0 = np.asarray(model.temperatures)
+        tr = np.asarray(temperature_range if temperature_range is not None
+                        else np.stack([0.5 * t0, 1.5 * t0], axis=1), dtype=float)
+        temp = rng.uniform(tr[:, 0], tr[:, 1], size=(num, nres))
+        mu = None
+        if chemical_potential_range is not None:
+            mr = np.asarray(chemical_potential_range, dtype=float)
+            mu = rng.uniform(mr[:, 0], mr[:, 1], size=(num, nres))
+        return cls.samples(model, times, temperature=temp, chemical_potential=mu,
+                           initial_states=random_states(n, num, rng), **kw)
+
+    @classmethod
+    def _make(cls, kind, model, times, axes, observables, hot, time_stride, method, temperature,
+              chemical_potential, c0, parameters, model_fn):
+        observables = tuple(observables)
+        unknown = [o for o in observables if o not in SUMMARIES + TRACES]
+        if unknown or not observables:
+            raise ValueError(f"unknown observables {unknown or '(none given)'}; allowed: "
+                             f"{', '.join(SUMMARIES + TRACES)}.")
+        if not (0 <= int(hot) < model.n_reservoirs):
+            raise ValueError(f"hot must be a reservoir index in [0, {model.n_reservoirs}), "
+                             f"got {hot}.")
+        if not (isinstance(time_stride, int | np.integer) and time_stride >= 1):
+            raise ValueError(f"time_stride must be an integer >= 1, got {time_stride!r}.")
+        return cls(kind, model, times, axes, observables, int(hot), int(time_stride), method,
+                   temperature, chemical_potential, c0, parameters, model_fn)
+
+    # ---- shapes -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(a.values) for a in self.axes)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def stored_times(self) -> np.ndarray:
+        return self.times[:: self.time_stride]
+
+    def variables(self) -> dict[str, tuple[tuple[str, ...], tuple[int, ...]]]:
+        """Stored data variables: name -> (extra dims, extra shape) after the sweep dims."""
+        nt, m, n = len(self.stored_times), self.model.n_reservoirs, self.model.n_modes
+        out = {}
+        for o in self.observables:
+            if o in SUMMARIES:
+                out[o] = ((), ())
+            elif o == "occupation":
+                out[o] = (("time", "mode"), (nt, n))
+            else:
+                out[o] = (("time", "reservoir"), (nt, m))
+        return out
+
+    def method_for(self, model):
+        """The stage-1 method, its temperature/μ ranges widened to cover the sweep."""
+        from ..response.continuum import Continuum
+
+        method = self.method if self.method is not None else Continuum()
+        if not isinstance(method, Continuum) or method.plan is not None:
+            return method
+        t_all = np.concatenate([np.ravel(v) for v in self.temperature.values()]
+                               + [np.asarray(model.temperatures)])
+        m_all = np.concatenate([np.ravel(v) for v in self.chemical_potential.values()]
+                               + [np.asarray(model.chemical_potentials)])
+        t_rng = method.temperature_range or (float(t_all.min()), float(t_all.max()))
+        m_rng = method.chemical_potential_range or (float(m_all.min()), float(m_all.max()))
+        return dataclasses.replace(method, temperature_range=t_rng,
+                                   chemical_potential_range=m_rng)
+
+
+def random_states(n: int, num: int, rng) -> np.ndarray:
+    """``num`` random physical fermionic correlation matrices C = U diag(ν) U† (Haar U,
+    ν uniform in [0, 1])."""
+    z = rng.normal(size=(num, n, n)) + 1j * rng.normal(size=(num, n, n))
+    q, r = np.linalg.qr(z)
+    q = q * (np.diagonal(r, axis1=1, axis2=2) / np.abs(np.diagonal(r, axis1=1, axis2=2)))[
+        :, None, :]
+    nu = rng.uniform(0.0, 1.0, size=(num, n))
+    c = np.einsum("bij,bj,bkj->bik", q, nu, q.conj())
+    return 0.5 * (c + np.conj(np.swapaxes(c, 1, 2)))
+
+
+def _as_values(v, name):
+    arr = np.atleast_1d(np.asarray(v, dtype=float))
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} values must be a non-empty 1-D list of finite numbers, got "
+                         f"{v!r}.")
+    return arr
+
+
+def _check_axis_map(m, nres, name, positive=False):
+    out = {}
+    for k, v in (m or {}).items():
+        try:
+            a = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} keys must be reservoir indices, got {k!r}.") from None
+        if not 0 <= a < nres:
+            raise ValueError(f"{name}: reservoir index {a} out of range [0, {nres}).")
+        vals = _as_values(v, f"{name}[{a}]")
+        if positive and np.any(vals <= 0):
+            raise ValueError(f"{name}[{a}] values must be > 0, got {vals}.")
+        out[a] = vals
+    return out
+
+
+def _check_states(states, n):
+    if states is None:
+        return np.zeros((1, n, n), complex)
+    from ..state import GaussianState
+
+    if isinstance(states, GaussianState):
+        states = [states]
+    if isinstance(states, list | tuple) and states and isinstance(states[0], GaussianState):
+        states = [np.asarray(s.correlation) for s in states]
+    c = np.asarray(states, dtype=complex)
+    if c.ndim == 2:
+        c = c[None]
+    if c.ndim != 3 or c.shape[1:] != (n, n):
+        raise ValueError(f"initial_states must be correlation matrices of shape (S, {n}, {n}), "
+                         f"got {c.shape}.")
+    if not np.allclose(c, np.conj(np.swapaxes(c, 1, 2)), atol=1e-10):
+        raise ValueError("initial_states must be Hermitian.")
+    ev = np.linalg.eigvalsh(c)
+    if ev.min() < -1e-10 or ev.max() > 1 + 1e-10:
+        raise ValueError(f"initial_states must satisfy 0 <= C0 <= 1 (fermions); eigenvalues "
+                         f"range over [{ev.min():.3g}, {ev.max():.3g}].")
+    return c
+
+
+def _check_times(times):
+    from .._validation import check_times
+
+    return np.asarray(check_times(times))
