@@ -83,3 +83,12 @@ def check_times(times) -> np.ndarray:
     if t.size > 1 and np.any(np.diff(t) <= 0):
         raise ValueError("times must be strictly increasing (sorted, no repeats).")
     return t
+
+
+def reservoir_values(default_t, default_mu, temperature=None, chemical_potential=None):
+    """(temperature, chemical_potential) as float64 arrays, each falling back to its default
+    (e.g. the model's or the Response's own values) when None."""
+    temp = default_t if temperature is None else jnp.asarray(temperature, jnp.float64)
+    mu = default_mu if chemical_potential is None else jnp.asarray(chemical_potential,
+                                                                   jnp.float64)
+    return temp, mu

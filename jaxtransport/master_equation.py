@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._validation import check_times
+from ._validation import check_times, reservoir_values
 from .reservoir import occupation
 from .state import GaussianState
 from .statistics import FiniteModes
@@ -117,12 +117,8 @@ def _coefficients(g, gd, nn, nd, statistics, tol):
 
 
 def _bath_occupations(modes, temperature, chemical_potential):
-    temp = modes.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-    mu = (
-        modes.chemical_potential
-        if chemical_potential is None
-        else jnp.asarray(chemical_potential, jnp.float64)
-    )
+    temp, mu = reservoir_values(modes.temperature, modes.chemical_potential,
+                                temperature, chemical_potential)
     m = modes.n_reservoirs
     if temp.shape != (m,) or mu.shape != (m,):
         raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._validation import check_times
+from ._validation import check_times, reservoir_values
 from .reservoir import check_statistics, occupation
 from .state import GaussianState
 
@@ -206,12 +206,8 @@ def _prepare(modes, times, state, temperature, chemical_potential):
     n = modes.n_system
     if c0.ndim < 2 or c0.shape[-2:] != (n, n):
         raise ValueError(f"initial correlation must be (..., {n}, {n}), got {c0.shape}.")
-    temp = modes.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-    mu = (
-        modes.chemical_potential
-        if chemical_potential is None
-        else jnp.asarray(chemical_potential, jnp.float64)
-    )
+    temp, mu = reservoir_values(modes.temperature, modes.chemical_potential,
+                                temperature, chemical_potential)
     m = modes.n_reservoirs
     if temp.ndim == 0 or mu.ndim == 0 or temp.shape[-1] != m or mu.shape[-1] != m:
         raise ValueError(f"temperature and chemical_potential must have shape (..., {m}), got "

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._validation import reservoir_values
 from .reservoir import check_statistics, occupation
 from .solution import Solution
 from .state import GaussianState
@@ -261,12 +262,8 @@ def conductance_g3(
         raise ValueError("give exactly one of state= (held fixed) or preparation= (T ↦ C0).")
     m = response.n_reservoirs
     _check_pair(hot, None, m)
-    temp = response.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-    mu = (
-        response.chemical_potential
-        if chemical_potential is None
-        else jnp.asarray(chemical_potential, jnp.float64)
-    )
+    temp, mu = reservoir_values(response.temperature, response.chemical_potential,
+                                temperature, chemical_potential)
     if temp.shape != (m,) or mu.shape != (m,):
         raise ValueError(
             f"temperature and chemical_potential must have shape ({m},) here (vmap for "
@@ -292,12 +289,8 @@ def conductance_g4(
     empty state) is only used to evaluate both terms."""
     m = response.n_reservoirs
     _check_pair(hot, cold, m)
-    temp = response.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-    mu = (
-        response.chemical_potential
-        if chemical_potential is None
-        else jnp.asarray(chemical_potential, jnp.float64)
-    )
+    temp, mu = reservoir_values(response.temperature, response.chemical_potential,
+                                temperature, chemical_potential)
     dt = _delta_t(temp, hot, cold)
     c0 = jnp.zeros((response.n_modes,) * 2) if state is None else _as_correlation(state)
     ref = temp.at[hot].set(temp[cold])
@@ -329,12 +322,8 @@ def conductances(
     ``state`` is the initial C0 used by G1, G2, G5; G3 uses ``preparation`` (T_hot ↦ C0) when
     given, else ``state`` held fixed. When ``preparation`` is given, ``state`` may be None and
     is then ``preparation(T_hot)``."""
-    temp = response.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-    mu = (
-        response.chemical_potential
-        if chemical_potential is None
-        else jnp.asarray(chemical_potential, jnp.float64)
-    )
+    temp, mu = reservoir_values(response.temperature, response.chemical_potential,
+                                temperature, chemical_potential)
     if state is None:
         if preparation is None:
             raise ValueError("give state= (the initial C0) or preparation= (T_hot ↦ C0).")

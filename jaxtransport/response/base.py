@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._validation import reservoir_values
 from ..reservoir import occupation
 from ..solution import Solution
 from ..state import GaussianState
@@ -113,12 +114,8 @@ class Response(eqx.Module):
                 f"initial correlation must be (..., {self.n_modes}, {self.n_modes}) for this "
                 f"model, got {c0.shape}."
             )
-        temp = self.temperature if temperature is None else jnp.asarray(temperature, jnp.float64)
-        mu = (
-            self.chemical_potential
-            if chemical_potential is None
-            else jnp.asarray(chemical_potential, jnp.float64)
-        )
+        temp, mu = reservoir_values(self.temperature, self.chemical_potential,
+                                    temperature, chemical_potential)
         for name, x in (("temperature", temp), ("chemical_potential", mu)):
             if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
                 raise ValueError(
