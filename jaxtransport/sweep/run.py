@@ -172,7 +172,10 @@ def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
                                     put(spec.temperature["all"][flat]),
                                     put(spec.chemical_potential["all"][flat]), static, sub)
         return _to_host(out, status, nvalid)
-    par, index, temp, mu = _grid_indices(spec, flat)
+    if spec.parameters:
+        par, index, temp, mu = _grid_indices(spec, flat)
+    else:  # one model; the per-configuration indices only if a gather path needs them
+        par, index, temp, mu = np.zeros(len(flat), int), None, None, None
     outs, stats = [], []
     for p in np.unique(par):  # stage 1 per model-parameter point in this chunk
         sel = np.nonzero(par == p)[0]
@@ -193,6 +196,8 @@ def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
                 outs.append(o)
                 stats.append(s)
                 continue
+        if index is None:
+            _, index, temp, mu = _grid_indices(spec, flat)
         if _fast_path(spec):
             o, s = _grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
                                     resp.times)
