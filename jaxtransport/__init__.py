@@ -31,9 +31,15 @@ from .optimise import (  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
 from .solution import Solution  # noqa: E402
+from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffLorentzian,
+    Drude,
+    FlatBand,
+    Ohmic,
+    Semicircle,
+    Tabulated,
     Lorentzian,
     LorentzianSum,
     SumDensity,
@@ -74,6 +80,12 @@ __all__ = [
     "AbstractSpectralDensity",
     "Continuum",
     "CutoffLorentzian",
+    "Drude",
+    "FlatBand",
+    "Ohmic",
+    "Semicircle",
+    "Tabulated",
+    "fit_kernel",
     "Discretised",
     "GaussianState",
     "Lorentzian",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._validation import check_hermitian
+from ._validation import check_hermitian, is_concrete
 from .reservoir import Reservoir, check_statistics
 
 
@@ -56,10 +58,7 @@ class Model(eqx.Module):
         self.reservoirs = reservoirs
         self.statistics = check_statistics(statistics)
         if self.statistics == "boson":
-            raise ValueError(
-                "statistics='boson' is not available yet (tracked as a separate issue); "
-                "use statistics='fermion'."
-            )
+            _check_bosonic(self)
 
     @property
     def n_modes(self) -> int:
@@ -80,3 +79,40 @@ class Model(eqx.Module):
     def spectral_matrix(self, omega) -> Array:
         """Σ_α Γ_α(ω), shape (..., n, n)."""
         return sum(r.spectral_matrix(omega) for r in self.reservoirs)
+
+
+def _check_bosonic(model: Model) -> None:
+    """Bosons: no spectral weight at ω ≤ μ_α, and no bound state of the total Hamiltonian
+    below the highest chemical potential (else the Bose occupations diverge)."""
+    leaves = jax.tree_util.tree_leaves(model)
+    if not is_concrete(*leaves):
+        return
+    for k, res in enumerate(model.reservoirs):
+        mu = float(res.chemical_potential)
+        for dens, _ in res.terms:
+            lo = dens.support()[0]
+            if not lo >= mu:
+                raise ValueError(
+                    f"bosonic reservoir {k}: its {type(dens).__name__} density has spectral "
+                    f"weight at ω ≤ μ = {mu:g} (support starts at {lo:g}); the Bose function "
+                    "diverges there. Bosonic densities must vanish for ω ≤ μ (e.g. jt.Ohmic, "
+                    "jt.Drude, jt.FlatBand above μ); a Lorentzian on the whole real axis is "
+                    "not a valid bosonic density."
+                )
+    # H_tot has an eigenvalue below μ_max iff h + Σ(μ_max) has one (ω − h − Σ(ω) increases
+    # with ω below the bands): the "reservoir-induced shift" Σ(μ) = ∫dω/2π Γ(ω)/(μ − ω) ≤ 0
+    mu_max = float(np.max(np.asarray(model.chemical_potentials)))
+    shift = sum(
+        np.real(np.asarray(dens.self_energy(jnp.asarray(mu_max)))) * np.outer(
+            np.asarray(v), np.asarray(v).conj())
+        for res in model.reservoirs for dens, v in res.terms
+    )
+    heff = np.asarray(model.hamiltonian) + shift
+    low = float(np.min(np.linalg.eigvalsh(0.5 * (heff + heff.conj().T))))
+    if low < mu_max - 1e-12 * max(1.0, abs(mu_max)):
+        raise ValueError(
+            f"bosonic model not bounded below: the system Hamiltonian plus the reservoir-"
+            f"induced shift Σ(μ) has an eigenvalue {low:.6g} below the highest chemical "
+            f"potential μ = {mu_max:g}, i.e. the total Hamiltonian has a bound state below μ "
+            "and Bose occupations diverge. Raise the system frequencies or weaken the coupling."
+        )

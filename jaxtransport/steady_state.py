@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .reservoir import occupation
+from .spectral_density import panel_edges
 
 
 class SteadyState(eqx.Module):
@@ -34,8 +35,7 @@ def self_energy(model, omega) -> Array:
 def _reservoir_self_energy(res, omega):
     out = 0.0
     for dens, v in res.terms:
-        for lor in dens.lorentzian_terms():
-            out = out + lor.self_energy(omega)[..., None, None] * jnp.outer(v, v.conj())
+        out = out + dens.self_energy(omega)[..., None, None] * jnp.outer(v, v.conj())
     return out
 
 
@@ -65,14 +65,20 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
         raise ValueError(f"temperatures must be > 0, got {t_np}.")
     lo = float(mu_np.min() - 40 * t_np.max())
     hi = float(mu_np.max() + 40 * t_np.max())
-    widths = [float(lor.width) for r in model.reservoirs for d, _ in r.terms
-              for lor in d.lorentzian_terms()]
+    dens = [d for r in model.reservoirs for d, _ in r.terms]
+    sups = [d.support() for d in dens]
+    lo = max(lo, min(a for a, _ in sups))  # no weight below the supports (bosons: ≥ μ)
+    hi = min(hi, max(b for _, b in sups))
+    widths = [float(lor.width) for d in dens if d.is_pole_sum for lor in d.lorentzian_terms()]
+    widths += [float(d.scale()) for d in dens if not d.is_pole_sum]
     pw = panel_width or min(float(t_np.min()), 0.25 * min(widths), 0.25)
+    cuts = tuple(b for d in dens if not d.is_pole_sum for b in
+                 (d.breakpoints() if len(d.breakpoints()) <= 16 else d.support()))
+    sing = tuple(b for d in dens for b in d.singular_points())
 
     def integrate(width, q):
-        npan = max(1, math.ceil((hi - lo) / width))
         x, w = np.polynomial.legendre.leggauss(q)
-        edges = np.linspace(lo, hi, npan + 1)
+        edges = panel_edges(lo, hi, width, cuts, sing)
         half = 0.5 * np.diff(edges)
         nodes = jnp.asarray(((edges[1:] + edges[:-1]) / 2)[:, None] + half[:, None] * x).ravel()
         wts = jnp.asarray((half[:, None] * w).ravel()) / (2 * math.pi)

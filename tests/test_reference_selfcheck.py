@@ -168,7 +168,7 @@ def test_against_dense_matrix_exponential():
 
 def test_input_validation():
     bath = dict(energies=[0.1], couplings=[[0.2]], temperature=1.0, chemical_potential=0.0)
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError):
         fock_evolve([[0.0]], [bath], [[0.5]], [0.0], statistics="boson")
     bad = [
         ([[0.0, 1.0], [0.0, 0.0]], [dict(bath, couplings=[[0.2, 0.0]])], np.eye(2) / 2, [0.0]),

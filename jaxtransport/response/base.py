@@ -90,6 +90,8 @@ class Response(eqx.Module):
         f_lo = occupation(lo, t, mu, self.statistics)
         f_hi = occupation(hi, t, mu, self.statistics)
         tol = self.edge_tolerance
+        if self.statistics == "boson":  # no weight below the window; f_B(hi) ≈ 0
+            return jnp.any(mu > lo) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
         bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
         return bad
 
@@ -108,6 +110,12 @@ class Response(eqx.Module):
         frequency window was built for (pass ``temperature_range``/``chemical_potential_range``
         to ``Continuum`` to widen it).
         """
+        if isinstance(state, GaussianState) and state.statistics != self.statistics:
+            raise ValueError(
+                f"the initial state is {state.statistics}ic but the model is "
+                f"{self.statistics}ic; build the GaussianState with statistics="
+                f"{self.statistics!r}."
+            )
         c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
         if c0.shape[-2:] != (self.n_modes, self.n_modes):
             raise ValueError(
@@ -205,9 +213,9 @@ def _evaluate(resp, c0, temp, mu):
         temp,
         bad,
         "temperature/chemical_potential outside the range the Response was built for "
-        "(or temperature <= 0): the frequency window does not cover the occupation "
-        "functions. Rebuild with jt.Continuum(temperature_range=..., "
-        "chemical_potential_range=...).",
+        "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
+        "frequency): the frequency window does not cover the occupation functions. Rebuild "
+        "with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
     )
     wf = resp.weights * resp.occupations(temp, mu)  # (..., M, K), real
     terms = add_terms(state_terms(resp, c0), bath_terms(resp, wf), offset_terms(resp))

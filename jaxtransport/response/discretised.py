@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times, is_concrete
+from ..spectral_density import density_rule, panel_edges
 from .base import Response, flatten_terms, stack_reservoir_arrays
 
 _GOLDEN = 0.6180339887498949
@@ -118,6 +119,26 @@ class Discretised(eqx.Module):
             c = float(dens.center()) if is_concrete(dens.center()) else 0.0
             shift = ((j * _GOLDEN) % 1.0 - 0.5) * 0.5
             k = np.arange(self.n_modes) + 0.5 + shift
+            sup = dens.support()
+            if not dens.is_pole_sum and self.grid_scale is None:
+                # non-pole densities: composite Gauss–Legendre modes (q = 16 per panel) on
+                # the support, V_k = sqrt(g(ω_k) w_k / 2π): spectrally accurate; a panel of
+                # width h resolves e^{iωt} (and shows no recurrence) for t < 0.75 q / h
+                lo_s, hi_s = dens.effective_support()
+                lo_b = lo_s if np.isfinite(sup[0]) else max(lo_s, c - band)
+                hi_b = min(hi_s, c + band) if self.band is not None else hi_s
+                q = min(16, self.n_modes)
+                h = (hi_b - lo_b) / max(1, self.n_modes // q)
+                bps = dens.breakpoints() if len(dens.breakpoints()) <= 16 else ()
+                edges = panel_edges(lo_b, hi_b, h, bps, dens.singular_points(), levels=6)
+                xg, wg = np.polynomial.legendre.leggauss(q)
+                half = 0.5 * np.diff(edges)
+                mid = 0.5 * (edges[1:] + edges[:-1])
+                nodes = (mid[:, None] + half[:, None] * xg).ravel()
+                spacing = (half[:, None] * wg).ravel()
+                dw = 2 * math.pi / (0.75 * q / float(np.max(np.diff(edges))))
+                out.append((nodes, dw, r, dens, v, (lo_b, hi_b), spacing))
+                continue
             if self.grid_scale is None:  # uniform
                 dw = 2.0 * band / self.n_modes
                 nodes = c - band + dw * k
@@ -162,8 +183,6 @@ class Discretised(eqx.Module):
 
     def response(self, model, times) -> Response:
         times = check_times(times)
-        if model.statistics != "fermion":
-            raise ValueError("Discretised currently supports statistics='fermion' only.")
         grid = self.grid(model)
         self._check(model, times, grid)
         n, nres = model.n_modes, model.n_reservoirs
@@ -213,7 +232,9 @@ class Discretised(eqx.Module):
             current_offset=jnp.zeros((nt, 2, nres), complex),
             current_offset_dt=jnp.zeros((nt, 2, nres), complex),
             scalar_offset_dt=jnp.zeros((nt, 2)),
-            window=jnp.asarray([-jnp.inf, jnp.inf]),
+            # bosons: every mode must lie above μ (checked in stage 2)
+            window=jnp.asarray([float(np.min(np.asarray(eps))) if model.statistics == "boson"
+                                else -np.inf, np.inf]),
             error_estimate=jnp.asarray(jnp.nan),
             method="discretised",
             statistics=model.statistics,
@@ -228,6 +249,12 @@ def _legendre(q):
 def _weight_outside(dens, lo, hi) -> float:
     """Fraction of ∫g dω outside [lo, hi]: Gauss–Legendre in θ with ω = c + s tan θ, over the
     whole line and over the band (the map concentrates nodes where the weight is)."""
+    if not dens.is_pole_sum:
+        xs, ws = density_rule(dens)
+        gw = ws * np.asarray(dens(jnp.asarray(xs)))
+        total = float(np.sum(gw))
+        inside = float(np.sum(gw[(xs >= lo) & (xs <= hi)]))
+        return float(max(0.0, 1.0 - inside / total)) if total > 0 else 0.0
     x, w = _legendre(800)
     c, s = float(dens.center()), float(dens.scale())
 
