@@ -85,13 +85,7 @@ class CovarianceState(eqx.Module):
 
     def to_nambu(self) -> Array:
         """C_N[i, j] = ⟨ψ_j† ψ_i⟩ (includes the displacement for bosons)."""
-        n = self.n_modes
-        t = jnp.asarray(nambu_transform(n))
-        if self.statistics == "fermion":
-            w = 0.5 * jnp.eye(2 * n) - 1j * self.covariance
-        else:
-            w = self.second_moment() + 0.5j * jnp.asarray(symplectic_form(n))
-        return t @ jnp.swapaxes(w, -1, -2) @ t.conj().T
+        return nambu_correlation(self.covariance, self.mean, self.statistics)
 
     @classmethod
     def from_gaussian_state(cls, state: GaussianState | ArrayLike, statistics: str | None = None):
@@ -145,6 +139,18 @@ class CovarianceState(eqx.Module):
         f = 0.5 * np.abs(lam) / np.tanh(np.abs(lam) / (2 * t))
         v = ghi @ ((u * f) @ u.conj().T).real @ ghi
         return cls(0.5 * (v + v.T), "boson")
+
+
+def nambu_correlation(covariance, mean, statistics) -> Array:
+    """C_N[i, j] = ⟨ψ_j† ψ_i⟩ from a covariance (..., 2n, 2n) (and bosonic mean)."""
+    n = covariance.shape[-1] // 2
+    t = jnp.asarray(nambu_transform(n))
+    if statistics == "fermion":
+        w = 0.5 * jnp.eye(2 * n) - 1j * covariance
+    else:
+        w = (covariance + mean[..., :, None] * mean[..., None, :]
+             + 0.5j * jnp.asarray(symplectic_form(n)))
+    return t @ jnp.swapaxes(w, -1, -2) @ t.conj().T
 
 
 def _check_physical(x, statistics, atol):
