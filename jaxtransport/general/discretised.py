@@ -147,7 +147,7 @@ def discretised_response(model, times, method) -> GeneralResponse:
         temperature=model.temperatures,
         chemical_potential=model.chemical_potentials,
         energy_offset=model.energy_offset,
-        window_top=jnp.asarray(jnp.inf),
+        window=jnp.asarray([-jnp.inf, jnp.inf]),
         error_estimate=jnp.asarray(jnp.nan),
         statistics=stat,
         number_conserving=tuple(not isinstance(r, PositionReservoir) for r in model.reservoirs),

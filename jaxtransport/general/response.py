@@ -118,7 +118,7 @@ class GeneralResponse(eqx.Module):
     temperature: Array  # (M,) the model's (defaults)
     chemical_potential: Array
     energy_offset: Array
-    window_top: Array  # occupations must be ≤ edge_tolerance at this frequency (+inf: none)
+    window: Array  # (2,) fermions: f ≥ 1 − tol at window[0]; both: f ≤ tol at window[1]
     error_estimate: Array
     statistics: str = eqx.field(static=True)
     number_conserving: tuple = eqx.field(static=True)  # per reservoir: particle current defined
@@ -160,10 +160,13 @@ class GeneralResponse(eqx.Module):
 
 @eqx.filter_jit
 def _evaluate(resp: GeneralResponse, x0, d0, temp, mu):
-    f_top = occupation(resp.window_top, temp, mu, resp.statistics)
+    f_top = occupation(resp.window[1], temp, mu, resp.statistics)
     bad = jnp.any(~(temp > 0)) | jnp.any(jnp.abs(f_top) > resp.edge_tolerance)
+    if resp.statistics == "fermion":
+        f_lo = occupation(resp.window[0], temp, mu, resp.statistics)
+        bad = bad | jnp.any(f_lo < 1 - resp.edge_tolerance)
     temp = eqx.error_if(temp, bad, "temperature <= 0, or occupations not negligible at the top "
-                        "of the stored frequency window (rebuild the Response with a larger "
+                        "or bottom of the stored frequency window (rebuild the Response with a larger "
                         "temperature_range).")
     f = occupation(resp.nodes, temp[..., None], mu[..., None], resp.statistics)
     wf = jnp.where(resp.weights != 0, resp.weights * f, 0.0)  # (..., M, K)
