@@ -37,10 +37,12 @@ _GOLDEN = 0.6180339887498949
 
 
 def _positive_grid(method, dens, j):
-    """Nodes and spacings on (0, B] for bosonic densities (same shift rule as the engine)."""
+    """Midpoint nodes and spacings on (0, B_j] for bosonic densities. Midpoints keep the rule
+    second order at ω = 0 (where J/ω of the counter-term is finite); different terms get
+    bands B_j = B(1 + 0.05·frac(jφ)) so that their modes are not degenerate."""
     band = float(method.band) if method.band is not None else 25.0 * float(dens.scale())
-    shift = ((j * _GOLDEN) % 1.0 - 0.5) * 0.5
-    k = np.arange(method.n_modes) + 0.5 + shift
+    band *= 1.0 + 0.05 * ((j * _GOLDEN) % 1.0)
+    k = np.arange(method.n_modes) + 0.5
     if method.grid_scale is None:
         dw = band / method.n_modes
         return dw * k, np.full(method.n_modes, dw), band
