@@ -68,7 +68,7 @@ def fermion_pairing_evolve(h, delta, h_mod, delta_mod, baths, times):
     hb_list, hi_list, nb_list, bath_mod = [], [], [], np.zeros_like(hs)
     for eps, v, temp, mu in baths:
         idx = range(off, off + len(eps))
-        hb = sum(e * ad[k] @ ops[k] for e, k in zip(eps, idx))
+        hb = sum(e * ad[k] @ ops[k] for e, k in zip(eps, idx, strict=False))
         nb = sum(ad[k] @ ops[k] for k in idx)
         hi = sum(v[q, i] * ad[i] @ ops[k] for q, k in enumerate(idx) for i in range(n))
         hi = hi + hi.conj().T
@@ -80,7 +80,7 @@ def fermion_pairing_evolve(h, delta, h_mod, delta_mod, baths, times):
         off += len(eps)
     rho0 = la.expm(-(hmod + bath_mod))
     rho0 /= np.trace(rho0)
-    xs, ps = zip(*(_quads(a) for a in sys_ops))
+    xs, ps = zip(*(_quads(a) for a in sys_ops), strict=False)
     r = list(xs) + list(ps)
     obs = {
         "gamma": [1j * r[k] @ r[l] if k != l else 0 * r[k] for k in range(2 * n)
@@ -112,8 +112,8 @@ def boson_xx_evolve(gsys, mod, disp, baths, times, cutoff):
     for om, g, temp in baths:
         idx = range(off, off + len(om))
         qs = [_quads(ops[k]) for k in idx]
-        hb = sum(w * 0.5 * (q @ q + pi @ pi) for w, (q, pi) in zip(om, qs))
-        force = sum(gk * q for gk, (q, _) in zip(g, qs))
+        hb = sum(w * 0.5 * (q @ q + pi @ pi) for w, (q, pi) in zip(om, qs, strict=False))
+        force = sum(gk * q for gk, (q, _) in zip(g, qs, strict=False))
         lam = float(np.sum(np.asarray(g) ** 2 / (2 * np.asarray(om))))
         hc = x @ force + lam * x @ x
         htot = htot + hb + hc

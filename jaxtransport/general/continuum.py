@@ -44,11 +44,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times
+from ..model import Model
 from ..reservoir import Reservoir
 from ..response.continuum import Continuum, _gauss_panels, _ray_rule, _window_cut
 from ..spectral_density import AbstractSpectralDensity, Lorentzian
-from ..model import Model
-from .model import PositionReservoir, bdg_matrix, nambu_transform, symplectic_form
+from .model import PositionReservoir, nambu_transform, symplectic_form
 from .response import GeneralResponse
 
 
@@ -388,7 +388,7 @@ def _drude_plan(dr, model, times, method):
     a = max(w_hi, float(nu.max()) + float(kap.max()) + 1.0)
     width = min(20.0 / tmax, 8.0 * t_lo, 2.0)
     scales = np.maximum(kap, 1.0 / tmax)
-    poles = [(float(c), float(s)) for c, s in zip(nu, scales) if 4.0 * s < width]
+    poles = [(float(c), float(s)) for c, s in zip(nu, scales, strict=False) if 4.0 * s < width]
     poles += [(0.0, g) for g in gams if 4.0 * g < width]
     return w_hi, a, width, tuple(sorted(set(poles))), tmax
 
@@ -399,8 +399,8 @@ def _drude_build(dr, model, times, plan, q, factor):
     on, ow = _gauss_panels(w_hi, a, width, q, poles, factor) if a > w_hi else (
         np.zeros(0), np.zeros(0))
     sn, sw = _ray_rule(min(1.0 / tmax, 1.0), 1e3 * (a + 1.0), q)
-    return _drude_arrays(dr, jnp.asarray(times), *(jnp.asarray(x) for x in (wn, ww, on, ow, sn, sw)),
-                         jnp.asarray(a)), wn, w_hi
+    rules = (jnp.asarray(x) for x in (wn, ww, on, ow, sn, sw))
+    return _drude_arrays(dr, jnp.asarray(times), *rules, jnp.asarray(a)), wn, w_hi
 
 
 def _drude_response(model, times, method) -> GeneralResponse:

@@ -106,7 +106,7 @@ def discretised_response(model, times, method) -> GeneralResponse:
     """Stage 1 on finite reservoirs (see module docstring)."""
     times = check_times(times)
     stat = model.statistics
-    n, m = model.n_modes, model.n_reservoirs
+    _n, m = model.n_modes, model.n_reservoirs
     terms = bath_modes(model, method, times)
     owner = np.concatenate([np.full(len(t[1]), t[0]) for t in terms])
     nodes = np.concatenate([t[1] for t in terms])
@@ -190,8 +190,9 @@ def _arrays(gs, dg, nodes, blocks, times, *, owner, nres, statistics):
     gfull = gfull.at[:n2, n2:].set(cpl)
     gfull = gfull.at[n2:, :n2].set(cpl.T if boson else -cpl.T)
     if boson:
-        om = jnp.asarray(np.block([[symplectic_form(n2 // 2), np.zeros((n2, 2 * kb))],
-                                   [np.zeros((2 * kb, n2)), np.kron(np.eye(kb), [[0, 1], [-1, 0]])]]))
+        om = jnp.asarray(np.block([
+            [symplectic_form(n2 // 2), np.zeros((n2, 2 * kb))],
+            [np.zeros((2 * kb, n2)), np.kron(np.eye(kb), [[0, 1], [-1, 0]])]]))
         kmat = om @ gfull
         ev, w = jnp.linalg.eigh(gfull)
         gh = (w * jnp.sqrt(ev)) @ w.T

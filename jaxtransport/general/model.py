@@ -393,7 +393,8 @@ class QuadraticModel(eqx.Module):
         for k, r in enumerate(self.reservoirs):
             if isinstance(r, Reservoir):
                 for dens, _ in r.terms:
-                    w = np.asarray(dens(jnp.asarray([-5.0, -1.0, -1e-3, 0.0]) + r.chemical_potential))
+                    probe = jnp.asarray([-5.0, -1.0, -1e-3, 0.0]) + r.chemical_potential
+                    w = np.asarray(dens(probe))
                     if np.any(w > 0):
                         raise ValueError(
                             f"reservoirs[{k}]: a bosonic exchange reservoir needs a spectral "

@@ -166,7 +166,8 @@ def _evaluate(resp: GeneralResponse, x0, d0, temp, mu):
         f_lo = occupation(resp.window[0], temp, mu, resp.statistics)
         bad = bad | jnp.any(f_lo < 1 - resp.edge_tolerance)
     temp = eqx.error_if(temp, bad, "temperature <= 0, or occupations not negligible at the top "
-                        "or bottom of the stored frequency window (rebuild the Response with a larger "
+                        "or bottom of the stored frequency window (rebuild the Response with a "
+                        "larger "
                         "temperature_range).")
     f = occupation(resp.nodes, temp[..., None], mu[..., None], resp.statistics)
     wf = jnp.where(resp.weights != 0, resp.weights * f, 0.0)  # (..., M, K)
