@@ -8,6 +8,18 @@ from ._validation import enable_x64
 enable_x64()
 
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
+from .general import (  # noqa: E402
+    CovarianceState,
+    DrudeLorentz,
+    GeneralContinuum,
+    GeneralResponse,
+    GeneralSolution,
+    PositionReservoir,
+    QuadraticModel,
+    covariance_entropy,
+    general_response,
+    solve_general,
+)
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
 from .master_equation import effective_generator  # noqa: E402
 from .model import Model  # noqa: E402
@@ -123,4 +135,15 @@ __all__ = [
     "negative_windows",
     "statistics",
     "thermodynamics",
+    # general quadratic systems (issue 9)
+    "CovarianceState",
+    "DrudeLorentz",
+    "GeneralContinuum",
+    "GeneralResponse",
+    "GeneralSolution",
+    "PositionReservoir",
+    "QuadraticModel",
+    "covariance_entropy",
+    "general_response",
+    "solve_general",
 ]

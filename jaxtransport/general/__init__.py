@@ -1,0 +1,26 @@
+"""General quadratic systems: pairing (BdG), squeezing and position–position coupling in the
+Majorana / quadrature covariance formalism (physics.md §8). Conventions: ``model.py``."""
+
+from .continuum import GeneralContinuum
+from .model import DrudeLorentz, PositionReservoir, QuadraticModel
+from .response import (
+    GeneralResponse,
+    GeneralSolution,
+    covariance_entropy,
+    general_response,
+    solve_general,
+)
+from .state import CovarianceState
+
+__all__ = [
+    "CovarianceState",
+    "DrudeLorentz",
+    "GeneralContinuum",
+    "GeneralResponse",
+    "GeneralSolution",
+    "PositionReservoir",
+    "QuadraticModel",
+    "covariance_entropy",
+    "general_response",
+    "solve_general",
+]
