@@ -193,3 +193,23 @@ def save_figure(fig, stem, dpi=150):
     fig.savefig(out[0], dpi=dpi, bbox_inches="tight")
     fig.savefig(out[1], bbox_inches="tight")
     return out
+
+
+def reversal_map(model_fn, values, times, state, temperature=None, method=None, hot=0):
+    r"""Depth and duration of the hot reservoir's heat-current reversal over a parameter that
+    changes the model (stage 1 once per value) × a batch of stage-2 inputs.
+
+    ``model_fn(v)`` builds the model for each v in ``values``; ``state`` (..., n, n) and
+    ``temperature`` (..., M) (default: the model's) broadcast as in ``Response.evaluate``.
+    Returns ``(depth, duration)`` of shape (len(values), ...) (see ``reversal_measures``:
+    depth = max(0, −min_t J^Q_hot) in energy/ħ, duration = time with J^Q_hot < 0 in ħ/energy).
+    """
+    import jaxtransport as jt
+
+    depth, duration = [], []
+    for v in values:
+        sol = jt.response(model_fn(v), times, method).evaluate(state, temperature)
+        d, t = reversal_measures(times, np.asarray(sol.heat_current)[..., hot])
+        depth.append(d)
+        duration.append(t)
+    return np.stack(depth), np.stack(duration)
