@@ -120,11 +120,23 @@ def plot_traces(times, traces, ax=None, ylabel="", shade=None, title=None, style
     return ax
 
 
+def _edges(c, log):
+    """Cell edges around grid points ``c`` (geometric midpoints on a log axis)."""
+    if c.size == 1:
+        return np.array([c[0] * 0.9, c[0] * 1.1]) if log else np.array([c[0] - 0.5, c[0] + 0.5])
+    g = np.log(c) if log else c
+    mid = 0.5 * (g[1:] + g[:-1])
+    e = np.concatenate([[2 * g[0] - mid[0]], mid, [2 * g[-1] - mid[-1]]])
+    return np.exp(e) if log else e
+
+
 def plot_map(x, y, values, ax=None, xlabel="", ylabel="", label="", zero=None, cmap="viridis",
-             title=None, diverging=False):
+             title=None, diverging=False, xlog=False, ylog=False):
     """A 2-D parameter map ``values`` (len(y), len(x)) with a colour bar, and the zero contour of
     ``zero`` (same shape; default ``values`` itself) drawn in black: the boundary of the region
-    where a reversal exists. ``diverging=True`` centres a red/blue colour map on 0."""
+    where a reversal exists (or where a difference changes sign). ``diverging=True`` centres a
+    red/blue colour map on 0; ``xlog``/``ylog`` use logarithmic axes (grid points must be
+    > 0)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
@@ -137,7 +149,12 @@ def plot_map(x, y, values, ax=None, xlabel="", ylabel="", label="", zero=None, c
     if diverging:
         lim = max(float(np.nanmax(np.abs(v))), 1e-300)
         norm, cmap = TwoSlopeNorm(0.0, -lim, lim), "RdBu_r"
-    mesh = ax.pcolormesh(x, y, v, shading="nearest", cmap=cmap, norm=norm)
+    mesh = ax.pcolormesh(_edges(x, xlog), _edges(y, ylog), v, shading="flat", cmap=cmap,
+                         norm=norm)
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
     plt.colorbar(mesh, ax=ax, label=label)
     z = v if zero is None else np.asarray(zero, float)
     if x.size > 1 and y.size > 1 and np.nanmin(z) < 0 < np.nanmax(z):

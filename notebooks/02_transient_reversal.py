@@ -154,8 +154,9 @@ print(f"max |J(mixture) − mixture of J| = {float(np.max(np.abs(j_mix - j_lin))
 # ## 2. Maps of the reversal
 #
 # Depth = max(0, −min_t J^Q_hot) (energy/ħ) and duration = total time with J^Q_hot < 0
-# (ħ/energy), on t ∈ [0, t_max]. The black line is the zero contour of the depth map's
-# underlying min_t J^Q_hot (outside it there is no reversal).
+# (ħ/energy), on t ∈ [0, t_max]. Black lines are zero contours: of the map itself where it
+# changes sign, and, for the preparation effect duration(n0) − duration(n0 = 0), the boundary
+# between preparations that prolong and that shorten the reversal of the empty level.
 #
 # **Level energy × initial occupation** (stage 1 once per ε, every n0 in one batched stage 2):
 
@@ -170,6 +171,14 @@ plot_map(eps_grid, n0_grid, depth_a.T, ax=axes[0], xlabel="level energy ε  [ene
 plot_map(eps_grid, n0_grid, duration_a.T, ax=axes[1], xlabel="level energy ε  [energy]",
          ylabel="initial occupation n0", label="reversal duration  [ħ/energy]")
 plt.show()
+effect = duration_a - duration_a[:, :1]  # duration(n0) − duration(n0 = 0): the preparation
+plot_map(eps_grid, n0_grid, effect.T, xlabel="level energy ε  [energy]", diverging=True,
+         ylabel="initial occupation n0", label="duration(n0) − duration(0)  [ħ/energy]",
+         title="preparation effect on the duration (black: zero contour)")
+plt.show()
+print(f"filling the level prolongs the reversal for ε > 0 on this grid: "
+      f"{bool(np.all(effect[eps_grid > 0, -1] > 0))}; shortens it for ε < 0: "
+      f"{bool(np.all(effect[eps_grid < 0, -1] < 0))}")
 k = np.unravel_index(np.argmax(depth_a), depth_a.shape)
 print(f"deepest reversal on this grid: {depth_a[k]:.4f} at ε = {eps_grid[k[0]]:g}, "
       f"n0 = {n0_grid[k[1]]:g}; longest: {duration_a.max():.3f} at ε = "
@@ -185,7 +194,8 @@ print(f"fraction of the (ε, n0) grid with a reversal: {np.mean(depth_a > 0):.2f
 gamma_grid = np.array([0.25, 1.0]) if SMOKE else np.geomspace(0.1, 2.0, 15)
 dt_grid = np.linspace(0.1, 2.0, 4 if SMOKE else 20)
 # stage 2 must be valid for every T_hot of the grid
-method_b = jt.Continuum(tolerance=1e-6, temperature_range=(0.9 * T_COLD, T_COLD + dt_grid.max()))
+method_b = jt.Continuum(tolerance=1e-6,
+                         temperature_range=(0.9 * T_COLD, float(T_COLD + dt_grid.max())))
 temps = np.stack([T_COLD + dt_grid, np.full_like(dt_grid, T_COLD)], axis=-1)  # (ΔT, 2)
 prep = np.stack([empty, filled])[:, None]  # (2, 1, 1, 1) broadcast against (ΔT, 2)
 depth_b, duration_b = reversal_map(lambda g: level(gamma=g), gamma_grid, times, prep,
@@ -194,8 +204,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, i, name in ((axes[0], 0, "n0 = 0"), (axes[1], 1, "n0 = 1")):
     plot_map(dt_grid, gamma_grid, duration_b[:, i], ax=ax, xlabel="ΔT = T_hot − T_cold",
              ylabel="coupling strength γ  [energy]", label="reversal duration  [ħ/energy]",
-             title=f"ε = 1, {name}")
-    ax.set_yscale("log")
+             title=f"ε = 1, {name}", ylog=True)
 plt.show()
 for i, name in ((0, "n0 = 0"), (1, "n0 = 1")):
     print(f"{name}: duration from {duration_b[:, i].min():.3f} to {duration_b[:, i].max():.3f}; "

@@ -39,7 +39,8 @@ def test_plots_draw_on_agg(tmp_path):
     x, y = np.linspace(0, 1, 5), np.linspace(-1, 1, 4)
     v = y[:, None] + 0.2 * x[None, :]
     plot.plot_map(x, y, v, ax=axes[0, 2], label="v", diverging=True)
-    plot.plot_map(x, y, np.abs(v), ax=axes[1, 0], zero=v)
+    plot.plot_map(x + 0.1, y + 2, np.abs(v), ax=axes[1, 0], zero=v, xlog=True, ylog=True)
+    plot.plot_map(x[:1], y, v[:, :1])  # a single column
     with pytest.raises(ValueError, match="values must have shape"):
         plot.plot_map(x, y, v.T)
     k = np.stack([T, T**2, -T], axis=-1)
