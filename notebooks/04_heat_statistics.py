@@ -40,7 +40,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -66,30 +65,12 @@ print(f"{n_modes} modes per lead on [−{band}, {band}]: single-particle dimensi
 
 # %% [markdown]
 # ## Levitov–Lesovik rates from the Caroli transmission
+#
+# `jt.statistics.levitov_lesovik_rates` evaluates the integral above with the exact
+# transmission 𝒯(ω) of the continuum model and differentiates it in λ.
 
 # %%
-x, w = np.polynomial.legendre.leggauss(20)
-edges = np.linspace(-40.0, 40.0, 321)
-half = np.diff(edges) / 2
-omega = jnp.asarray((((edges[1:] + edges[:-1]) / 2)[:, None] + half[:, None] * x).ravel())
-weight = jnp.asarray((half[:, None] * w).ravel()) / (2 * np.pi)
-transmission = jax.vmap(lambda o: jt.transmission(model, o))(omega)[:, 0, 1]
-(t_h, t_c), (mu_h, mu_c) = np.asarray(model.temperatures), np.asarray(model.chemical_potentials)
-f_h, f_c = jt.occupation(omega, t_h, mu_h), jt.occupation(omega, t_c, mu_c)
-
-
-def log_z_rate(lam):
-    e = omega - mu_h  # heat carried out of the hot lead by one electron at energy ω
-    arg = f_h * (1 - f_c) * (jnp.exp(1j * lam * e) - 1) + f_c * (1 - f_h) * (
-        jnp.exp(-1j * lam * e) - 1)
-    return jnp.sum(weight * jnp.log(1 + transmission * arg))
-
-
-ll_rates, g = [], log_z_rate
-for k in range(ORDER):
-    g = (lambda gg: (lambda s: jax.jvp(gg, (s,), (1.0,))[1]))(g)
-    ll_rates.append(float(((-1j) ** (k + 1) * g(0.0)).real))
-ll_rates = np.array(ll_rates)
+ll_rates = np.asarray(st.levitov_lesovik_rates(model, ORDER, reservoir=0))
 print("Levitov–Lesovik rates c_1..c_4:", ll_rates)
 print(f"c_1 vs Landauer heat current: {ll_rates[0]:.6f} vs "
       f"{float(jt.steady_state(model).heat_current[0]):.6f}")
