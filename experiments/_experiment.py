@@ -39,7 +39,7 @@ RESULTS = HERE / "results"
 CONFIGS = HERE / "configs"
 
 sys.path.insert(0, str(HERE / "benchmarks"))
-from _common import env_info  # noqa: E402
+from _common import bench, env_info  # noqa: E402, F401  (re-exported to the experiments)
 
 
 def merge(defaults: dict, override: dict, where: str = "") -> dict:

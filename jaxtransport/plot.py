@@ -166,12 +166,14 @@ def plot_map(x, y, values, ax=None, xlabel="", ylabel="", label="", zero=None, c
     return ax
 
 
-def plot_cumulants(times, cumulants, axes=None, rates=None, quantity="Q_{hot}", title=None):
+def plot_cumulants(times, cumulants, axes=None, rates=None, quantity="Q_{hot}", title=None,
+                   label="exact (finite modes)"):
     r"""Cumulants κ_1 … κ_n of a transferred quantity vs time, one panel per order.
 
     ``cumulants`` (T, n) (κ_1 = mean, κ_2 = variance, …; heat out of the reservoir, energy
     units to the power n). ``rates`` (n,), optional: long-time rates dκ_n/dt (e.g.
-    Levitov–Lesovik), drawn as dashed lines of that slope through the last point."""
+    Levitov–Lesovik), drawn as dashed lines of that slope through the last point. Call again
+    with the same ``axes`` (and another ``label``) to overlay several preparations."""
     import matplotlib.pyplot as plt
 
     t = np.asarray(times, float)
@@ -184,7 +186,7 @@ def plot_cumulants(times, cumulants, axes=None, rates=None, quantity="Q_{hot}", 
         axes = axes[0]
     for m in range(n):
         ax = axes[m]
-        ax.plot(t, k[:, m], label="exact (finite modes)")
+        ax.plot(t, k[:, m], label=label)
         if rates is not None:
             r = float(np.asarray(rates)[m])
             ax.plot(t, k[-1, m] + r * (t - t[-1]), "--", color="0.4", lw=1,
