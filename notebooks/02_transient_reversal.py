@@ -77,6 +77,7 @@ for name, s in sols.items():
     win = th.negative_windows(times, s.heat_current[:, 0])
     print(f"{name}: J^Q_hot < 0 on {[(round(a, 3), round(b, 3)) for a, b in win]}, "
           f"min J^Q_hot = {float(np.min(s.heat_current[:, 0])):.4f}")
+    assert win  # both preparations reverse (the narrative below relies on it)
 
 # %% [markdown]
 # Both preparations reverse: even the empty level pulls energy out of *both* leads right
@@ -187,8 +188,8 @@ print(f"fraction of the (ε, n0) grid with a reversal: {np.mean(depth_a > 0):.2f
 
 # %% [markdown]
 # **ΔT × coupling strength** (n0 = 0 and n0 = 1, T_cold fixed; stage 1 once per γ, every
-# T_hot in one batched stage 2). A larger ΔT pushes the hot lead's current up and shortens the
-# window; a stronger coupling makes the quench larger but also faster.
+# T_hot in one batched stage 2). Durations are capped at t_max: a slowly decaying filled level
+# at weak coupling can keep the hot lead's current negative beyond the window shown.
 
 # %%
 gamma_grid = np.array([0.25, 1.0]) if SMOKE else np.geomspace(0.1, 2.0, 15)
@@ -209,6 +210,9 @@ plt.show()
 for i, name in ((0, "n0 = 0"), (1, "n0 = 1")):
     print(f"{name}: duration from {duration_b[:, i].min():.3f} to {duration_b[:, i].max():.3f}; "
           f"depth from {depth_b[:, i].min():.4f} to {depth_b[:, i].max():.4f}")
+    shorter = bool(np.all(np.diff(duration_b[:, i], axis=-1) <= 1e-9))
+    print(f"    a larger ΔT shortens (or keeps) the reversal at every γ: {shorter}; the duration "
+          f"at the smallest ΔT grows with γ: {bool(np.all(np.diff(duration_b[:, i, 0]) > 0))}")
 
 # %% [markdown]
 # ## 3. Coupling quench vs preparation
