@@ -90,7 +90,8 @@ def main():
     axes[0].axhline(0.0, color="k", lw=0.6)
     axes[0].set_ylabel("min$_t$ J$^Q_{hot}$  [energy/ħ]  (< 0: heat into hot)")
     axes[0].set_title("(a) strongest reversal per preparation", fontsize=9)
-    axes[0].legend(fontsize=7)
+    axes[0].set_ylim(1.45 * min(v.min() for v in values.values()), 0.0)
+    axes[0].legend(fontsize=7, ncol=2, loc="lower center")
     for k, p in enumerate(preps):
         axes[1].plot(times, traces["three_sites"][k], label=p)
     axes[1].axhline(0.0, color="k", lw=0.6)
