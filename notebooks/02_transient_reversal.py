@@ -162,8 +162,8 @@ print(f"max |J(mixture) − mixture of J| = {float(np.max(np.abs(j_mix - j_lin))
 # **Level energy × initial occupation** (stage 1 once per ε, every n0 in one batched stage 2):
 
 # %%
-eps_grid = np.array([-1.0, 1.0]) if SMOKE else np.linspace(-3.0, 3.0, 25)
-n0_grid = np.linspace(0.0, 1.0, 5 if SMOKE else 21)
+eps_grid = np.array([-1.0, 1.0]) if SMOKE else np.linspace(-3.0, 3.0, 13)
+n0_grid = np.linspace(0.0, 1.0, 5 if SMOKE else 11)
 depth_a, duration_a = reversal_map(level, eps_grid, times, n0_grid[:, None, None],
                                    method=method)  # (ε, n0)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -192,8 +192,8 @@ print(f"fraction of the (ε, n0) grid with a reversal: {np.mean(depth_a > 0):.2f
 # at weak coupling can keep the hot lead's current negative beyond the window shown.
 
 # %%
-gamma_grid = np.array([0.25, 1.0]) if SMOKE else np.geomspace(0.1, 2.0, 15)
-dt_grid = np.linspace(0.1, 2.0, 4 if SMOKE else 20)
+gamma_grid = np.array([0.25, 1.0]) if SMOKE else np.geomspace(0.1, 2.0, 7)
+dt_grid = np.linspace(0.1, 2.0, 4 if SMOKE else 10)
 # stage 2 must be valid for every T_hot of the grid
 method_b = jt.Continuum(tolerance=1e-6,
                          temperature_range=(0.9 * T_COLD, float(T_COLD + dt_grid.max())))
