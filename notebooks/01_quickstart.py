@@ -59,17 +59,23 @@ print(f"level ε = {float(model.hamiltonian[0, 0].real)}, T_hot = {float(model.t
 # %% [markdown]
 # Stage 1 (`jt.response`) computes the exact response kernels once; stage 2 (`evaluate`)
 # gives the observables for any initial state C0 (here the 1×1 matrix n0) and any
-# temperatures, cheaply. Start from the filled level, n0 = 1.
+# temperatures, cheaply. An empty (n0 = 0) and a filled (n0 = 1) level:
 
 # %%
 resp = jt.response(model, times)
 print("quadrature error estimate:", float(resp.error_estimate))
+empty = resp.evaluate(np.array([[0.0]]))
 sol = resp.evaluate(np.array([[1.0]]))  # level initially filled
-plot_currents(sol, reservoir_names=["hot", "cold"], title="n0 = 1 (shaded: J^Q_hot < 0)")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+for ax, s, name in ((axes[0], empty, "n0 = 0"), (axes[1], sol, "n0 = 1")):
+    plot_currents(s, ax=ax, reservoir_names=["hot", "cold"],
+                  title=f"{name} (shaded: J^Q_hot < 0)")
 plt.show()
+print("n0 = 0: J^Q_hot < 0 during",
+      [(round(a, 3), round(b, 3)) for a, b in reversal_windows(times, empty.heat_current[:, 0])])
 windows = reversal_windows(times, sol.heat_current[:, 0])
 landauer = np.asarray(jt.steady_state(model).heat_current)
-print("J^Q_hot < 0 during", [(round(a, 3), round(b, 3)) for a, b in windows])
+print("n0 = 1: J^Q_hot < 0 during", [(round(a, 3), round(b, 3)) for a, b in windows])
 print(f"J^Q at t = {times[-1]:g}: {np.asarray(sol.heat_current[-1])}; Landauer: {landauer}")
 assert windows, "the filled level must show a reversal window"
 
