@@ -171,7 +171,7 @@ model = systems[name]
 h = np.asarray(model.hamiltonian)
 ev = np.linalg.eigvalsh(h)
 e_lo, e_hi = ev[ev < 0].sum(), ev[ev > 0].sum()
-energies = np.linspace(e_lo, e_hi, 4 if SMOKE else 9)[1:-1]  # strictly inside the range
+energies = np.linspace(e_lo, e_hi, 3 if SMOKE else 9)[1:-1]  # strictly inside the range
 fixed = []
 for e in energies:
     res = jt.optimise_preparation(model, times, objective,
