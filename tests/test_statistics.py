@@ -234,3 +234,13 @@ def test_series_equals_taylor_mode_autodiff(statistics):
         np.testing.assert_allclose(a, b, atol=1e-13)
     with pytest.raises(ValueError, match="method must be"):
         st.cumulants(fm, TIMES, c0, method="numerical")
+
+
+def test_public_levitov_lesovik_rates_match_the_reference():
+    model = _ll_model()
+    np.testing.assert_allclose(st.levitov_lesovik_rates(model, 4), _levitov_lesovik(model, 4),
+                               rtol=1e-8)
+    c1 = float(st.levitov_lesovik_rates(model, 1)[0])
+    np.testing.assert_allclose(c1, float(jt.steady_state(model).heat_current[0]), rtol=1e-6)
+    with pytest.raises(ValueError, match="two reservoirs"):
+        st.levitov_lesovik_rates(jt.Model([[0.0]], model.reservoirs[:1]))
