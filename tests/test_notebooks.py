@@ -21,7 +21,7 @@ TIMEOUT_S = 300  # per notebook (whole smoke set: ~2-3 min on 2 cores)
 
 def test_there_are_notebooks():
     expected = {"01_quickstart", "02_transient_reversal", "03_optimal_preparations",
-                "04_heat_statistics", "06_strong_coupling_and_non_markovianity"}
+                "04_heat_statistics", "05_bosons", "06_strong_coupling_and_non_markovianity"}
     assert expected <= {p.stem for p in NOTEBOOKS}
 
 
