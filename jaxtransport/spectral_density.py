@@ -156,11 +156,13 @@ def density_rule(dens: AbstractSpectralDensity, tau_max: float = 0.0, q: int | N
     edges = panel_edges(lo, hi, width, dens.breakpoints(), dens.singular_points(), levels)
     if tau_max > 0:  # far from the weight, panels may grow up to the oscillation limit
         c, osc = float(dens.center()), 24.0 / tau_max
+        fixed = np.asarray([*dens.breakpoints(), *dens.singular_points()], float)
+        sing = np.asarray(dens.singular_points(), float)
         merged = [edges[0]]
         for e in edges[1:]:
-            if e - merged[-1] < min(osc, max(width, 0.25 * abs(merged[-1] - c))) and not (
-                    any(abs(e - b) < 1e-12 for b in (*dens.breakpoints(), *dens.singular_points()))
-                    or e == edges[-1]):
+            keep = (e == edges[-1] or np.any(np.abs(e - fixed) < 1e-12)
+                    or np.any(np.abs(e - sing) <= width))  # the graded zones stay
+            if not keep and e - merged[-1] < min(osc, max(width, 0.25 * abs(merged[-1] - c))):
                 continue
             merged.append(e)
         edges = np.asarray(merged)
