@@ -259,3 +259,49 @@ def test_brownian_oscillator_relaxes_to_exact_equilibrium():
     assert abs(cov[0, 0] - x2) < 1e-6 and abs(cov[1, 1] - p2) < 1e-6
     assert abs(cov[0, 1]) < 1e-6 and np.max(np.abs(np.asarray(sol.mean)[-1])) < 1e-6
     assert float(sol.error_estimate) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------
+# steady state: exact transmission formulas vs the long-time continuum
+# ---------------------------------------------------------------------------------------
+def _two_oscillators(cross=0.0):
+    """Two coupled oscillators (ω1² = 1, ω2² = 1.5, spring −0.3; optional x–p cross terms)
+    between a hot (T = 1) and a cold (T = 0.3) Drude x–x bath."""
+    g = np.zeros((4, 4))
+    g[:2, :2] = [[1.0, -0.3], [-0.3, 1.5]]
+    g[2:, 2:] = np.eye(2)
+    g[0, 2] = g[2, 0] = cross
+    hot = jt.PositionReservoir(jt.DrudeLorentz(0.3, 2.0), temperature=1.0, coupling=[1.0, 0.0])
+    cold = jt.PositionReservoir(jt.DrudeLorentz(0.2, 1.5), temperature=0.3, coupling=[0.0, 1.0])
+    return jt.QuadraticModel(g, (hot, cold), "boson")
+
+
+def test_phonon_transmission_formula_matches_long_time_continuum():
+    """J^Q_α = Σ_β∫dω/2π ω 4J_αJ_β|𝒢_αβ|²(n_α − n_β) (general_steady_state) == the
+    continuum (auxiliary-variable closure) heat currents at t = 90 from the vacuum, for a
+    model with an x–p cross term (measured 2.5e-9; slowest closed-loop decay rate 0.084);
+    the transmission and direct forms agree to round-off; energy is conserved."""
+    model = _two_oscillators(cross=0.2)
+    ss = jt.general_steady_state(model)
+    j = np.asarray(ss.heat_current)
+    assert j[0] > 1e-2 and abs(j[0] + j[1]) < 1e-12
+    assert float(ss.error_estimate) < 1e-10
+    assert np.all(np.isnan(np.asarray(ss.particle_current)))
+    sol = jt.solve_general(model, jt.CovarianceState(0.5 * np.eye(4), "boson"),
+                           np.array([0.0, 90.0]))
+    assert float(sol.error_estimate) < 1e-8
+    assert _max(np.asarray(sol.heat_current)[-1], j) < 1e-8
+
+
+def test_bdg_steady_state_matches_long_time_continuum():
+    """Nambu-doubled Landauer–Büttiker currents (particle, energy, heat; particle number not
+    conserved: Andreev processes) == continuum at t = 50 (measured ~1e-10 at t = 45)."""
+    model = jt.QuadraticModel.fermionic(H2, _leads(), pairing=D2)
+    ss = jt.general_steady_state(model)
+    assert float(ss.error_estimate) < 1e-10
+    jn, je = np.asarray(ss.particle_current), np.asarray(ss.energy_current)
+    assert abs(je[0] + je[1]) < 1e-10 and abs(jn[0] + jn[1]) > 1e-3
+    state = jt.CovarianceState.from_gaussian_state(jt.GaussianState(np.diag([1.0, 0.0])))
+    sol = jt.solve_general(model, state, np.array([0.0, 50.0]))
+    for key in ("particle_current", "energy_current", "heat_current"):
+        assert _max(np.asarray(getattr(sol, key))[-1], getattr(ss, key)) < 1e-8, key
