@@ -322,6 +322,29 @@ def test_phonon_transmission_formula_matches_long_time_continuum():
     assert _max(np.asarray(sol.heat_current)[-1], j) < 1e-8
 
 
+def test_phonon_steady_state_matches_textbook_formula():
+    """Separable case: general_steady_state == the textbook phonon Landauer formula
+    J = ∫_0^∞ dω/2π ω 4 J_h J_c |(D^{-1})_{12}|² (n_h − n_c), D = K′ − ω² − diag(χ_h, χ_c),
+    χ = 2λγ/(γ − iω), K′ = K + 2λ (counter-terms), integrated independently (scipy quad)."""
+    from scipy.integrate import quad
+
+    model = _two_oscillators()
+    k = np.array([[1.0, -0.3], [-0.3, 1.5]]) + np.diag([0.6, 0.4])
+    drude = [(0.3, 2.0, 1.0), (0.2, 1.5, 0.3)]  # (λ, γ, T)
+
+    def integrand(w):
+        chi = [2 * lam * gam / (gam - 1j * w) for lam, gam, _ in drude]
+        g12 = np.linalg.inv(k - w**2 * np.eye(2) - np.diag(chi))[0, 1]
+        nb = [1.0 / np.expm1(w / t) for *_, t in drude]
+        return w * 4 * chi[0].imag * chi[1].imag * abs(g12) ** 2 * (nb[0] - nb[1]) / (2 * np.pi)
+
+    ref = quad(integrand, 0.0, 60.0, points=[1.0, 1.2, 1.4], epsabs=1e-14, epsrel=1e-12,
+               limit=500)[0]
+    ss = jt.general_steady_state(model)
+    assert abs(float(ss.heat_current[0]) - ref) < 1e-10 * max(1.0, abs(ref))
+    assert abs(float(ss.heat_current[1]) + ref) < 1e-10
+
+
 def test_bdg_steady_state_matches_long_time_continuum():
     """Nambu-doubled Landauer–Büttiker currents (particle, energy, heat; particle number not
     conserved: Andreev processes) == continuum at t = 50 (measured ~1e-10 at t = 45)."""
