@@ -15,6 +15,12 @@ each with its time derivative. Currents are OUT of each reservoir:
 J^N_α = −d⟨N_α⟩/dt, J^E_α = −d⟨H_α⟩/dt, J^Q_α = J^E_α − μ_α J^N_α (ħ = k_B = 1).
 For x–x (position-coupled) reservoirs the bath number is not conserved by H_I and μ = 0:
 their particle current is reported as NaN and J^Q = J^E.
+
+Stage 2 is assembled from additive terms (``state_terms`` + ``bath_terms`` + ``offset_terms``
+→ ``assemble``), each (covariance, amplitude X, dX/dt, system energy [value, d/dt], mean)
+with the engine's amplitude convention (J^N = 2 Re X^N, J^E = 2 Re X^E, ⟨H_I⟩ = −2 Im X^N),
+so ``jt.response.base``'s term functions, the optimiser and the sweeps use a
+``GeneralResponse`` unchanged (they pass number-conserving C0, converted affinely).
 """
 
 from __future__ import annotations
