@@ -236,8 +236,9 @@ def _continuum_vs_discretised(model, state, times, energy_tol):
 @pytest.mark.slow
 def test_bdg_pair_continuum_matches_discretised():
     """Fermionic pair with pairing Δ between two CutoffLorentzian leads. Measured with 600
-    modes per term (band 250, sinh grid): covariance 2.1e-9, particle currents 1.6e-7,
-    coupling energies 9.8e-8, system energy 7e-10, energy currents 7.9e-6 (band tails)."""
+    modes per term (band 250, sinh grid): covariance 1.6e-9, particle currents 1.6e-7,
+    coupling energies 8.6e-8, system energy 8.3e-10, energy/heat currents 9.2e-6 (band
+    tails). Slow (~5 min on 2 shared cores)."""
     times = np.linspace(0.0, 8.0, 9)
     model = jt.QuadraticModel.fermionic(H2, _leads(cutoff=4.0), pairing=D2)
     state = jt.CovarianceState.from_gaussian_state(jt.GaussianState(np.diag([1.0, 0.0])))
