@@ -149,7 +149,7 @@ def test_boson_squeezed_xx_model_matches_truncated_fock_space():
     9.0e-5 (vs cutoff 12: 3.4e-3, 1.1e-3, 4.8e-4, 3.6e-4, 3.7e-4). Asserted: for every
     observable the Gaussian result is closer to cutoff 14 than cutoff 12 is (it lies within
     the truncation error) and the Fock results converge towards it as the cutoff grows.
-    Slow (~10 min on 2 shared cores: dense 2744² many-body matrices)."""
+    Slow (5.5–10 min on 2 shared cores: dense 2744² many-body matrices)."""
     times = np.linspace(0.0, 4.0, 5)
     gsys = np.array([[1.1, 0.15], [0.15, 0.9]])
     res = (jt.PositionReservoir(jt.DrudeLorentz(0.15, 1.0), temperature=0.4, coupling=[1.0]),)
