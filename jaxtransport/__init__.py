@@ -14,12 +14,10 @@ from .general import (  # noqa: E402
     GeneralContinuum,
     GeneralResponse,
     GeneralSolution,
-    GeneralSteadyState,
     PositionReservoir,
     QuadraticModel,
     covariance_entropy,
     general_response,
-    general_steady_state,
     solve_general,
 )
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
@@ -143,11 +141,9 @@ __all__ = [
     "GeneralContinuum",
     "GeneralResponse",
     "GeneralSolution",
-    "GeneralSteadyState",
     "PositionReservoir",
     "QuadraticModel",
     "covariance_entropy",
     "general_response",
-    "general_steady_state",
     "solve_general",
 ]

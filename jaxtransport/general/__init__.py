@@ -11,7 +11,6 @@ from .response import (
     solve_general,
 )
 from .state import CovarianceState
-from .steady_state import GeneralSteadyState, general_steady_state
 
 __all__ = [
     "CovarianceState",
@@ -19,11 +18,9 @@ __all__ = [
     "GeneralContinuum",
     "GeneralResponse",
     "GeneralSolution",
-    "GeneralSteadyState",
     "PositionReservoir",
     "QuadraticModel",
     "covariance_entropy",
     "general_response",
-    "general_steady_state",
     "solve_general",
 ]
