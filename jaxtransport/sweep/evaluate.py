@@ -205,7 +205,7 @@ def grid_parts(spec: Sweep, resp):
         t_vals, m_vals = _reservoir_values(spec, b)
         tt, mm = (np.repeat(t_vals, len(m_vals)), np.tile(m_vals, len(t_vals)))
         wf = resp.weights[b] * resp.occupations(jnp.asarray(tt)[:, None],
-                                                jnp.asarray(mm)[:, None])[:, 0]
+                                                jnp.asarray(mm)[:, None])[:, b]
         bad = resp._check_window(jnp.asarray(tt), jnp.asarray(mm))
         if bool(bad):
             raise ValueError(f"reservoir {b}: swept temperatures/chemical potentials lie "
