@@ -166,7 +166,14 @@ def density_rule(dens: AbstractSpectralDensity, tau_max: float = 0.0, q: int | N
                 continue
             merged.append(e)
         edges = np.asarray(merged)
-    x, w = _legendre(q or dens.quadrature_order)
+    return gauss_rule(edges, q or dens.quadrature_order)
+
+
+def gauss_rule(edges, q: int):
+    """Composite Gauss–Legendre rule, ``q`` nodes per panel between consecutive ``edges``:
+    host numpy (nodes, weights)."""
+    edges = np.asarray(edges, float)
+    x, w = _legendre(q)
     half = 0.5 * np.diff(edges)
     mid = 0.5 * (edges[1:] + edges[:-1])
     return (mid[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel()

@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .reservoir import occupation
-from .spectral_density import panel_edges
+from .spectral_density import gauss_rule, panel_edges
 
 
 class SteadyState(eqx.Module):
@@ -77,11 +77,8 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
     sing = tuple(b for d in dens for b in d.singular_points())
 
     def integrate(width, q):
-        x, w = np.polynomial.legendre.leggauss(q)
-        edges = panel_edges(lo, hi, width, cuts, sing)
-        half = 0.5 * np.diff(edges)
-        nodes = jnp.asarray(((edges[1:] + edges[:-1]) / 2)[:, None] + half[:, None] * x).ravel()
-        wts = jnp.asarray((half[:, None] * w).ravel()) / (2 * math.pi)
+        x, w = gauss_rule(panel_edges(lo, hi, width, cuts, sing), q)
+        nodes, wts = jnp.asarray(x), jnp.asarray(w) / (2 * math.pi)
         tr = jax.vmap(lambda om: transmission(model, om))(nodes)  # (K, M, M)
         f = occupation(nodes[:, None], temp[None, :], mu[None, :], model.statistics)  # (K, M)
         df = f[:, :, None] - f[:, None, :]

@@ -36,6 +36,7 @@ import numpy as np
 
 from .._validation import check_times, is_concrete
 from ..pole_fit import fit_kernel
+from ..spectral_density import gauss_rule
 from .base import Response, flatten_terms, one_hot, stack_reservoir_arrays
 
 _TWO_PI = 2.0 * math.pi
@@ -372,13 +373,7 @@ def _panel_edges(lo, hi, width, poles=(), factor=1.0, cuts=(), singular=(), leve
 
 
 def _gauss_panels(lo, hi, width, q, poles=(), factor=1.0, cuts=(), singular=()):
-    x, w = np.polynomial.legendre.leggauss(q)
-    edges = _panel_edges(lo, hi, width, poles, factor, cuts, singular)
-    half = 0.5 * np.diff(edges)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
-    weights = (half[:, None] * w[None, :]).ravel()
-    return nodes, weights
+    return gauss_rule(_panel_edges(lo, hi, width, poles, factor, cuts, singular), q)
 
 
 def _ray_rule(s_first, s_far, q):

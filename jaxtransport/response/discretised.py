@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times, is_concrete
-from ..spectral_density import density_rule, panel_edges
+from ..spectral_density import density_rule, gauss_rule, panel_edges
 from .base import Response, flatten_terms, stack_reservoir_arrays
 
 _GOLDEN = 0.6180339887498949
@@ -131,11 +131,7 @@ class Discretised(eqx.Module):
                 h = (hi_b - lo_b) / max(1, self.n_modes // q)
                 bps = dens.breakpoints() if len(dens.breakpoints()) <= 16 else ()
                 edges = panel_edges(lo_b, hi_b, h, bps, dens.singular_points(), levels=6)
-                xg, wg = np.polynomial.legendre.leggauss(q)
-                half = 0.5 * np.diff(edges)
-                mid = 0.5 * (edges[1:] + edges[:-1])
-                nodes = (mid[:, None] + half[:, None] * xg).ravel()
-                spacing = (half[:, None] * wg).ravel()
+                nodes, spacing = gauss_rule(edges, q)
                 dw = 2 * math.pi / (0.75 * q / float(np.max(np.diff(edges))))
                 out.append((nodes, dw, r, dens, v, (lo_b, hi_b), spacing))
                 continue
