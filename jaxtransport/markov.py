@@ -70,9 +70,8 @@ class MarkovGenerator(eqx.Module):
 
 def _self_energy_matrix(res, omega):
     out = 0.0
-    for dens, v in res.terms:
-        for lor in dens.lorentzian_terms():
-            out = out + lor.self_energy(omega)[..., None, None] * jnp.outer(v, v.conj())
+    for dens, v in res.terms:  # analytic for Lorentzian sums, Kramers–Kronig otherwise
+        out = out + dens.self_energy(omega)[..., None, None] * jnp.outer(v, v.conj())
     return out
 
 
@@ -83,8 +82,8 @@ def markov_generator(
     r"""The weak-coupling GKSL generator of ``model`` (``kind`` = "global" or "local").
 
     ``temperature``/``chemical_potential``: (M,) (default: the model's). ``lamb_shift`` adds
-    the Hermitian part of the self-energy at the Bohr (global) / local frequencies; it needs
-    Lorentzian-sum densities (their Σ^R is analytic)."""
+    the Hermitian part of the self-energy at the Bohr (global) / local frequencies (analytic
+    for Lorentzian sums, Kramers–Kronig for the other densities)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
     if not degeneracy_tolerance >= 0:
@@ -126,8 +125,7 @@ def markov_generator(
                 r = r + dens(eps) * vv
                 gp = gp + dens(eps) * occupation(eps, temp[a], mu[a], stat) * vv
                 if lamb_shift:
-                    shift = shift + jnp.real(
-                        sum(lor.self_energy(eps) for lor in dens.lorentzian_terms())) * vv
+                    shift = shift + jnp.real(dens.self_energy(eps)) * vv
             rates.append(r)
             gains.append(gp)
     return MarkovGenerator(

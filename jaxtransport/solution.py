@@ -27,11 +27,12 @@ class Solution(eqx.Module):
     temperature: Array  # (..., M)
     chemical_potential: Array  # (..., M)
     error_estimate: Array
+    statistics: str = eqx.field(static=True, default="fermion")  # of the model solved
 
     @classmethod
     def from_amplitudes(
         cls, *, times, hamiltonian, correlation, amplitude, amplitude_dt, scalar_dt,
-        temperature, chemical_potential, error_estimate,
+        temperature, chemical_potential, error_estimate, statistics="fermion",
     ):
         mu = chemical_potential[..., None, :]
         jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
@@ -51,6 +52,7 @@ class Solution(eqx.Module):
             temperature=temperature,
             chemical_potential=chemical_potential,
             error_estimate=error_estimate,
+            statistics=statistics,
         )
 
     # --- derived observables -------------------------------------------------------------

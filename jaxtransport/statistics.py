@@ -131,8 +131,6 @@ class FiniteModes(eqx.Module):
 
         if not isinstance(method, Discretised):
             raise ValueError(f"method must be a jt.Discretised(...), got {type(method).__name__}.")
-        if model.statistics != "fermion":
-            raise ValueError("from_model supports statistics='fermion' (the Model's only kind).")
         grid = method.grid(model)
         method._check(model, np.zeros(1), grid)  # band-weight warnings / errors
         n = model.n_modes
@@ -144,6 +142,8 @@ class FiniteModes(eqx.Module):
             owner += [r] * len(nodes)
         eps = np.concatenate(eps)
         full = _assemble(np.asarray(model.hamiltonian, dtype=complex), eps, np.concatenate(coup))
+        if model.statistics == "boson":
+            _check_bosons(full, eps, np.asarray(owner), np.asarray(model.chemical_potentials))
         t_rec = min(2 * math.pi / dw for _, dw, *_ in grid) if method.check_recurrence else math.inf
         return cls(
             hamiltonian=jnp.asarray(full),
@@ -152,7 +152,7 @@ class FiniteModes(eqx.Module):
             chemical_potential=jnp.asarray(model.chemical_potentials),
             n_system=n,
             owner=tuple(int(o) for o in owner),
-            statistics="fermion",
+            statistics=model.statistics,
             recurrence_time=t_rec,
         )
 
@@ -434,21 +434,21 @@ def levitov_lesovik_rates(
 ) -> Array:
     r"""Long-time cumulant rates c_n = lim κ_n(t)/t of q taken out of ``reservoir``, (order,).
 
-    Levitov–Lesovik for a two-terminal continuum ``Model`` (fermions), with the Caroli
-    transmission 𝒯(ω) = T_αβ(ω) (``jt.transmission``), α = ``reservoir``, β the other one:
+    Two-terminal continuum ``Model`` with the Caroli transmission 𝒯(ω) = T_αβ(ω)
+    (``jt.transmission``), α = ``reservoir``, β the other one, s = ±1 for fermions/bosons:
 
-        ln Z(λ)/t = ∫ dω/2π ln{1 + 𝒯 [f_α(1 − f_β)(e^{iλ w(ω)} − 1)
-                                      + f_β(1 − f_α)(e^{−iλ w(ω)} − 1)]},
+        ln Z(λ)/t = s ∫ dω/2π ln{1 + s 𝒯 [f_α(1 − s f_β)(e^{iλ w(ω)} − 1)
+                                         + f_β(1 − s f_α)(e^{−iλ w(ω)} − 1)]},
 
-    w = ω − μ_α (heat), ω (energy) or 1 (particles); c_n = (−i)^n ∂^n_λ ln Z/t at λ = 0 by
-    nested forward-mode autodiff. c_1 is the Landauer current. These are the slopes the
-    transient cumulants of ``cumulants`` approach at long times. Composite Gauss–Legendre over
-    min μ − 40 T_max … max μ + 40 T_max; ``panel_width`` (default min(T_min, W_min/4, 1/4),
-    W the Lorentzian widths) must resolve the structure of 𝒯 (narrow resonances at weak
-    coupling need smaller panels). Units ħ = k_B = 1 (rates in energy^n per time).
+    Levitov–Lesovik for fermions (Fermi functions f), Saito–Dhar for bosons (Bose functions;
+    ln Z = −∫ ln{1 − 𝒯[n_α(1 + n_β)(…) + n_β(1 + n_α)(…)]}). w = ω − μ_α (heat), ω (energy)
+    or 1 (particles); c_n = (−i)^n ∂^n_λ ln Z/t at λ = 0 by nested forward-mode autodiff. c_1
+    is the Landauer current. These are the slopes the transient cumulants of ``cumulants``
+    approach at long times. Composite Gauss–Legendre over μ ± 40 T_max cut to the supports of
+    the densities (the rule of ``jt.steady_state``); ``panel_width`` must resolve the
+    structure of 𝒯 (narrow resonances at weak coupling need smaller panels). Units
+    ħ = k_B = 1 (rates in energy^n per time).
     """
-    if model.statistics != "fermion":
-        raise ValueError("levitov_lesovik_rates supports statistics='fermion' only.")
     if model.n_reservoirs != 2:
         raise ValueError(f"levitov_lesovik_rates needs exactly two reservoirs, got "
                          f"{model.n_reservoirs}.")
@@ -458,36 +458,29 @@ def levitov_lesovik_rates(
         raise ValueError(f"reservoir must be 0 or 1, got {reservoir!r}.")
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}.")
-    from .steady_state import transmission
+    from .steady_state import frequency_rule, transmission
 
     temp, mu = (np.asarray(x, float) for x in reservoir_values(
         model.temperatures, model.chemical_potentials, temperature, chemical_potential))
     if temp.shape != (2,) or mu.shape != (2,) or np.any(~(temp > 0)):
         raise ValueError(f"temperature (> 0) and chemical_potential must have shape (2,), got "
                          f"{temp} and {mu}.")
-    widths = [float(lor.width) for r in model.reservoirs for d, _ in r.terms
-              for lor in d.lorentzian_terms()]
-    pw = panel_width or min(float(temp.min()), 0.25 * min(widths, default=1.0), 0.25)
-    lo, hi = mu.min() - 40 * temp.max(), mu.max() + 40 * temp.max()
-    npan = max(1, math.ceil((hi - lo) / pw))
-    x, wq = np.polynomial.legendre.leggauss(nodes_per_panel)
-    edges = np.linspace(lo, hi, npan + 1)
-    half = 0.5 * np.diff(edges)
-    om = jnp.asarray((((edges[1:] + edges[:-1]) / 2)[:, None] + half[:, None] * x).ravel())
-    wt = jnp.asarray((half[:, None] * wq).ravel()) / (2 * math.pi)
+    rule = frequency_rule(model, temp, mu, panel_width)
+    om, wt = rule(rule.panel_width, nodes_per_panel)
     a, b = reservoir, 1 - reservoir
+    s = 1.0 if model.statistics == "fermion" else -1.0
     tr = jax.vmap(lambda o: transmission(model, o))(om)[:, a, b]
-    fa, fb = occupation(om, temp[a], mu[a]), occupation(om, temp[b], mu[b])
+    fa, fb = (occupation(om, temp[c], mu[c], model.statistics) for c in (a, b))
     w = {"heat": om - mu[a], "energy": om, "particles": jnp.ones_like(om)}[quantity]
 
     def log_z(lam):
-        arg = fa * (1 - fb) * (jnp.exp(1j * lam * w) - 1) + fb * (1 - fa) * (
+        arg = fa * (1 - s * fb) * (jnp.exp(1j * lam * w) - 1) + fb * (1 - s * fa) * (
             jnp.exp(-1j * lam * w) - 1)
-        return jnp.sum(wt * jnp.log(1 + tr * arg))
+        return s * jnp.sum(wt * jnp.log(1 + s * tr * arg))
 
     out, g = [], log_z
     for k in range(order):
-        g = (lambda gg: (lambda s: jax.jvp(gg, (s,), (jnp.ones_like(s),))[1]))(g)
+        g = (lambda gg: (lambda x: jax.jvp(gg, (x,), (jnp.ones_like(x),))[1]))(g)
         out.append(((-1j) ** (k + 1) * g(jnp.asarray(0.0))).real)
     return jnp.stack(out)
 

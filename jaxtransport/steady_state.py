@@ -49,6 +49,36 @@ def transmission(model, omega) -> Array:
     return jnp.einsum("...aij,...jk,...bkl,...il->...ab", gam, gr, gam, gr.conj()).real
 
 
+class _FrequencyRule:
+    """Composite Gauss–Legendre rule for ∫dω/2π over the window where the occupations of
+    ``model``'s reservoirs differ (μ ± 40 T_max, cut to the union of the density supports),
+    panels of width ``panel_width`` (default min(T_min, W_min/4, 1/4), W the Lorentzian widths
+    and the scales of the other densities), graded towards breakpoints and singular points."""
+
+    def __init__(self, model, temp, mu, panel_width=None):
+        lo = float(mu.min() - 40 * temp.max())
+        hi = float(mu.max() + 40 * temp.max())
+        dens = [d for r in model.reservoirs for d, _ in r.terms]
+        sups = [d.support() for d in dens]
+        self.lo = max(lo, min(a for a, _ in sups))  # no weight below the supports (bosons: ≥ μ)
+        self.hi = min(hi, max(b for _, b in sups))
+        widths = [float(lor.width) for d in dens if d.is_pole_sum for lor in d.lorentzian_terms()]
+        widths += [float(d.scale()) for d in dens if not d.is_pole_sum]
+        self.panel_width = panel_width or min(float(temp.min()), 0.25 * min(widths), 0.25)
+        self.cuts = tuple(b for d in dens if not d.is_pole_sum for b in
+                          (d.breakpoints() if len(d.breakpoints()) <= 16 else d.support()))
+        self.sing = tuple(b for d in dens for b in d.singular_points())
+
+    def __call__(self, width, q):
+        """(nodes, weights / 2π) for panels of ``width`` with ``q`` nodes each."""
+        x, w = gauss_rule(panel_edges(self.lo, self.hi, width, self.cuts, self.sing), q)
+        return jnp.asarray(x), jnp.asarray(w) / (2 * math.pi)
+
+
+def frequency_rule(model, temp, mu, panel_width=None) -> _FrequencyRule:
+    return _FrequencyRule(model, np.asarray(temp, float), np.asarray(mu, float), panel_width)
+
+
 def steady_state(model, temperature=None, chemical_potential=None, *, panel_width=None,
                  nodes_per_panel=16) -> SteadyState:
     """Landauer–Büttiker/Caroli currents (out of each reservoir) for ``model``.
@@ -63,22 +93,10 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
     t_np, mu_np = np.asarray(temp), np.asarray(mu)
     if np.any(~(t_np > 0)):
         raise ValueError(f"temperatures must be > 0, got {t_np}.")
-    lo = float(mu_np.min() - 40 * t_np.max())
-    hi = float(mu_np.max() + 40 * t_np.max())
-    dens = [d for r in model.reservoirs for d, _ in r.terms]
-    sups = [d.support() for d in dens]
-    lo = max(lo, min(a for a, _ in sups))  # no weight below the supports (bosons: ≥ μ)
-    hi = min(hi, max(b for _, b in sups))
-    widths = [float(lor.width) for d in dens if d.is_pole_sum for lor in d.lorentzian_terms()]
-    widths += [float(d.scale()) for d in dens if not d.is_pole_sum]
-    pw = panel_width or min(float(t_np.min()), 0.25 * min(widths), 0.25)
-    cuts = tuple(b for d in dens if not d.is_pole_sum for b in
-                 (d.breakpoints() if len(d.breakpoints()) <= 16 else d.support()))
-    sing = tuple(b for d in dens for b in d.singular_points())
+    rule = frequency_rule(model, t_np, mu_np, panel_width)
 
     def integrate(width, q):
-        x, w = gauss_rule(panel_edges(lo, hi, width, cuts, sing), q)
-        nodes, wts = jnp.asarray(x), jnp.asarray(w) / (2 * math.pi)
+        nodes, wts = rule(width, q)
         tr = jax.vmap(lambda om: transmission(model, om))(nodes)  # (K, M, M)
         f = occupation(nodes[:, None], temp[None, :], mu[None, :], model.statistics)  # (K, M)
         df = f[:, :, None] - f[:, None, :]
@@ -86,6 +104,7 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
         je = jnp.einsum("k,k,kab,kab->a", wts, nodes, tr, df)
         return jn, je
 
+    pw = rule.panel_width
     jn, je = integrate(pw, nodes_per_panel)
     jn2, je2 = integrate(2 * pw, nodes_per_panel)
     err = jnp.maximum(jnp.max(jnp.abs(jn - jn2)), jnp.max(jnp.abs(je - je2)))

@@ -74,7 +74,7 @@ def _check_starts_at_zero(sol: Solution):
         )
 
 
-def entropy_production(solution: Solution, statistics: str = "fermion") -> Array:
+def entropy_production(solution: Solution, statistics: str | None = None) -> Array:
     r"""Entropy production Σ(t) = S(ρ_S(t)) − S(ρ_S(0)) − Σ_α Q_α(t)/T_α (nats), shape (..., T).
 
     Q_α is the heat **out of** α (``solution.integrated_heat``), so −Σ_α Q_α/T_α is the entropy
@@ -85,8 +85,15 @@ def entropy_production(solution: Solution, statistics: str = "fermion") -> Array
     on the first interval, where J^Q ~ t ln t; see ``Solution.integrated_heat``). Use a grid
     graded towards t = 0 (e.g. ``t_max * linspace(0, 1, N)**3``) when Σ at short times matters;
     the grid must start at t = 0.
+    ``statistics`` defaults to the solution's (``solution.statistics``); passing the other
+    one is an error.
     """
     _check_starts_at_zero(solution)
+    if statistics is None:
+        statistics = solution.statistics
+    elif check_statistics(statistics) != solution.statistics:
+        raise ValueError(f"statistics={statistics!r} but the solution is of a "
+                         f"{solution.statistics}ic model.")
     s = gaussian_entropy(solution.correlation, statistics)  # (..., T)
     q = solution.integrated_heat  # (..., T, M)
     beta = 1.0 / solution.temperature[..., None, :]

@@ -344,7 +344,8 @@ def optimise_preparation(
     if par.statistics != model.statistics:
         raise ValueError(
             f"parametrisation describes {par.statistics}s but the model is {model.statistics}"
-            "ic; bosonic optimisation needs bosonic support in the engine (not available yet)."
+            "ic; use a parametrisation of the model's statistics (bosons: jt.BosonicGaussian or "
+            "jt.ThermalState(..., statistics='boson'))."
         )
     obj = as_objective(objective)
     obj.check(times, model.n_reservoirs)

@@ -18,8 +18,8 @@ real n×n matrices (``jax.scipy.linalg.expm`` — no eigenvectors on the differe
 - ``ThermalState``: C0 = f(h; T, μ) (Fermi or Bose function of h) at a trainable T ∈ (T_lo,
   T_hi) (and optionally μ ∈ (μ_lo, μ_hi)), computed as a matrix function (no eigh gradients).
 - ``BosonicGaussian``: C0 = L L† (L lower triangular, positive diagonal), or
-  C0 = U diag(n) U† with Bose occupations n_k = 1/(e^{x_k} − 1), x_k > 0. The engine does not
-  support bosons yet; these are pure parametrisations (tested for positivity and gradients).
+  C0 = U diag(n) U† with Bose occupations n_k = 1/(e^{x_k} − 1), x_k > 0, for bosonic models (C0 is
+  unbounded: a linear objective needs a bounded family or a penalty to have an optimum).
 
 Units: energies (h, E, T, μ) in the units of the Hamiltonian, ħ = k_B = 1.
 """
@@ -405,8 +405,9 @@ class BosonicGaussian(AbstractParametrisation):
     - ``form="occupations"``: C0 = U diag(n) U†, Bose occupations n_k = 1/(e^{x_k} − 1) with
       x_k = softplus(θ_k) > 0 (x_k = ε_k/T_k: each natural mode thermal at its own ε/T).
 
-    The engine does not support bosonic models yet, so these states cannot be optimised
-    against a model; they are usable on their own (positivity and gradients are tested).
+    For bosonic ``Model``s. C0 is unbounded here, so an objective that is linear in C0 (a
+    current at one time) has no finite optimum: add a penalty (e.g. on Tr C0) to the objective
+    or use a bounded family such as ``ThermalState(..., statistics="boson")``.
     """
 
     form: str = eqx.field(static=True)

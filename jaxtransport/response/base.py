@@ -198,6 +198,7 @@ def assemble(resp, terms, temp, mu) -> Solution:
         temperature=temp,
         chemical_potential=mu,
         error_estimate=resp.error_estimate,
+        statistics=resp.statistics,
     )
 
 
