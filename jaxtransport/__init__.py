@@ -40,21 +40,21 @@ from .optimise import (  # noqa: E402
     optimal_linear_preparation,
     optimise_preparation,
 )
+from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
 from .solution import Solution  # noqa: E402
-from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffLorentzian,
     Drude,
     FlatBand,
-    Ohmic,
-    Semicircle,
-    Tabulated,
     Lorentzian,
     LorentzianSum,
+    Ohmic,
+    Semicircle,
     SumDensity,
+    Tabulated,
 )
 from .state import GaussianState  # noqa: E402
 from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
@@ -98,6 +98,7 @@ __all__ = [
     "Semicircle",
     "Tabulated",
     "fit_kernel",
+    "KernelFit",
     "Discretised",
     "GaussianState",
     "Lorentzian",

@@ -79,7 +79,9 @@ def check_times(times) -> np.ndarray:
     if not np.all(np.isfinite(t)):
         raise ValueError("times must be finite (no NaN or inf).")
     if np.any(t < 0):
-        raise ValueError(f"times must be >= 0 (the coupling is switched on at t = 0), got min {t.min()}.")
+        raise ValueError(
+            f"times must be >= 0 (the coupling is switched on at t = 0), got min {t.min()}."
+        )
     if t.size > 1 and np.any(np.diff(t) <= 0):
         raise ValueError("times must be strictly increasing (sorted, no repeats).")
     return t

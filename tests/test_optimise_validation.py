@@ -24,7 +24,8 @@ def _opt(**kw):
     "kwargs, message",
     [
         ({"parametrisation": jt.FermionicGaussian(3)}, "n_modes = 3 but the model has 2"),
-        ({"parametrisation": BosonicGaussian(2)}, "use a parametrisation of the model.s statistics"),
+        ({"parametrisation": BosonicGaussian(2)},
+         "use a parametrisation of the model.s statistics"),
         ({"objective": jt.HeatCurrentAt(0.33)}, "time 0.33 is not on the time grid"),
         ({"objective": jt.MinHeatCurrent(window=(5.0, 6.0))}, "contains no time of the grid"),
         ({"objective": jt.MinHeatCurrent(window=(1.0, 0.5))}, "t_start <= t_end"),
