@@ -102,6 +102,6 @@ def fit_kernel(density, t_max: float, tolerance: float = 1e-11, max_terms: int =
         raise ValueError(
             f"fit_kernel: {len(fit.kappa)} exponentials reach only a relative error {rel:.2g} "
             f"(target {tolerance:g}) for {type(density).__name__} on [0, {t_max:g}]; use "
-            "Discretised or a sum of Lorentzians for this density."
+            "Discretised or a sum of Lorentzians for this density." + density.fit_hint()
         )
     return fit

@@ -117,6 +117,10 @@ class AbstractSpectralDensity(eqx.Module):
         out = np.concatenate(out)
         return out[:, 0], out[:, 1]
 
+    def fit_hint(self) -> str:
+        """Extra advice appended to a failed kernel fit's error (density-specific)."""
+        return ""
+
     def self_energy(self, omega) -> Array:
         """Retarded self-energy per unit |v|²: Σ(ω) = ∫dω'/2π g(ω')/(ω − ω' + i0)
         = Λ(ω) − i g(ω)/2 for real ω (Λ by Kramers–Kronig, numerically with the singular
@@ -666,6 +670,16 @@ class Tabulated(AbstractSpectralDensity):
 
     def breakpoints(self):
         return self.omega  # the spline is a cubic between knots
+
+    def fit_hint(self) -> str:
+        v = np.abs(np.asarray(self.values))
+        ends = v[[0, -1]] / max(float(v.max()), 1e-300)
+        if ends.max() < 1e-9:
+            return ""
+        return (f" The samples do not vanish at the grid ends (g(ω_0)/max g = {ends[0]:.2g}, "
+                f"g(ω_N)/max g = {ends[1]:.2g}): the density jumps to zero there, and a jump "
+                "gives the memory kernel a 1/τ tail that no sum of poles reproduces. Extend the "
+                "grid until the samples vanish, or taper them smoothly to zero.")
 
     def interpolation_error(self) -> float:
         om = np.asarray(self.omega)

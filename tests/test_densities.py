@@ -47,10 +47,14 @@ def _level(dens, eps=0.4):
     return jt.Model([[eps]], (hot, cold))
 
 
+_GRID = np.linspace(-7.0, 7.0, 281)  # samples vanish at the ends (e^{-26})
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dens", [jt.Semicircle(0.8, 2.0), jt.FlatBand(0.5, -3.0, 3.0, 0.8),
-                                  jt.Drude(0.4, 1.0, 6.0)],
-                         ids=["semicircle", "flatband", "drude"])
+                                  jt.Drude(0.4, 1.0, 6.0),
+                                  jt.Tabulated(_GRID, 0.6 * np.exp(-0.5 * (_GRID - 0.3) ** 2))],
+                         ids=["semicircle", "flatband", "drude", "tabulated"])
 def test_fermion_general_density_continuum_matches_discretised(dens):
     model = _level(dens)
     times = np.linspace(0, 6, 13)
@@ -93,6 +97,13 @@ def test_semicircle_matches_explicit_tight_binding_chain():
     sol = jt.solve(model, jnp.array([[1.0]]), times, method=jt.Continuum(tolerance=1e-8))
     assert np.max(np.abs(np.asarray(sol.occupation[:, 0]) - occ)) < 1e-6
     assert np.max(np.abs(np.asarray(sol.particle_current[:, 0]) - cur)) < 1e-6
+
+
+def test_tabulated_with_end_jump_is_refused_by_continuum_with_the_reason():
+    grid = np.linspace(-20.0, 20.0, 401)
+    tab = jt.Tabulated(grid, np.asarray(jt.CutoffLorentzian(0.6, 1.0, 4.0)(grid)))  # cut at ±20
+    with pytest.raises(ValueError, match="do not vanish at the grid ends"):
+        jt.fit_kernel(tab, 20.0, 1e-8)
 
 
 @pytest.mark.slow
