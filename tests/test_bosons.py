@@ -198,3 +198,76 @@ def test_bosonic_grad_and_vmap():
     eps = 1e-5
     fd = (q_cold(h0 + eps) - q_cold(h0 - eps)) / (2 * eps)
     assert abs(float(g[0, 0]) - float(fd)) < 1e-7
+
+
+# --- transform matrix for bosonic models (as tests/test_transforms.py for fermions) -------
+@pytest.fixture(scope="module")
+def boson_resp():
+    model = _two_oscillators()
+    method = jt.Continuum(tolerance=1e-6, temperature_range=(0.3, 2.5))
+    return jt.response(model, np.linspace(0, 6, 13), method=method)
+
+
+def _boson_c0s(k, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(k):
+        u, _ = np.linalg.qr(rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2)))
+        out.append((u * rng.exponential(1.0, 2)) @ u.conj().T)
+    return np.stack(out)
+
+
+def test_bosonic_float64_jit_vmap_one_trace(boson_resp):
+    import equinox as eqx
+
+    resp = boson_resp
+    c0 = _boson_c0s(1)[0]
+    sol = resp.evaluate(jt.GaussianState(c0, statistics="boson"))
+    for f in ("heat_current", "particle_current", "coupling_energy", "occupation"):
+        assert getattr(sol, f).dtype == jnp.float64
+    assert sol.correlation.dtype == jnp.complex128 and sol.statistics == "boson"
+    f = lambda c, t: resp.evaluate(c, temperature=t).heat_current
+    np.testing.assert_allclose(jax.jit(f)(c0, jnp.array([2.0, 0.5])),
+                               f(c0, jnp.array([2.0, 0.5])), atol=1e-13)
+    rng = np.random.default_rng(1)
+    temps = np.stack([rng.uniform(1.0, 2.0, 4), rng.uniform(0.4, 0.8, 4)], -1)
+    c0s = _boson_c0s(4, seed=2)
+    loop = np.stack([f(c, t) for c, t in zip(c0s, temps, strict=True)])
+    np.testing.assert_allclose(jax.vmap(f)(c0s, temps), loop, atol=1e-13)
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def g(c, t):
+        return resp.evaluate(c, temperature=t).heat_current
+
+    for k in range(4):
+        g(c0s[k], jnp.asarray(temps[k]))
+
+
+def test_bosonic_grad_temperature_c0_and_coupling(boson_resp):
+    resp = boson_resp
+    c0 = jnp.asarray(_boson_c0s(1, seed=3)[0])
+
+    def q(t_hot, c01):
+        c = c0.at[0, 1].add(c01).at[1, 0].add(jnp.conj(c01))
+        return resp.evaluate(c, temperature=jnp.stack([t_hot, 0.5])).heat_current[8, 0]
+
+    g = jax.grad(q, argnums=(0, 1))(1.5, 0.0)
+    h = 1e-5
+    fd = ((q(1.5 + h, 0.0) - q(1.5 - h, 0.0)) / (2 * h), (q(1.5, h) - q(1.5, -h)) / (2 * h))
+    for a, b in zip(g, fd, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-10)
+
+    # through stage 1: coupling strength α of the hot Ohmic bath (finite-mode method)
+    base = _oscillator()
+    times = np.linspace(0, 3, 7)
+    method = jt.Discretised(n_modes=256, band=20.0)
+
+    def q_alpha(alpha):
+        hot = jt.Reservoir(jt.Ohmic(alpha, 3.0), temperature=1.5, coupling=[1.0])
+        m = jt.Model([[1.0]], (hot, base.reservoirs[1]), statistics="boson")
+        return jt.solve(m, jnp.array([[0.5]]), times, method=method).heat_current[-1, 0]
+
+    ga = jax.grad(q_alpha)(0.05)
+    np.testing.assert_allclose(ga, (q_alpha(0.05 + h) - q_alpha(0.05 - h)) / (2 * h),
+                               rtol=1e-6, atol=1e-10)
