@@ -394,7 +394,7 @@ def _propagate_jit(modes, c0, f, times, rtol, atol):
 
 def propagate_generator(
     generator: EffectiveGenerator, state, order: int = 7, rtol: float = 1e-11,
-    atol: float = 1e-12,
+    atol: float = 1e-12, interpolation_tolerance: float = 1e-6,
 ) -> Array:
     r"""Integrate dC/dt = Λ C + C Λ† + Ξ (Λ = −i h_eff − γ, Ξ = Γ⁺) from C(0) = C0 with the
     coefficients of ``generator`` (from either source), known on its time grid.
@@ -403,8 +403,16 @@ def propagate_generator(
     degree ``order`` (stencils of ``order + 1`` grid points around the interval, shifted
     inwards at the ends; error O(Δt^{order+1}) for smooth coefficients), and the equation is
     integrated by adaptive Tsit5 (diffrax) to ``rtol``/``atol``. Returns C(t) on the grid
-    (T, n, n). Raises ``ValueError`` if the grid does not start at 0, has fewer than
-    ``order + 1`` points, or G(t) is singular anywhere on it (the generator diverges there).
+    (T, n, n).
+
+    The interpolation error is estimated from the difference of the degree-``order`` and
+    degree-(``order`` − 2) interpolants at the interval midpoints, weighted as it enters C
+    (Σ_k Δt_k (2‖δΛ_k‖‖C_k‖ + ‖δΞ_k‖), a first-order bound for the lower degree); a warning
+    names where it exceeds ``interpolation_tolerance`` — typically next to a near-singular
+    G(t), where Λ = Ġ G^{-1} varies on the scale of the grid (refine the grid there).
+
+    Raises ``ValueError`` if the grid does not start at 0, has fewer than ``order + 1``
+    points, or G(t) is singular anywhere on it (the generator diverges there).
     """
     if not isinstance(generator, EffectiveGenerator):
         raise ValueError(
@@ -415,6 +423,10 @@ def propagate_generator(
         raise ValueError(f"the generator's times must start at 0 (where C = C0), got {t[0]:g}.")
     if not (isinstance(order, int | np.integer) and order >= 1):
         raise ValueError(f"order must be an integer >= 1, got {order!r}.")
+    if not interpolation_tolerance > 0:
+        raise ValueError(
+            f"interpolation_tolerance must be > 0, got {interpolation_tolerance}."
+        )
     if t.size < order + 1:
         raise ValueError(
             f"interpolation of degree {order} needs at least {order + 1} grid times, the "
@@ -431,33 +443,58 @@ def propagate_generator(
     if c0.shape != (n, n):
         raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
     lam = -1j * generator.hamiltonian - generator.damping
-    return _propagate_grid_jit(lam, generator.gain, c0.astype(complex), jnp.asarray(t),
-                               int(order), rtol, atol)
+    coef = jnp.stack([lam, generator.gain], axis=1)  # (T, 2, n, n)
+    times = jnp.asarray(t)
+    c = _propagate_grid_jit(coef, c0.astype(complex), times, int(order), rtol, atol)
+    if order >= 3:
+        d_lam, d_xi = (np.asarray(x) for x in _midpoint_discrepancy(coef, times, int(order)))
+        c_max = np.abs(np.asarray(c)).max(axis=(-1, -2))
+        per = np.diff(t) * (2 * d_lam * np.maximum(c_max[:-1], c_max[1:]) + d_xi)
+        if per.sum() > interpolation_tolerance:
+            k = int(np.argmax(per))
+            warnings.warn(
+                f"propagate_generator: estimated interpolation error of the coefficients "
+                f"{per.sum():.3g} > {interpolation_tolerance:g}, largest on "
+                f"[{t[k]:.6g}, {t[k + 1]:.6g}] (smallest singular value of G there "
+                f"{float(np.min(np.asarray(generator.smallest_singular_value)[k:k + 2])):.3g})"
+                ": the coefficients vary on the scale of the time grid; refine it there.",
+                stacklevel=2,
+            )
+    return c
 
 
-@functools.partial(jax.jit, static_argnums=(4,))
-def _propagate_grid_jit(lam, xi, c0, times, order, rtol, atol):
-    import diffrax
-
+def _interpolate(coef, times, order, t):
+    """Local Lagrange interpolant of degree ``order`` of ``coef`` (T, ...) at time t."""
     nt = times.shape[0]
-    coef = jnp.stack([lam, xi], axis=1)  # (T, 2, n, n)
+    k = jnp.clip(jnp.searchsorted(times, t, side="right") - 1, 0, nt - 2)
+    s = jnp.clip(k - (order - 1) // 2, 0, nt - order - 1)
+    x = jax.lax.dynamic_slice(times, (s,), (order + 1,))
+    y = jax.lax.dynamic_slice_in_dim(coef, s, order + 1)
+    off = ~jnp.eye(order + 1, dtype=bool)
+    num = jnp.where(off, t - x[None, :], 1.0).prod(axis=1)
+    den = jnp.where(off, x[:, None] - x[None, :], 1.0).prod(axis=1)
+    return jnp.tensordot((num / den).astype(coef.dtype), y, 1)  # Lagrange basis at t
 
-    def at(t):
-        k = jnp.clip(jnp.searchsorted(times, t, side="right") - 1, 0, nt - 2)
-        s = jnp.clip(k - (order - 1) // 2, 0, nt - order - 1)
-        x = jax.lax.dynamic_slice(times, (s,), (order + 1,))
-        y = jax.lax.dynamic_slice_in_dim(coef, s, order + 1)
-        diff = x[:, None] - x[None, :]
-        off = ~jnp.eye(order + 1, dtype=bool)
-        num = jnp.where(off, t - x[None, :], 1.0).prod(axis=1)
-        den = jnp.where(off, diff, 1.0).prod(axis=1)
-        w = num / den  # Lagrange basis at t
-        out = jnp.tensordot(w.astype(coef.dtype), y, 1)
-        return out[0], out[1]
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _midpoint_discrepancy(coef, times, order):
+    """max |interpolant(order) − interpolant(order − 2)| of Λ and Ξ at interval midpoints."""
+    mids = 0.5 * (times[1:] + times[:-1])
+
+    def one(t):
+        d = jnp.abs(_interpolate(coef, times, order, t) - _interpolate(coef, times, order - 2, t))
+        return d[0].max(), d[1].max()
+
+    return jax.vmap(one)(mids)
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _propagate_grid_jit(coef, c0, times, order, rtol, atol):
+    import diffrax
 
     def rhs(t, y, args):
         c = y[0] + 1j * y[1]
-        lm, xm = at(t)
+        lm, xm = _interpolate(coef, times, order, t)
         dc = lm @ c + c @ lm.conj().T + xm
         return jnp.stack([dc.real, dc.imag])
 
