@@ -18,7 +18,8 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
     num = 401          # start = 0.0 by default
 
     [method]
-    kind = "continuum" # tolerance = 1e-8; or kind = "discretised", n_modes, band, grid_scale
+    kind = "continuum" # tolerance = 1e-8; or kind = "discretised", n_modes, band, grid_scale,
+                       # band_warning
 
     [sweep]
     kind = "grid"      # or "random" (num, seed, temperature_range, chemical_potential_range)
@@ -58,7 +59,7 @@ _ALLOWED = {
     "density:cutoff_lorentzian": {"kind", "gamma", "width", "cutoff", "center"},
     "times": {"start", "stop", "num"},
     "method:continuum": {"kind", "tolerance", "temperature_range", "chemical_potential_range"},
-    "method:discretised": {"kind", "n_modes", "band", "grid_scale"},
+    "method:discretised": {"kind", "n_modes", "band", "grid_scale", "band_warning"},
     "sweep:grid": {"kind", "observables", "hot", "time_stride", "temperature",
                    "chemical_potential", "initial_states", "parameters", "cold",
                    "cumulant_orders", "cumulant_method"},
