@@ -12,6 +12,36 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 
+def current_fields(amplitude, amplitude_dt, chemical_potential) -> dict:
+    """Currents out of each reservoir and coupling energies from the complex current
+    amplitudes X^x_α (x ∈ {N, E}; ``amplitude[..., t, x, α]``) and their time derivatives:
+    J^x = 2 Re X^x, <H_I^α> = −2 Im X^N, J^Q = J^E − μ J^N."""
+    mu = chemical_potential[..., None, :]
+    jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
+    jnd, jed = 2 * amplitude_dt[..., 0, :].real, 2 * amplitude_dt[..., 1, :].real
+    return dict(
+        particle_current=jn,
+        energy_current=je,
+        heat_current=je - mu * jn,
+        coupling_energy=-2 * amplitude[..., 0, :].imag,
+        coupling_energy_derivative=-2 * amplitude_dt[..., 0, :].imag,
+        heat_current_derivative=jed - mu * jnd,
+    )
+
+
+def integrate_heat(times, j, jd):
+    """Q_α(t) = ∫_{t_0}^t J^Q_α dt' from J^Q (..., T, M) and its exact derivative: fourth-order
+    corrected trapezoid rule, plain trapezoid on an interval starting at the switch-on t = 0
+    (see ``Solution.integrated_heat``)."""
+    dt = jnp.diff(times)[:, None]
+    smooth = (times[:-1] > 0)[:, None]
+    seg = 0.5 * dt * (j[..., 1:, :] + j[..., :-1, :]) + jnp.where(
+        smooth, dt**2 / 12 * (jd[..., :-1, :] - jd[..., 1:, :]), 0.0
+    )
+    zero = jnp.zeros_like(j[..., :1, :])
+    return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
+
+
 class Solution(eqx.Module):
     times: Array
     hamiltonian: Array
@@ -34,19 +64,11 @@ class Solution(eqx.Module):
         cls, *, times, hamiltonian, correlation, amplitude, amplitude_dt, scalar_dt,
         temperature, chemical_potential, error_estimate, statistics="fermion",
     ):
-        mu = chemical_potential[..., None, :]
-        jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
-        jnd, jed = 2 * amplitude_dt[..., 0, :].real, 2 * amplitude_dt[..., 1, :].real
         return cls(
             times=times,
             hamiltonian=hamiltonian,
             correlation=correlation,
-            particle_current=jn,
-            energy_current=je,
-            heat_current=je - mu * jn,
-            coupling_energy=-2 * amplitude[..., 0, :].imag,
-            coupling_energy_derivative=-2 * amplitude_dt[..., 0, :].imag,
-            heat_current_derivative=jed - mu * jnd,
+            **current_fields(amplitude, amplitude_dt, chemical_potential),
             system_energy_derivative=scalar_dt[..., 0],
             particle_number_derivative=scalar_dt[..., 1],
             temperature=temperature,
@@ -81,15 +103,7 @@ class Solution(eqx.Module):
         t, the kernel of a Lorentzian has a kink), so that interval uses the plain trapezoid
         (error ~Δt²·|dJ/dt|; e.g. 1.6e-5 for Δt = 0.01 in the two-site test model). Use a grid
         that is fine near t = 0 when Q at short times matters."""
-        times = self.times
-        dt = jnp.diff(times)[:, None]
-        j, jd = self.heat_current, self.heat_current_derivative
-        smooth = (times[:-1] > 0)[:, None]
-        seg = 0.5 * dt * (j[..., 1:, :] + j[..., :-1, :]) + jnp.where(
-            smooth, dt**2 / 12 * (jd[..., :-1, :] - jd[..., 1:, :]), 0.0
-        )
-        zero = jnp.zeros_like(j[..., :1, :])
-        return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
+        return integrate_heat(self.times, self.heat_current, self.heat_current_derivative)
 
     def to_xarray(self, reservoir_names=None):
         """An ``xarray.Dataset`` with dims (batch..., time, reservoir, mode, mode_)."""

@@ -507,7 +507,8 @@ class Continuum(eqx.Module):
         return (float(a), float(w_lo), float(w_hi), float(width), float(s_first), float(s_far),
                 poles, (float(node_lo), float(node_hi), cuts, sing))
 
-    def _resolve(self, model, times):
+    def _resolve(self, model, times, build=None):
+        build = _build if build is None else build
         times = check_times(times)
         leaves = jax.tree_util.tree_leaves(model)
         if not is_concrete(*leaves):
@@ -531,10 +532,10 @@ class Continuum(eqx.Module):
             fine = (a, w_lo, w_hi, width, s_first, s_far, q, poles, factor, region, fits)
             coarse = fine[:6] + (max(q - 2, 4),) + fine[7:]
             sizes = rule_sizes(fine, self.node_batch)
-            resp = _build(model, times, fine, self.node_batch, sizes, self.tolerance)
+            resp = build(model, times, fine, self.node_batch, sizes, self.tolerance)
             sol_f = resp.evaluate(zero)
-            sol_c = _build(model, times, coarse, self.node_batch, sizes,
-                           self.tolerance).evaluate(zero)
+            sol_c = build(model, times, coarse, self.node_batch, sizes,
+                          self.tolerance).evaluate(zero)
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
@@ -555,19 +556,30 @@ class Continuum(eqx.Module):
         return self._resolve(model, times)[0]
 
     def response(self, model, times) -> Response:
+        return self._response(model, times, _build, "all")
+
+    def current_response(self, model, times):
+        """Currents-only stage 1 (``jt.response(..., observables="currents")``): the same
+        quadrature plan, refinement and error estimate, O(T n) state storage instead of
+        O(T n²) and per-node current amplitudes only (see ``response/currents.py``)."""
+        from .currents import build_continuum_currents
+
+        return self._response(model, times, build_continuum_currents, "currents")
+
+    def _response(self, model, times, build, observables):
         times = check_times(times)
         if self.plan is None:
             key = _plan_key(self, model, times)
             if key is not None and key in _PLANS:
-                return _PLANS[key].response(model, times)
-            resolved, resp = self._resolve(model, times)
+                return _PLANS[key]._response(model, times, build, observables)
+            resolved, resp = self._resolve(model, times, build)
             if key is not None:
                 if len(_PLANS) >= 256:
                     _PLANS.pop(next(iter(_PLANS)))
                 _PLANS[key] = resolved
             return resp
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
-        resp = _build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
+        resp = build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 

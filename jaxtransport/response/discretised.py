@@ -177,29 +177,36 @@ class Discretised(eqx.Module):
                     stacklevel=3,
                 )
 
-    def response(self, model, times) -> Response:
-        times = check_times(times)
+    def bath_modes(self, model, times):
+        """The finite baths: energies ε_k (Kb,), amplitudes a_k and vectors (V_k = a_k v_j(k)),
+        the term index j(k) and reservoir index of each mode, and per reservoir the padded
+        mode indices and mask (M, K). Checks recurrences and band truncation."""
         grid = self.grid(model)
         self._check(model, times, grid)
-        n, nres = model.n_modes, model.n_reservoirs
-        # bath modes per reservoir
-        eps, coup, owner = [], [], []
-        for nodes, _dw, r, dens, v, _, spacing in grid:
-            amp = jnp.sqrt(dens(jnp.asarray(nodes)) * jnp.asarray(spacing) / (2 * math.pi))
+        nres = model.n_reservoirs
+        eps, amps, term, owner = [], [], [], []
+        for j, (nodes, _dw, r, dens, _v, _, spacing) in enumerate(grid):
+            amps.append(jnp.sqrt(dens(jnp.asarray(nodes)) * jnp.asarray(spacing) / (2 * math.pi)))
             eps.append(jnp.asarray(nodes))
-            coup.append(amp[:, None] * v[None, :])  # V_{k,i}
+            term.append(np.full(len(nodes), j))
             owner.append(np.full(len(nodes), r))
-        eps = jnp.concatenate(eps)
-        coup = jnp.concatenate(coup)  # (Kb, n)
         owner = np.concatenate(owner)
         kmax = max(int(np.sum(owner == r)) for r in range(nres))
-        # per reservoir: padded indices of its modes
         idx = np.zeros((nres, kmax), dtype=int)
         mask = np.zeros((nres, kmax))
         for r in range(nres):
             ks = np.nonzero(owner == r)[0]
             idx[r, : len(ks)] = ks
             mask[r, : len(ks)] = 1.0
+        vecs = [v for *_, v, _, _ in grid]
+        return (jnp.concatenate(eps), jnp.concatenate(amps), vecs, np.concatenate(term), owner,
+                idx, mask)
+
+    def response(self, model, times) -> Response:
+        times = check_times(times)
+        n, nres = model.n_modes, model.n_reservoirs
+        eps, amps, vecs, term, owner, idx, mask = self.bath_modes(model, times)
+        coup = amps[:, None] * jnp.stack(vecs)[term]  # V_{k,i}: (Kb, n)
         arrays = _discretised_arrays(
             model.hamiltonian.astype(complex), eps, coup.astype(complex), jnp.asarray(times),
             owner=tuple(int(o) for o in owner), nres=nres,
@@ -235,6 +242,13 @@ class Discretised(eqx.Module):
             method="discretised",
             statistics=model.statistics,
         )
+
+    def current_response(self, model, times):
+        """Currents-only stage 1 (``jt.response(..., observables="currents")``): evolves a few
+        probe rows per bath term instead of all n system rows (see ``response/currents.py``)."""
+        from .currents import build_discretised_currents
+
+        return build_discretised_currents(self, model, check_times(times))
 
 
 @functools.lru_cache(maxsize=4)
