@@ -58,6 +58,7 @@ class _Poles(eqx.Module):
     tonehot: jax.Array  # (M, J)
     densities: tuple  # J spectral densities
     analytic: tuple = eqx.field(static=True)  # per term: usable at complex ω (pole sums)
+    pole_term: tuple = eqx.field(static=True, default=())  # term index j of each pole p
 
     @property
     def k_energy(self):
@@ -87,7 +88,7 @@ def _fingerprint(dens):
 
 def _poles(model, fits=None) -> _Poles:
     terms = flatten_terms(model)
-    vec, kap, lam, res = [], [], [], []
+    vec, kap, lam, res, pterm = [], [], [], [], []
     for j, (dens, v, r) in enumerate(terms):
         fit = None if fits is None else fits[j]
         if fit is None:
@@ -111,6 +112,7 @@ def _poles(model, fits=None) -> _Poles:
             kap.append(jnp.asarray(k, jnp.complex128))
             lam.append(jnp.asarray(l_, jnp.complex128))
             res.append(r)
+            pterm.append(j)
     return _Poles(
         h=model.hamiltonian.astype(jnp.complex128),
         vec=jnp.stack(vec, axis=1),
@@ -121,6 +123,7 @@ def _poles(model, fits=None) -> _Poles:
         tonehot=one_hot([r for _, _, r in terms], model.n_reservoirs),
         densities=tuple(d for d, _, _ in terms),
         analytic=tuple(bool(d.is_pole_sum) for d, _, _ in terms),
+        pole_term=tuple(pterm),
     )
 
 

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._validation import is_concrete
 from ..solution import current_fields, integrate_heat
 from .base import Stage2Base, _bath, stack_reservoir_arrays, window_error
 
@@ -165,10 +166,11 @@ def _evaluate_currents(resp, c0, temp, mu):
 # Continuum: eigendecomposition of the closure generator
 # ----------------------------------------------------------------------------------------
 class _Eigen(eqx.Module):
-    """Closed-form time dependence of the closure: ℓ (m,), and coefficient tensors."""
+    """Closed-form time dependence of the closure: ℓ (m,), and coefficient tensors. Poles share
+    the vector of their term, so left vectors are the J term vectors (pole p uses term j(p))."""
 
     ell: Array  # (m,) eigenvalues of L
-    coef: Array  # (m, P+J, J): (v_l† R)_k (R⁻¹ v_j)_k for left vectors l = poles, terms
+    coef: Array  # (m, J, J): (v_l† R_top)_k (R⁻¹ v_j)_k
     coef_y: Array  # (m, P, J): (e_{n+p}ᵀ R)_k (R⁻¹ v_j)_k  (y_p(t) v_j)
     rows_g: Array  # (P, m): v_p† R_top
     rows_y: Array  # (P, m): e_{n+p}ᵀ R
@@ -177,25 +179,15 @@ class _Eigen(eqx.Module):
 
 def _eigen(pl) -> _Eigen:
     lmat = pl.generator()
-    n, p = pl.vec.shape
+    n = pl.vec.shape[0]
     ell, rr = jnp.linalg.eig(lmat)
     rinv = jnp.linalg.inv(rr)
-    left = jnp.concatenate([pl.vec.conj().T, pl.tvec.conj().T], axis=0)  # (P+J, n)
-    bl = left @ rr[:n]  # (P+J, m)
+    bl = pl.tvec.conj().T @ rr[:n]  # (J, m)
     by = rr[n:]  # (P, m)
     cr = rinv[:, :n] @ pl.tvec  # (m, J)
     return _Eigen(ell=ell, coef=bl.T[:, :, None] * cr[:, None, :],
-                  coef_y=by.T[:, :, None] * cr[:, None, :], rows_g=bl[:p], rows_y=by,
-                  rinv=rinv[:, :n])
-
-
-def _phi(mu, t):
-    """(e^{μt} − 1)/μ, accurate also for |μt| ≪ 1."""
-    x = mu * t
-    small = jnp.abs(x) < 1e-3
-    safe = jnp.where(small, 1.0, mu)
-    series = t * (1 + x / 2 + x**2 / 6 + x**3 / 24 + x**4 / 120)
-    return jnp.where(small, series, jnp.expm1(x) / safe)
+                  coef_y=by.T[:, :, None] * cr[:, None, :], rows_g=pl.vec.conj().T @ rr[:n],
+                  rows_y=by, rinv=rinv[:, :n])
 
 
 def _amplitude(pl, omega, abar_terms, abar_poles, kz):
@@ -213,52 +205,76 @@ def _amplitude(pl, omega, abar_terms, abar_poles, kz):
     return jnp.eye(m)[:, None, :] * d1[None, :, :] - x2
 
 
-def _yv(eg: _Eigen, t):
-    """y_p(t) v_j (P, J) at time t."""
-    return jnp.einsum("k,kpj->pj", jnp.exp(eg.ell * t), eg.coef_y)
+def _pole_rows(pl, x):
+    """(…, J, J) quantities of the term vectors -> the (…, P, J) rows of the poles."""
+    return x[..., jnp.asarray(pl.pole_term, dtype=int), :]
 
 
-def _real_node(pl, eg, omega, t):
-    """Amplitudes at a real frequency and time t (closed form)."""
-    p = pl.vec.shape[1]
-    alpha = jnp.einsum("k,klj->lj", _phi(eg.ell + 1j * omega, t), eg.coef)  # v_l† A v_j
-    yv = _yv(eg, t)
+def _real_node(pl, eg, et, gt, yv, times, omega):
+    """Amplitudes and their time derivatives (T, M, 2, M) at a real frequency, for all times,
+    from e^{ℓt} (T, m), v_l† G(t) v_j (T, J, J) and y_p(t) v_j (T, P, J).
+
+    α = Σ_k coef_k φ_k with φ_k = (e^{μ_k t} − 1)/μ_k, μ_k = ℓ_k + iω: the rounding error of
+    the two parts is ~ε|coef_k|/|μ_k|, small because a mode's weight in coef
+    vanishes with its damping (its overlap with the couplings), which bounds |μ_k| below;
+    μ_k = 0 exactly (a dark mode) uses the limit φ = t. dα/dt = e^{iωt} v_l† G(t) v_j."""
+    mu = eg.ell + 1j * omega
+    tiny = jnp.abs(mu) < 1e-12
+    inv = jnp.where(tiny, 0.0, 1.0 / jnp.where(tiny, 1.0, mu))
+    ph = jnp.exp(1j * omega * times)
+    j = eg.coef.shape[1]
+    flat = eg.coef.reshape(-1, j * j)
+    cm = inv[:, None] * flat
+    # α = e^{iωt} Σ_k e^{ℓ_k t} coef_k/μ_k − Σ_k coef_k/μ_k (+ t coef_k where μ_k = 0): one
+    # GEMM of e^{ℓt} (T, m) with the Cauchy-weighted coefficients (batched over nodes by vmap)
+    alpha = (ph[:, None] * (et @ cm) - cm.sum(0)[None, :]
+             + times[:, None] * (tiny.astype(flat.dtype) @ flat)[None, :]).reshape(-1, j, j)
+    alpha_dt = ph[:, None, None] * gt
     nu = pl.lam - 1j * omega
-    kz = (pl.kappa[:, None] * alpha[:p] - jnp.exp(1j * omega * t) * yv) / nu[:, None]
-    abar = alpha.conj()
-    return _amplitude(pl, omega, jnp.diagonal(abar[p:]), abar[:p], kz)
+    kap = pl.kappa[:, None]
+    kz = (kap * _pole_rows(pl, alpha) - ph[:, None, None] * yv) / nu[:, None]
+    kz_dt = kap * _pole_rows(pl, alpha) - nu[:, None] * kz  # κż = κα − ν κz
+
+    def amp(ab, kz_):
+        return _amplitude(pl, omega, jnp.diagonal(ab), _pole_rows(pl, ab), kz_)
+
+    return jax.vmap(lambda a_, k_, ad, kd: jax.jvp(amp, (a_, k_), (ad, kd)))(
+        alpha.conj(), kz, alpha_dt.conj(), kz_dt)
 
 
-def _ray_node(pl, eg, omega, t, up: bool):
-    """Integrand on a complex ray (cf. continuum._tail_integrand): split into e^{+iωt},
-    e^{−iωt} and non-oscillating classes, with Ā the analytic continuation of A†."""
-    p = pl.vec.shape[1]
-    et = jnp.exp(eg.ell * t)
+def _ray_node(pl, eg, et, gt, yv, yv_dt, times, omega, up: bool):
+    """Integrand on a complex ray (cf. continuum._tail_integrand), with its time derivative,
+    for all times: split into e^{+iωt}, e^{−iωt} and non-oscillating classes, Ā the analytic
+    continuation of A†. d/dt Σ coef e^{ℓt}/μ = v† G v − iω Σ coef e^{ℓt}/μ."""
+    j = eg.coef.shape[1]
+    flat = eg.coef.reshape(-1, j * j)
     mu = eg.ell + 1j * omega
     muc = eg.ell + 1j * jnp.conj(omega)
-    a_p = jnp.einsum("k,klj->lj", et / mu, eg.coef)  # × e^{iωt}
-    a_0 = jnp.einsum("k,klj->lj", -1.0 / mu, eg.coef)
-    ab_m = jnp.einsum("k,klj->lj", et / muc, eg.coef).conj()  # × e^{−iωt}
-    ab_0 = jnp.einsum("k,klj->lj", -1.0 / muc, eg.coef).conj()
-    yv = _yv(eg, t)
+    a_p = (et @ (flat / mu[:, None])).reshape(-1, j, j)  # × e^{iωt}
+    a_p_dt = gt - 1j * omega * a_p
+    a_0 = ((-1.0 / mu) @ flat).reshape(j, j)
+    ab_m = (et @ (flat / muc[:, None])).reshape(-1, j, j).conj()  # × e^{−iωt}
+    ab_m_dt = gt.conj() + 1j * omega * ab_m
+    ab_0 = ((-1.0 / muc) @ flat).reshape(j, j).conj()
     nu = (pl.lam - 1j * omega)[:, None]
-    kz_p = (pl.kappa[:, None] * a_p[:p] - yv) / nu
-    kz_0 = pl.kappa[:, None] * a_0[:p] / nu
+    kap = pl.kappa[:, None]
+    kz_0 = kap * _pole_rows(pl, a_0) / nu
 
-    def obs(fl, fr):
-        ab = fr * ab_m + ab_0
-        return _amplitude(pl, omega, jnp.diagonal(ab[p:]), ab[:p], fl * kz_p + kz_0)
+    def integrand(t, ap, abm, yv_t):
+        kz_p = (kap * _pole_rows(pl, ap) - yv_t) / nu
 
-    o00, o01 = obs(0.0, 0.0), obs(0.0, 1.0)
-    if up:
-        o10, o11 = obs(1.0, 0.0), obs(1.0, 1.0)
-        return jnp.exp(1j * omega * t) * (o10 - o00) + (o11 - o10 - o01 + 2 * o00)
-    return jnp.exp(-1j * omega * t) * (o01 - o00)
+        def obs(fl, fr):
+            ab = fr * abm + ab_0
+            return _amplitude(pl, omega, jnp.diagonal(ab), _pole_rows(pl, ab), fl * kz_p + kz_0)
 
+        o00, o01 = obs(0.0, 0.0), obs(0.0, 1.0)
+        if up:
+            o10, o11 = obs(1.0, 0.0), obs(1.0, 1.0)
+            return jnp.exp(1j * omega * t) * (o10 - o00) + (o11 - o10 - o01 + 2 * o00)
+        return jnp.exp(-1j * omega * t) * (o01 - o00)
 
-def _with_dt(fn, times):
-    """fn(t) and d fn/dt for every time: (T, ...) each."""
-    return jax.vmap(lambda t: jax.jvp(fn, (t,), (jnp.ones_like(t),)))(times)
+    return jax.vmap(lambda *a: jax.jvp(integrand, a[:4], a[4:]))(
+        times, a_p, ab_m, yv, jnp.ones_like(times), a_p_dt, ab_m_dt, yv_dt)
 
 
 @eqx.filter_jit
@@ -273,10 +289,15 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
     kx = jnp.stack([jnp.ones_like(pl.kappa), pl.k_energy]).astype(jnp.complex128)
     coef = -pl.onehot[None].astype(complex) * kx[:, None, :]  # (2, M, P)
 
+    yv = jnp.einsum("tk,kpj->tpj", et, eg.coef_y)  # y_p(t) v_j
+    yv_dt = jnp.einsum("tk,kpj->tpj", et * eg.ell, eg.coef_y)
+    gt = jnp.einsum("tk,klj->tlj", et, eg.coef)  # v_l† G(t) v_j
+    args = (pl, eg, et, gt, yv, times)
+    # nodes per batch (one GEMM e^{ℓt} @ (m, batch·J²)): intermediates ~ batch·T·P·J
+    batch = max(1, min(256, int(4e6) // (times.shape[0] * max(8, yv.shape[1] * yv.shape[2]))))
+
     def kernels(nodes):
-        return jax.lax.map(
-            lambda w: _with_dt(lambda t: _real_node(pl, eg, w, t), times), nodes,
-            batch_size=node_batch)
+        return jax.lax.map(lambda w: _real_node(*args, w), nodes, batch_size=batch)
 
     x_k, xd_k = kernels(wn)  # (K, T, M, 2, M)
     nt, nres = times.shape[0], pl.onehot.shape[0]
@@ -288,9 +309,9 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
         off_d += jnp.einsum("k,ktbxa->txa", ow, oxd)
     if sn.shape[0] > 0:
         def ray(up, sign):
-            def one(s):
-                return _with_dt(lambda t: _ray_node(pl, eg, a + sign * 1j * s, t, up), times)
-            u, ud = jax.lax.map(one, sn, batch_size=16)
+            u, ud = jax.lax.map(
+                lambda s_: _ray_node(pl, eg, et, gt, yv, yv_dt, times, a + sign * 1j * s_, up),
+                sn, batch_size=batch)
             return jnp.tensordot(sw, u, 1).sum(1), jnp.tensordot(sw, ud, 1).sum(1)
 
         (up, up_d), (dn, dn_d) = ray(True, 1.0), ray(False, -1.0)
@@ -365,9 +386,9 @@ def _discretised_current_arrays(h, eps, amps, vecs, term, owner_onehot, times):
     nt = vecs.shape[0]
     d = n + kb
     coup = amps[:, None] * vecs[term]  # (Kb, n)
-    hmat = jnp.zeros((d, d), complex)
+    hmat = jnp.zeros((d, d), h.dtype)  # real when h and the couplings are (faster eigh)
     hmat = hmat.at[:n, :n].set(h)
-    hmat = hmat.at[n:, n:].set(jnp.diag(eps.astype(complex)))
+    hmat = hmat.at[n:, n:].set(jnp.diag(eps.astype(h.dtype)))
     hmat = hmat.at[:n, n:].set(coup.T)
     hmat = hmat.at[n:, :n].set(coup.conj())
     sel = jax.nn.one_hot(term, nt, dtype=jnp.float64).T  # (J, Kb)
@@ -398,9 +419,13 @@ def build_discretised_currents(method, model, times) -> CurrentResponse:
     eps, amps, vecs, term, owner, idx, mask = method.bath_modes(model, times)
     nres = model.n_reservoirs
     owner_of_term = np.array([owner[np.nonzero(term == j)[0][0]] for j in range(len(vecs))])
+    h = np.asarray(model.hamiltonian) if is_concrete(model.hamiltonian) else None
+    real = h is not None and not np.any(np.imag(h)) and all(
+        is_concrete(v) and not np.any(np.imag(np.asarray(v))) for v in vecs)
+    dtype = jnp.float64 if real else jnp.complex128
     x, xd, state = _discretised_current_arrays(
-        model.hamiltonian.astype(complex), eps, amps,
-        jnp.stack([jnp.asarray(v, complex) for v in vecs]), jnp.asarray(term),
+        model.hamiltonian.astype(dtype), eps, amps,
+        jnp.stack([jnp.asarray(v).astype(dtype) for v in vecs]), jnp.asarray(term),
         jax.nn.one_hot(jnp.asarray(owner_of_term), nres, dtype=jnp.float64).T,
         jnp.asarray(times),
     )

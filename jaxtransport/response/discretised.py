@@ -36,7 +36,11 @@ def _probe_evolution(hmat, probes, times):
     """probes @ exp(−i H t) for every t: shape (T, r, D)."""
     lam, vec = jnp.linalg.eigh(hmat)
     ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
-    return jnp.einsum("trd,ed->tre", (probes @ vec)[None] * ph[:, None, :], vec.conj())
+    pe = (probes @ vec)[None] * ph[:, None, :]
+    if not jnp.iscomplexobj(vec):  # real H: real eigh (~5x faster) and two real GEMMs
+        return (jnp.einsum("trd,ed->tre", pe.real, vec)
+                + 1j * jnp.einsum("trd,ed->tre", pe.imag, vec))
+    return jnp.einsum("trd,ed->tre", pe, vec.conj())
 
 
 @_probe_evolution.defjvp
