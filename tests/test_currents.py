@@ -52,8 +52,13 @@ def test_continuum_currents_equal_full_response(build):
     cur = jt.response(model, TIMES, method, observables="currents")
     assert isinstance(cur, jt.CurrentResponse)
     c0 = _c0(model.n_modes)
-    d = _max_diff(full.evaluate(c0), cur.evaluate(c0))
+    sf, sc = full.evaluate(c0), cur.evaluate(c0)
+    d = _max_diff(sf, sc)
     assert max(v for k, v in d.items() if k != "heat_current_derivative") < 1e-10, d
+    for k in ("integrated_heat", "symmetric_heat_current"):
+        assert float(jnp.max(jnp.abs(getattr(sf, k) - getattr(sc, k)))) < 1e-10
+    ds = sc.to_xarray(reservoir_names=["hot", "cold"])
+    np.testing.assert_array_equal(ds.heat_current.sel(reservoir="hot"), sc.heat_current[:, 0])
     assert d["heat_current_derivative"] < 1e-9, d
     assert float(cur.error_estimate) == pytest.approx(float(full.error_estimate), rel=1e-6)
 

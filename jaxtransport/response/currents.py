@@ -42,7 +42,7 @@ from jaxtyping import Array, Float
 
 from .._validation import is_concrete
 from ..solution import current_fields, integrate_heat
-from .base import Stage2Base, _bath, stack_reservoir_arrays, window_error
+from .base import Stage2Base, _bath, add_terms, stack_reservoir_arrays, window_error
 
 _TWO_PI = 2.0 * math.pi
 
@@ -139,6 +139,35 @@ class CurrentResponse(Stage2Base):
         c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
         return _evaluate_currents(self, c0, temp, mu)
 
+    # stage-2 term interface (as ``response.base.state_terms`` etc., used by sweeps): tuples
+    # (∅, X, dX/dt, ∅) with empty (..., T, 0) placeholders where the full Response has C(t)
+    # and the scalar derivatives, so that terms add like the full Response's
+    def state_terms(self, c0):
+        c0 = jnp.asarray(c0).astype(jnp.complex128)
+        x = _bilinear(self.state_coef, self.state_rows, self.state_cols, c0)
+        xd = (_bilinear(self.state_coef, self.state_rows_dt, self.state_cols, c0)
+              + _bilinear(self.state_coef, self.state_rows, self.state_cols_dt, c0))
+        return _padded(x, xd)
+
+    def bath_terms(self, wf, reservoirs=None):
+        sel = slice(None) if reservoirs is None else slice(*reservoirs)
+        return _padded(_bath(wf, self.current_kernel[sel]), _bath(wf, self.current_kernel_dt[sel]))
+
+    def offset_terms(self):
+        return _padded(self.current_offset, self.current_offset_dt)
+
+    def assemble(self, terms, temp, mu) -> CurrentSolution:
+        _, x, xd, _ = terms
+        return CurrentSolution(
+            times=self.times, **current_fields(x, xd, mu), temperature=temp,
+            chemical_potential=mu, error_estimate=self.error_estimate, statistics=self.statistics,
+        )
+
+
+def _padded(x, xd):
+    empty = jnp.zeros(x.shape[:-2] + (0,))
+    return empty, x, xd, empty
+
 
 def _bilinear(coef, rows, cols, c0):
     """Σ_r coef[x, α, r] rows[t, r] · C0 · cols[t, r] -> (..., T, 2, M)."""
@@ -149,17 +178,9 @@ def _bilinear(coef, rows, cols, c0):
 @eqx.filter_jit
 def _evaluate_currents(resp, c0, temp, mu):
     temp = window_error(resp, temp, mu)
-    c0 = c0.astype(jnp.complex128)
     wf = resp.weights * resp.occupations(temp, mu)
-    x = (_bilinear(resp.state_coef, resp.state_rows, resp.state_cols, c0)
-         + _bath(wf, resp.current_kernel) + resp.current_offset)
-    xd = (_bilinear(resp.state_coef, resp.state_rows_dt, resp.state_cols, c0)
-          + _bilinear(resp.state_coef, resp.state_rows, resp.state_cols_dt, c0)
-          + _bath(wf, resp.current_kernel_dt) + resp.current_offset_dt)
-    return CurrentSolution(
-        times=resp.times, **current_fields(x, xd, mu), temperature=temp,
-        chemical_potential=mu, error_estimate=resp.error_estimate, statistics=resp.statistics,
-    )
+    terms = add_terms(resp.state_terms(c0), resp.bath_terms(wf), resp.offset_terms())
+    return resp.assemble(terms, temp, mu)
 
 
 # ----------------------------------------------------------------------------------------
