@@ -2,7 +2,7 @@ r"""Currents-only stage 1 for large systems: ``jt.response(model, times, observa
 
 The full ``Response`` stores everything C(t) needs: the propagator G(t) and per-node
 correlation kernels, O(T n²) and O(M K T n²) numbers. For a chain of a few hundred sites that
-is tens of GB. The currents J^N_α, J^E_α, J^Q_α and the coupling energies <H_I^α> need much
+is terabytes. The currents J^N_α, J^E_α, J^Q_α and the coupling energies <H_I^α> need much
 less, because every reservoir couples through a few vectors v_j (Γ_α = Σ_j g_j v_j v_j†):
 
 * **state part** (affine in C0): X^x_α(t) = Σ_r c[x, α, r] · ρ_r(t)ᵀ C0 σ_r(t), a sum of R
