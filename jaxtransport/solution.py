@@ -108,40 +108,49 @@ class Solution(eqx.Module):
     def to_xarray(self, reservoir_names=None):
         """An ``xarray.Dataset`` with dims (batch..., time, reservoir, mode, mode_)."""
         import numpy as np
-        import xarray as xr
 
-        nres = self.particle_current.shape[-1]
-        names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
-        batch = self.particle_current.shape[:-2]
-        bdims = [f"batch_{i}" for i in range(len(batch))]
-        tr = bdims + ["time", "reservoir"]
+        bdims = [f"batch_{i}" for i in range(self.particle_current.ndim - 2)]
         corr = np.asarray(self.correlation)
-        data = {
-            "particle_current": (tr, np.asarray(self.particle_current)),
-            "energy_current": (tr, np.asarray(self.energy_current)),
-            "heat_current": (tr, np.asarray(self.heat_current)),
-            "symmetric_heat_current": (tr, np.asarray(self.symmetric_heat_current)),
-            "integrated_heat": (tr, np.asarray(self.integrated_heat)),
-            "coupling_energy": (tr, np.asarray(self.coupling_energy)),
-            "occupation": (bdims + ["time", "mode"], np.asarray(self.occupation)),
-            "system_energy": (bdims + ["time"], np.asarray(self.system_energy)),
-            "correlation_real": (bdims + ["time", "mode", "mode_"], corr.real),
-            "correlation_imag": (bdims + ["time", "mode", "mode_"], corr.imag),
-            "temperature": (bdims + ["reservoir"], np.broadcast_to(
-                np.asarray(self.temperature), tuple(batch) + (nres,))),
-            "chemical_potential": (bdims + ["reservoir"], np.broadcast_to(
-                np.asarray(self.chemical_potential), tuple(batch) + (nres,))),
-        }
-        ds = xr.Dataset(
-            data,
-            coords={"time": np.asarray(self.times), "reservoir": names,
-                    "mode": np.arange(corr.shape[-1]), "mode_": np.arange(corr.shape[-1])},
-            attrs={
-                "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
-                "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
-                "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
-                "correlation_convention": "C_ij = <a_j^dagger a_i>",
-                "quadrature_error_estimate": float(np.max(np.asarray(self.error_estimate))),
+        n = np.arange(corr.shape[-1])
+        return currents_to_xarray(
+            self, reservoir_names,
+            extra={
+                "occupation": (bdims + ["time", "mode"], np.asarray(self.occupation)),
+                "system_energy": (bdims + ["time"], np.asarray(self.system_energy)),
+                "correlation_real": (bdims + ["time", "mode", "mode_"], corr.real),
+                "correlation_imag": (bdims + ["time", "mode", "mode_"], corr.imag),
             },
+            coords={"mode": n, "mode_": n},
+            attrs={"correlation_convention": "C_ij = <a_j^dagger a_i>"},
         )
-        return ds
+
+
+def currents_to_xarray(sol, reservoir_names=None, extra=None, coords=None, attrs=None):
+    """The current fields of ``sol`` (a ``Solution`` or ``CurrentSolution``) as an
+    ``xarray.Dataset`` with dims (batch..., time, reservoir), plus ``extra`` variables."""
+    import numpy as np
+    import xarray as xr
+
+    nres = sol.particle_current.shape[-1]
+    names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
+    batch = sol.particle_current.shape[:-2]
+    bdims = [f"batch_{i}" for i in range(len(batch))]
+    tr = bdims + ["time", "reservoir"]
+    data = {k: (tr, np.asarray(getattr(sol, k))) for k in (
+        "particle_current", "energy_current", "heat_current", "symmetric_heat_current",
+        "integrated_heat", "coupling_energy")}
+    data.update(extra or {})
+    for k in ("temperature", "chemical_potential"):
+        data[k] = (bdims + ["reservoir"],
+                   np.broadcast_to(np.asarray(getattr(sol, k)), tuple(batch) + (nres,)))
+    return xr.Dataset(
+        data,
+        coords={"time": np.asarray(sol.times), "reservoir": names, **(coords or {})},
+        attrs={
+            "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
+            "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
+            "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
+            **(attrs or {}),
+            "quadrature_error_estimate": float(np.max(np.asarray(sol.error_estimate))),
+        },
+    )

@@ -41,7 +41,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._validation import is_concrete
-from ..solution import current_fields, integrate_heat
+from ..solution import current_fields, currents_to_xarray, integrate_heat
 from .base import Stage2Base, _bath, add_terms, stack_reservoir_arrays, window_error
 
 _TWO_PI = 2.0 * math.pi
@@ -77,28 +77,7 @@ class CurrentSolution(eqx.Module):
 
     def to_xarray(self, reservoir_names=None):
         """An ``xarray.Dataset`` with dims (batch..., time, reservoir)."""
-        import xarray as xr
-
-        nres = self.particle_current.shape[-1]
-        names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
-        batch = self.particle_current.shape[:-2]
-        bdims = [f"batch_{i}" for i in range(len(batch))]
-        tr = bdims + ["time", "reservoir"]
-        data = {k: (tr, np.asarray(getattr(self, k))) for k in (
-            "particle_current", "energy_current", "heat_current", "symmetric_heat_current",
-            "integrated_heat", "coupling_energy")}
-        for k in ("temperature", "chemical_potential"):
-            data[k] = (bdims + ["reservoir"],
-                       np.broadcast_to(np.asarray(getattr(self, k)), tuple(batch) + (nres,)))
-        return xr.Dataset(
-            data, coords={"time": np.asarray(self.times), "reservoir": names},
-            attrs={
-                "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
-                "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
-                "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
-                "quadrature_error_estimate": float(np.max(np.asarray(self.error_estimate))),
-            },
-        )
+        return currents_to_xarray(self, reservoir_names)
 
 
 class CurrentResponse(Stage2Base):
