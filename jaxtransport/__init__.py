@@ -43,6 +43,7 @@ from .optimise import (  # noqa: E402
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
+from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .solution import Solution  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
@@ -116,6 +117,8 @@ __all__ = [
     "SumDensity",
     "occupation",
     "response",
+    "CurrentResponse",
+    "CurrentSolution",
     "run_sweep",
     "solve",
     # heat statistics and thermodynamics (issue 5)

@@ -12,6 +12,36 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 
+def current_fields(amplitude, amplitude_dt, chemical_potential) -> dict:
+    """Currents out of each reservoir and coupling energies from the complex current
+    amplitudes X^x_α (x ∈ {N, E}; ``amplitude[..., t, x, α]``) and their time derivatives:
+    J^x = 2 Re X^x, <H_I^α> = −2 Im X^N, J^Q = J^E − μ J^N."""
+    mu = chemical_potential[..., None, :]
+    jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
+    jnd, jed = 2 * amplitude_dt[..., 0, :].real, 2 * amplitude_dt[..., 1, :].real
+    return dict(
+        particle_current=jn,
+        energy_current=je,
+        heat_current=je - mu * jn,
+        coupling_energy=-2 * amplitude[..., 0, :].imag,
+        coupling_energy_derivative=-2 * amplitude_dt[..., 0, :].imag,
+        heat_current_derivative=jed - mu * jnd,
+    )
+
+
+def integrate_heat(times, j, jd):
+    """Q_α(t) = ∫_{t_0}^t J^Q_α dt' from J^Q (..., T, M) and its exact derivative: fourth-order
+    corrected trapezoid rule, plain trapezoid on an interval starting at the switch-on t = 0
+    (see ``Solution.integrated_heat``)."""
+    dt = jnp.diff(times)[:, None]
+    smooth = (times[:-1] > 0)[:, None]
+    seg = 0.5 * dt * (j[..., 1:, :] + j[..., :-1, :]) + jnp.where(
+        smooth, dt**2 / 12 * (jd[..., :-1, :] - jd[..., 1:, :]), 0.0
+    )
+    zero = jnp.zeros_like(j[..., :1, :])
+    return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
+
+
 class Solution(eqx.Module):
     times: Array
     hamiltonian: Array
@@ -34,19 +64,11 @@ class Solution(eqx.Module):
         cls, *, times, hamiltonian, correlation, amplitude, amplitude_dt, scalar_dt,
         temperature, chemical_potential, error_estimate, statistics="fermion",
     ):
-        mu = chemical_potential[..., None, :]
-        jn, je = 2 * amplitude[..., 0, :].real, 2 * amplitude[..., 1, :].real
-        jnd, jed = 2 * amplitude_dt[..., 0, :].real, 2 * amplitude_dt[..., 1, :].real
         return cls(
             times=times,
             hamiltonian=hamiltonian,
             correlation=correlation,
-            particle_current=jn,
-            energy_current=je,
-            heat_current=je - mu * jn,
-            coupling_energy=-2 * amplitude[..., 0, :].imag,
-            coupling_energy_derivative=-2 * amplitude_dt[..., 0, :].imag,
-            heat_current_derivative=jed - mu * jnd,
+            **current_fields(amplitude, amplitude_dt, chemical_potential),
             system_energy_derivative=scalar_dt[..., 0],
             particle_number_derivative=scalar_dt[..., 1],
             temperature=temperature,
@@ -81,53 +103,54 @@ class Solution(eqx.Module):
         t, the kernel of a Lorentzian has a kink), so that interval uses the plain trapezoid
         (error ~Δt²·|dJ/dt|; e.g. 1.6e-5 for Δt = 0.01 in the two-site test model). Use a grid
         that is fine near t = 0 when Q at short times matters."""
-        times = self.times
-        dt = jnp.diff(times)[:, None]
-        j, jd = self.heat_current, self.heat_current_derivative
-        smooth = (times[:-1] > 0)[:, None]
-        seg = 0.5 * dt * (j[..., 1:, :] + j[..., :-1, :]) + jnp.where(
-            smooth, dt**2 / 12 * (jd[..., :-1, :] - jd[..., 1:, :]), 0.0
-        )
-        zero = jnp.zeros_like(j[..., :1, :])
-        return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
+        return integrate_heat(self.times, self.heat_current, self.heat_current_derivative)
 
     def to_xarray(self, reservoir_names=None):
         """An ``xarray.Dataset`` with dims (batch..., time, reservoir, mode, mode_)."""
         import numpy as np
-        import xarray as xr
 
-        nres = self.particle_current.shape[-1]
-        names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
-        batch = self.particle_current.shape[:-2]
-        bdims = [f"batch_{i}" for i in range(len(batch))]
-        tr = bdims + ["time", "reservoir"]
+        bdims = [f"batch_{i}" for i in range(self.particle_current.ndim - 2)]
         corr = np.asarray(self.correlation)
-        data = {
-            "particle_current": (tr, np.asarray(self.particle_current)),
-            "energy_current": (tr, np.asarray(self.energy_current)),
-            "heat_current": (tr, np.asarray(self.heat_current)),
-            "symmetric_heat_current": (tr, np.asarray(self.symmetric_heat_current)),
-            "integrated_heat": (tr, np.asarray(self.integrated_heat)),
-            "coupling_energy": (tr, np.asarray(self.coupling_energy)),
-            "occupation": (bdims + ["time", "mode"], np.asarray(self.occupation)),
-            "system_energy": (bdims + ["time"], np.asarray(self.system_energy)),
-            "correlation_real": (bdims + ["time", "mode", "mode_"], corr.real),
-            "correlation_imag": (bdims + ["time", "mode", "mode_"], corr.imag),
-            "temperature": (bdims + ["reservoir"], np.broadcast_to(
-                np.asarray(self.temperature), tuple(batch) + (nres,))),
-            "chemical_potential": (bdims + ["reservoir"], np.broadcast_to(
-                np.asarray(self.chemical_potential), tuple(batch) + (nres,))),
-        }
-        ds = xr.Dataset(
-            data,
-            coords={"time": np.asarray(self.times), "reservoir": names,
-                    "mode": np.arange(corr.shape[-1]), "mode_": np.arange(corr.shape[-1])},
-            attrs={
-                "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
-                "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
-                "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
-                "correlation_convention": "C_ij = <a_j^dagger a_i>",
-                "quadrature_error_estimate": float(np.max(np.asarray(self.error_estimate))),
+        n = np.arange(corr.shape[-1])
+        return currents_to_xarray(
+            self, reservoir_names,
+            extra={
+                "occupation": (bdims + ["time", "mode"], np.asarray(self.occupation)),
+                "system_energy": (bdims + ["time"], np.asarray(self.system_energy)),
+                "correlation_real": (bdims + ["time", "mode", "mode_"], corr.real),
+                "correlation_imag": (bdims + ["time", "mode", "mode_"], corr.imag),
             },
+            coords={"mode": n, "mode_": n},
+            attrs={"correlation_convention": "C_ij = <a_j^dagger a_i>"},
         )
-        return ds
+
+
+def currents_to_xarray(sol, reservoir_names=None, extra=None, coords=None, attrs=None):
+    """The current fields of ``sol`` (a ``Solution`` or ``CurrentSolution``) as an
+    ``xarray.Dataset`` with dims (batch..., time, reservoir), plus ``extra`` variables."""
+    import numpy as np
+    import xarray as xr
+
+    nres = sol.particle_current.shape[-1]
+    names = list(reservoir_names) if reservoir_names else [f"r{k}" for k in range(nres)]
+    batch = sol.particle_current.shape[:-2]
+    bdims = [f"batch_{i}" for i in range(len(batch))]
+    tr = bdims + ["time", "reservoir"]
+    data = {k: (tr, np.asarray(getattr(sol, k))) for k in (
+        "particle_current", "energy_current", "heat_current", "symmetric_heat_current",
+        "integrated_heat", "coupling_energy")}
+    data.update(extra or {})
+    for k in ("temperature", "chemical_potential"):
+        data[k] = (bdims + ["reservoir"],
+                   np.broadcast_to(np.asarray(getattr(sol, k)), tuple(batch) + (nres,)))
+    return xr.Dataset(
+        data,
+        coords={"time": np.asarray(sol.times), "reservoir": names, **(coords or {})},
+        attrs={
+            "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
+            "sign_convention": "currents are OUT OF each reservoir: J^N=-d<N>/dt, "
+            "J^E=-d<H_alpha>/dt, J^Q=J^E-mu*J^N",
+            **(attrs or {}),
+            "quadrature_error_estimate": float(np.max(np.asarray(sol.error_estimate))),
+        },
+    )

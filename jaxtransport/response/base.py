@@ -33,7 +33,72 @@ from ..state import GaussianState
 _EDGE_TOL = 1e-11
 
 
-class Response(eqx.Module):
+class Stage2Base(eqx.Module):
+    """What every stage-1 result shares: occupations at its frequency nodes, the window check
+    and the validation of stage-2 inputs. Subclasses have fields ``temperature``,
+    ``chemical_potential`` (M,), ``nodes`` (M, K), ``window`` (2,), ``statistics`` and
+    ``edge_tolerance``, and a property ``n_modes``."""
+
+    @property
+    def n_reservoirs(self) -> int:
+        return int(self.temperature.shape[0])
+
+    def occupations(self, temperature, chemical_potential):
+        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
+        t = jnp.asarray(temperature)[..., :, None]
+        mu = jnp.asarray(chemical_potential)[..., :, None]
+        return occupation(self.nodes, t, mu, self.statistics)
+
+    def _check_window(self, temperature, chemical_potential):
+        lo, hi = self.window[0], self.window[1]
+        t = jnp.asarray(temperature)
+        mu = jnp.asarray(chemical_potential)
+        f_lo = occupation(lo, t, mu, self.statistics)
+        f_hi = occupation(hi, t, mu, self.statistics)
+        tol = self.edge_tolerance
+        if self.statistics == "boson":  # no weight below the window; f_B(hi) ≈ 0
+            return jnp.any(mu > lo) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
+        bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
+        return bad
+
+    def _stage2_inputs(self, state, temperature, chemical_potential):
+        """Validated (C0, T, μ) arrays for ``evaluate`` (shapes and statistics)."""
+        if isinstance(state, GaussianState) and state.statistics != self.statistics:
+            raise ValueError(
+                f"the initial state is {state.statistics}ic but the model is "
+                f"{self.statistics}ic; build the GaussianState with statistics="
+                f"{self.statistics!r}."
+            )
+        c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
+        if c0.shape[-2:] != (self.n_modes, self.n_modes):
+            raise ValueError(
+                f"initial correlation must be (..., {self.n_modes}, {self.n_modes}) for this "
+                f"model, got {c0.shape}."
+            )
+        temp, mu = reservoir_values(self.temperature, self.chemical_potential,
+                                    temperature, chemical_potential)
+        for name, x in (("temperature", temp), ("chemical_potential", mu)):
+            if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
+                raise ValueError(
+                    f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
+                    f"reservoir), got {x.shape}."
+                )
+        return c0, temp, mu
+
+
+def window_error(resp, temp, mu):
+    """``temp`` with a runtime error (also under jit) if (T, μ) leave the Response's window."""
+    return eqx.error_if(
+        temp,
+        resp._check_window(temp, mu),
+        "temperature/chemical_potential outside the range the Response was built for "
+        "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
+        "frequency): the frequency window does not cover the occupation functions. Rebuild "
+        "with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
+    )
+
+
+class Response(Stage2Base):
     """Stage-1 result: exact response kernels for one Hamiltonian, coupling set and time grid.
 
     Create with ``jt.response(model, times, method=...)``; evaluate with ``.evaluate``.
@@ -78,28 +143,6 @@ class Response(eqx.Module):
     def n_modes(self) -> int:
         return int(self.propagator.shape[-1])
 
-    @property
-    def n_reservoirs(self) -> int:
-        return int(self.temperature.shape[0])
-
-    def occupations(self, temperature, chemical_potential):
-        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
-        t = jnp.asarray(temperature)[..., :, None]
-        mu = jnp.asarray(chemical_potential)[..., :, None]
-        return occupation(self.nodes, t, mu, self.statistics)
-
-    def _check_window(self, temperature, chemical_potential):
-        lo, hi = self.window[0], self.window[1]
-        t = jnp.asarray(temperature)
-        mu = jnp.asarray(chemical_potential)
-        f_lo = occupation(lo, t, mu, self.statistics)
-        f_hi = occupation(hi, t, mu, self.statistics)
-        tol = self.edge_tolerance
-        if self.statistics == "boson":  # no weight below the window; f_B(hi) ≈ 0
-            return jnp.any(mu > lo) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
-        bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
-        return bad
-
     def evaluate(
         self,
         state: GaussianState | Array,
@@ -115,26 +158,7 @@ class Response(eqx.Module):
         frequency window was built for (pass ``temperature_range``/``chemical_potential_range``
         to ``Continuum`` to widen it).
         """
-        if isinstance(state, GaussianState) and state.statistics != self.statistics:
-            raise ValueError(
-                f"the initial state is {state.statistics}ic but the model is "
-                f"{self.statistics}ic; build the GaussianState with statistics="
-                f"{self.statistics!r}."
-            )
-        c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
-        if c0.shape[-2:] != (self.n_modes, self.n_modes):
-            raise ValueError(
-                f"initial correlation must be (..., {self.n_modes}, {self.n_modes}) for this "
-                f"model, got {c0.shape}."
-            )
-        temp, mu = reservoir_values(self.temperature, self.chemical_potential,
-                                    temperature, chemical_potential)
-        for name, x in (("temperature", temp), ("chemical_potential", mu)):
-            if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
-                raise ValueError(
-                    f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
-                    f"reservoir), got {x.shape}."
-                )
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
         return _evaluate(self, c0, temp, mu)
 
 
@@ -214,36 +238,43 @@ def add_terms(*terms):
 @eqx.filter_jit
 def _evaluate(resp, c0, temp, mu):
     """The stage-2 contractions (one compiled program per shape)."""
-    bad = resp._check_window(temp, mu)
-    temp = eqx.error_if(
-        temp,
-        bad,
-        "temperature/chemical_potential outside the range the Response was built for "
-        "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
-        "frequency): the frequency window does not cover the occupation functions. Rebuild "
-        "with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
-    )
+    temp = window_error(resp, temp, mu)
     wf = resp.weights * resp.occupations(temp, mu)  # (..., M, K), real
     terms = add_terms(state_terms(resp, c0), bath_terms(resp, wf), offset_terms(resp))
     return assemble(resp, terms, temp, mu)
 
 
-def response(model, times, method=None) -> Response:
+def response(model, times, method=None, observables: str = "all") -> Response:
     """Stage 1: exact response kernels of ``model`` on the time grid ``times``.
 
     ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
     error estimate) or ``jt.Discretised(n_modes, band)`` (finite reservoirs, exact unitary
     evolution). The result does not depend on temperatures, chemical potentials or C0.
+
+    ``observables="all"`` (default) returns a ``Response`` (currents, coupling energies and
+    C(t)); ``observables="currents"`` returns a ``CurrentResponse`` whose ``evaluate`` gives a
+    ``CurrentSolution`` with the currents and coupling energies only: O(T n) state storage
+    instead of O(T n²) and no per-node correlation kernels, for systems of hundreds of modes.
     """
     from .continuum import Continuum
 
     method = Continuum() if method is None else method
-    return method.response(model, times)
+    if observables == "all":
+        return method.response(model, times)
+    if observables == "currents":
+        if not hasattr(method, "current_response"):
+            raise ValueError(
+                f"observables='currents' is available for jt.Continuum and jt.Discretised, "
+                f"not {type(method).__name__}."
+            )
+        return method.current_response(model, times)
+    raise ValueError(f"observables must be 'all' or 'currents', got {observables!r}.")
 
 
-def solve(model, state, times, method=None) -> Solution:
-    """One call: ``response(model, times, method).evaluate(state)`` at the model's T and μ."""
-    return response(model, times, method).evaluate(state)
+def solve(model, state, times, method=None, observables: str = "all") -> Solution:
+    """One call: ``response(model, times, method, observables).evaluate(state)`` at the
+    model's T and μ."""
+    return response(model, times, method, observables).evaluate(state)
 
 
 def stack_reservoir_arrays(model):

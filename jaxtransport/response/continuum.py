@@ -27,6 +27,7 @@ The achieved accuracy is estimated by repeating the quadrature at half resolutio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import equinox as eqx
@@ -58,6 +59,7 @@ class _Poles(eqx.Module):
     tonehot: jax.Array  # (M, J)
     densities: tuple  # J spectral densities
     analytic: tuple = eqx.field(static=True)  # per term: usable at complex ω (pole sums)
+    pole_term: tuple = eqx.field(static=True, default=())  # term index j of each pole p
 
     @property
     def k_energy(self):
@@ -87,7 +89,7 @@ def _fingerprint(dens):
 
 def _poles(model, fits=None) -> _Poles:
     terms = flatten_terms(model)
-    vec, kap, lam, res = [], [], [], []
+    vec, kap, lam, res, pterm = [], [], [], [], []
     for j, (dens, v, r) in enumerate(terms):
         fit = None if fits is None else fits[j]
         if fit is None:
@@ -111,6 +113,7 @@ def _poles(model, fits=None) -> _Poles:
             kap.append(jnp.asarray(k, jnp.complex128))
             lam.append(jnp.asarray(l_, jnp.complex128))
             res.append(r)
+            pterm.append(j)
     return _Poles(
         h=model.hamiltonian.astype(jnp.complex128),
         vec=jnp.stack(vec, axis=1),
@@ -121,6 +124,7 @@ def _poles(model, fits=None) -> _Poles:
         tonehot=one_hot([r for _, _, r in terms], model.n_reservoirs),
         densities=tuple(d for d, _, _ in terms),
         analytic=tuple(bool(d.is_pole_sum) for d, _, _ in terms),
+        pole_term=tuple(pterm),
     )
 
 
@@ -408,7 +412,8 @@ class Continuum(eqx.Module):
       and ``correlation_offset_dt``; default False). They are the time derivatives of the
       correlation kernels, exact (forward-mode derivative of the same closed forms), and are
       what ``master_equation.effective_generator_from_response`` needs for the gain/loss
-      rates Γ±. Memory: as much again as ``correlation_kernel`` (M·K·T·n² complex).
+      rates Γ±. Memory: as much again as ``correlation_kernel`` (M·K·T·n² complex). Only for
+      the full Response (``observables="currents"`` stores no correlation kernels).
 
     Stage 2 raises if asked for a temperature or chemical potential outside these ranges.
     """
@@ -509,7 +514,8 @@ class Continuum(eqx.Module):
         return (float(a), float(w_lo), float(w_hi), float(width), float(s_first), float(s_far),
                 poles, (float(node_lo), float(node_hi), cuts, sing))
 
-    def _resolve(self, model, times):
+    def _resolve(self, model, times, build=None):
+        build = _build if build is None else build
         times = check_times(times)
         leaves = jax.tree_util.tree_leaves(model)
         if not is_concrete(*leaves):
@@ -533,11 +539,10 @@ class Continuum(eqx.Module):
             fine = (a, w_lo, w_hi, width, s_first, s_far, q, poles, factor, region, fits)
             coarse = fine[:6] + (max(q - 2, 4),) + fine[7:]
             sizes = rule_sizes(fine, self.node_batch)
-            resp = _build(model, times, fine, self.node_batch, sizes, self.tolerance,
-                          self.correlation_dt)
+            resp = build(model, times, fine, self.node_batch, sizes, self.tolerance)
             sol_f = resp.evaluate(zero)
-            sol_c = _build(model, times, coarse, self.node_batch, sizes,
-                           self.tolerance).evaluate(zero)
+            sol_c = build(model, times, coarse, self.node_batch, sizes,
+                          self.tolerance).evaluate(zero)
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
@@ -558,20 +563,32 @@ class Continuum(eqx.Module):
         return self._resolve(model, times)[0]
 
     def response(self, model, times) -> Response:
+        build = (functools.partial(_build, correlation_dt=True) if self.correlation_dt
+                 else _build)
+        return self._response(model, times, build, "all")
+
+    def current_response(self, model, times):
+        """Currents-only stage 1 (``jt.response(..., observables="currents")``): the same
+        quadrature plan, refinement and error estimate, O(T n) state storage instead of
+        O(T n²) and per-node current amplitudes only (see ``response/currents.py``)."""
+        from .currents import build_continuum_currents
+
+        return self._response(model, times, build_continuum_currents, "currents")
+
+    def _response(self, model, times, build, observables):
         times = check_times(times)
         if self.plan is None:
             key = _plan_key(self, model, times)
             if key is not None and key in _PLANS:
-                return _PLANS[key].response(model, times)
-            resolved, resp = self._resolve(model, times)
+                return _PLANS[key]._response(model, times, build, observables)
+            resolved, resp = self._resolve(model, times, build)
             if key is not None:
                 if len(_PLANS) >= 256:
                     _PLANS.pop(next(iter(_PLANS)))
                 _PLANS[key] = resolved
             return resp
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
-        resp = _build(model, times, self.plan, self.node_batch, tolerance=self.tolerance,
-                      correlation_dt=self.correlation_dt)
+        resp = build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 

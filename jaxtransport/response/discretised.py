@@ -36,7 +36,11 @@ def _probe_evolution(hmat, probes, times):
     """probes @ exp(−i H t) for every t: shape (T, r, D)."""
     lam, vec = jnp.linalg.eigh(hmat)
     ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
-    return jnp.einsum("trd,ed->tre", (probes @ vec)[None] * ph[:, None, :], vec.conj())
+    pe = (probes @ vec)[None] * ph[:, None, :]
+    if not jnp.iscomplexobj(vec):  # real H: real eigh (~5x faster) and two real GEMMs
+        return (jnp.einsum("trd,ed->tre", pe.real, vec)
+                + 1j * jnp.einsum("trd,ed->tre", pe.imag, vec))
+    return jnp.einsum("trd,ed->tre", pe, vec.conj())
 
 
 @_probe_evolution.defjvp
@@ -182,29 +186,36 @@ class Discretised(eqx.Module):
                     stacklevel=3,
                 )
 
-    def response(self, model, times) -> Response:
-        times = check_times(times)
+    def bath_modes(self, model, times):
+        """The finite baths: energies ε_k (Kb,), amplitudes a_k and vectors (V_k = a_k v_j(k)),
+        the term index j(k) and reservoir index of each mode, and per reservoir the padded
+        mode indices and mask (M, K). Checks recurrences and band truncation."""
         grid = self.grid(model)
         self._check(model, times, grid)
-        n, nres = model.n_modes, model.n_reservoirs
-        # bath modes per reservoir
-        eps, coup, owner = [], [], []
-        for nodes, _dw, r, dens, v, _, spacing in grid:
-            amp = jnp.sqrt(dens(jnp.asarray(nodes)) * jnp.asarray(spacing) / (2 * math.pi))
+        nres = model.n_reservoirs
+        eps, amps, term, owner = [], [], [], []
+        for j, (nodes, _dw, r, dens, _v, _, spacing) in enumerate(grid):
+            amps.append(jnp.sqrt(dens(jnp.asarray(nodes)) * jnp.asarray(spacing) / (2 * math.pi)))
             eps.append(jnp.asarray(nodes))
-            coup.append(amp[:, None] * v[None, :])  # V_{k,i}
+            term.append(np.full(len(nodes), j))
             owner.append(np.full(len(nodes), r))
-        eps = jnp.concatenate(eps)
-        coup = jnp.concatenate(coup)  # (Kb, n)
         owner = np.concatenate(owner)
         kmax = max(int(np.sum(owner == r)) for r in range(nres))
-        # per reservoir: padded indices of its modes
         idx = np.zeros((nres, kmax), dtype=int)
         mask = np.zeros((nres, kmax))
         for r in range(nres):
             ks = np.nonzero(owner == r)[0]
             idx[r, : len(ks)] = ks
             mask[r, : len(ks)] = 1.0
+        vecs = [v for *_, v, _, _ in grid]
+        return (jnp.concatenate(eps), jnp.concatenate(amps), vecs, np.concatenate(term), owner,
+                idx, mask)
+
+    def response(self, model, times) -> Response:
+        times = check_times(times)
+        n, nres = model.n_modes, model.n_reservoirs
+        eps, amps, vecs, term, owner, idx, mask = self.bath_modes(model, times)
+        coup = amps[:, None] * jnp.stack(vecs)[term]  # V_{k,i}: (Kb, n)
         arrays = _discretised_arrays(
             model.hamiltonian.astype(complex), eps, coup.astype(complex), jnp.asarray(times),
             owner=tuple(int(o) for o in owner), nres=nres, correlation_dt=self.correlation_dt,
@@ -243,6 +254,13 @@ class Discretised(eqx.Module):
             correlation_offset_dt=(jnp.zeros((nt, n, n), complex) if self.correlation_dt
                                    else None),
         )
+
+    def current_response(self, model, times):
+        """Currents-only stage 1 (``jt.response(..., observables="currents")``): evolves a few
+        probe rows per bath term instead of all n system rows (see ``response/currents.py``)."""
+        from .currents import build_discretised_currents
+
+        return build_discretised_currents(self, model, check_times(times))
 
 
 @functools.lru_cache(maxsize=4)
