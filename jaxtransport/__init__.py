@@ -21,7 +21,7 @@ from .general import (  # noqa: E402
     solve_general,
 )
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
-from .master_equation import effective_generator  # noqa: E402
+from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
 from .model import Model  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
@@ -126,6 +126,7 @@ __all__ = [
     "conductances",
     "cumulants",
     "effective_generator",
+    "effective_generator_from_response",
     "energy_balance",
     "entropy_production",
     "gaussian_entropy",

@@ -18,12 +18,19 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
     num = 401          # start = 0.0 by default
 
     [method]
-    kind = "continuum" # tolerance = 1e-8; or kind = "discretised", n_modes, band, grid_scale
+    kind = "continuum" # tolerance = 1e-8; or kind = "discretised", n_modes, band, grid_scale,
+                       # band_warning
 
     [sweep]
     kind = "grid"      # or "random" (num, seed, temperature_range, chemical_potential_range)
     observables = ["min_heat_current", "min_heat_current_time", "reversed_heat"]
+    # also "conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5" (hot vs
+    # cold) and "heat_cumulants" (of the hot reservoir, orders cumulant_orders)
     hot = 0
+    cold = 1                     # conductances: the reservoir compared with hot
+    cumulant_orders = [2, 3, 4]
+    [sweep.cumulant_method]      # finite reservoirs for heat_cumulants (default: [method] if
+    n_modes = 100                # it is discretised); also band, grid_scale, band_warning
     [sweep.temperature]          # reservoir index -> list of values or {start, stop, num}
     "0" = { start = 0.5, stop = 2.0, num = 16 }
     [sweep.initial_states]       # occupation vectors and/or random states
@@ -52,11 +59,14 @@ _ALLOWED = {
     "density:cutoff_lorentzian": {"kind", "gamma", "width", "cutoff", "center"},
     "times": {"start", "stop", "num"},
     "method:continuum": {"kind", "tolerance", "temperature_range", "chemical_potential_range"},
-    "method:discretised": {"kind", "n_modes", "band", "grid_scale"},
+    "method:discretised": {"kind", "n_modes", "band", "grid_scale", "band_warning"},
     "sweep:grid": {"kind", "observables", "hot", "time_stride", "temperature",
-                   "chemical_potential", "initial_states", "parameters"},
+                   "chemical_potential", "initial_states", "parameters", "cold",
+                   "cumulant_orders", "cumulant_method"},
     "sweep:random": {"kind", "observables", "hot", "time_stride", "num", "seed",
-                     "temperature_range", "chemical_potential_range"},
+                     "temperature_range", "chemical_potential_range", "cold",
+                     "cumulant_orders", "cumulant_method"},
+    "cumulant_method": {"n_modes", "band", "grid_scale", "band_warning"},
     "initial_states": {"occupations", "random", "seed"},
     "run": {"chunk_size", "memory_budget_mb"},
     "range": {"start", "stop", "num"},
@@ -117,6 +127,8 @@ def validate(cfg: dict) -> None:
         _check_keys(sw, f"sweep:{kind}", "sweep")
         if "initial_states" in sw:
             _check_keys(sw["initial_states"], "initial_states", "sweep.initial_states")
+        if "cumulant_method" in sw:
+            _check_keys(sw["cumulant_method"], "cumulant_method", "sweep.cumulant_method")
     if "run" in cfg:
         _check_keys(cfg["run"], "run", "run")
 
@@ -210,9 +222,15 @@ def build_sweep(cfg: dict):
         raise ConfigError("missing [sweep] section.")
     model, times, method = build_model(cfg), build_times(cfg), build_method(cfg)
     sw = cfg["sweep"]
+    from .response.discretised import Discretised
+    from .sweep.spec import DEFAULT_CUMULANT_ORDERS
+
     common = dict(observables=tuple(sw.get("observables", DEFAULT_OBSERVABLES)),
                   hot=int(sw.get("hot", 0)), time_stride=int(sw.get("time_stride", 1)),
-                  method=method)
+                  method=method, cold=None if "cold" not in sw else int(sw["cold"]),
+                  cumulant_orders=tuple(sw.get("cumulant_orders", DEFAULT_CUMULANT_ORDERS)),
+                  cumulant_method=(Discretised(**sw["cumulant_method"])
+                                   if "cumulant_method" in sw else None))
     if sw.get("kind", "grid") == "random":
         return Sweep.random(model, times, int(sw.get("num", 1000)), seed=int(sw.get("seed", 0)),
                             temperature_range=sw.get("temperature_range"),

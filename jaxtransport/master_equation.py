@@ -16,16 +16,26 @@ where G(t) is not invertible; those times are detected (smallest singular value 
 ``singular_tolerance``) and reported: the coefficients there are set to NaN *and* flagged in
 ``EffectiveGenerator.singular`` (and by a warning), never silently.
 
-Source of the coefficients: the exact finite-mode dynamics of a ``statistics.FiniteModes``
-(closed forms of G, Ġ, N, Ṅ at any t, so the equation can also be propagated by an adaptive
-ODE solver); for continuous reservoirs use ``FiniteModes.from_model(model, jt.Discretised(...))``
-(the same modes as the engine's ``Discretised`` method) and converge in ``n_modes``.
-``damping_from_response`` gives h_eff and γ directly from any engine ``Response`` (G and Ġ are
-stored there; Ṅ is not, so Ξ needs the finite-mode route). Units ħ = 1 (rates in energy units).
+Two sources of the coefficients:
+
+* ``effective_generator``: the exact finite-mode dynamics of a ``statistics.FiniteModes``
+  (closed forms of G, Ġ, N, Ṅ at any t, so ``propagate`` integrates the equation with an
+  adaptive ODE solver); for continuous reservoirs via
+  ``FiniteModes.from_model(model, jt.Discretised(...))``, converged in ``n_modes``.
+* ``effective_generator_from_response``: any engine ``Response`` built with
+  ``correlation_dt=True`` (``jt.Continuum(correlation_dt=True)`` — the continuum reservoirs
+  themselves, no discretisation — or ``jt.Discretised(..., correlation_dt=True)``): G, Ġ are
+  stored, N = Σ_β Σ_k w f_β L^C_β + offset and Ṅ from the stored dC/dt kernels. The
+  coefficients are known on the Response's time grid; ``propagate_generator`` integrates the
+  equation from them (local polynomial interpolation between grid times).
+
+``damping_from_response`` gives h_eff and γ alone from any ``Response`` (no dC/dt kernels
+needed). Units ħ = 1 (rates in energy units).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import equinox as eqx
@@ -151,21 +161,25 @@ def effective_generator(
         )
     f = _bath_occupations(modes, temperature, chemical_potential)
     h, g, xi, loss, smin, sing = _generator_jit(modes, f, jnp.asarray(t), singular_tolerance)
-    points = _locate_singular_points(modes, f, t, singular_tolerance)
-    if np.any(np.asarray(sing)) or points.size:
-        bad = np.unique(np.concatenate([t[np.asarray(sing)], points]))
-        warnings.warn(
-            f"G(t) is not invertible (smallest singular value < {singular_tolerance:g}) at "
-            f"{bad.size} time(s), first at t = {bad[0]:.6g}: the time-local generator is "
-            "singular there (coefficients on the grid set to NaN and flagged in .singular; "
-            "points between grid times in .singular_points).",
-            stacklevel=2,
-        )
+    points = _locate_singular_points(modes, f, t, singular_tolerance, np.asarray(sing))
+    _warn_singular(t, sing, points, singular_tolerance)
     return EffectiveGenerator(
         times=jnp.asarray(t), hamiltonian=h, damping=g, gain=xi, loss=loss,
         smallest_singular_value=smin, singular=sing, singular_points=jnp.asarray(points),
         statistics=modes.statistics,
     )
+
+
+def _warn_singular(t, sing, points, tol):
+    if np.any(np.asarray(sing)) or points.size:
+        bad = np.unique(np.concatenate([t[np.asarray(sing)], points]))
+        warnings.warn(
+            f"G(t) is not invertible (smallest singular value < {tol:g}) at "
+            f"{bad.size} time(s), first at t = {bad[0]:.6g}: the time-local generator is "
+            "singular there (coefficients on the grid set to NaN and flagged in .singular; "
+            "points between grid times in .singular_points).",
+            stacklevel=3,
+        )
 
 
 @jax.jit
@@ -179,7 +193,7 @@ def _det_and_smin(lam, vs, ts):
     return jax.vmap(one)(ts)
 
 
-def _locate_singular_points(modes, f, t, tol, iterations=60):
+def _locate_singular_points(modes, f, t, tol, on_grid=None, iterations=60):
     """Zeros of det G(t) between grid points: where the phase of det G jumps by more than π/2
     between neighbours (a fast winding only happens near a zero), minimise the smallest
     singular value of G on that interval (golden section, closed-form G at any t) and keep
@@ -190,6 +204,8 @@ def _locate_singular_points(modes, f, t, tol, iterations=60):
     vs = vec[: modes.n_system]
     det = np.asarray(_det_and_smin(lam, vs, jnp.asarray(t))[0])
     jump = np.abs(np.angle(det[1:] * np.conj(det[:-1]))) > 0.5 * np.pi
+    if on_grid is not None:  # a zero on a flagged grid point is already reported
+        jump &= ~(on_grid[1:] | on_grid[:-1])
     out = []
     phi = 0.5 * (np.sqrt(5.0) - 1)
     for k in np.nonzero(jump)[0]:
@@ -204,6 +220,111 @@ def _locate_singular_points(modes, f, t, tol, iterations=60):
         x = 0.5 * (a + b)
         if float(_det_and_smin(lam, vs, jnp.asarray([x, x]))[1][0]) < tol:
             out.append(x)
+    return np.asarray(out, dtype=float)
+
+
+def effective_generator_from_response(
+    response, temperature=None, chemical_potential=None, singular_tolerance: float = 1e-8,
+) -> EffectiveGenerator:
+    r"""Exact h_eff(t), γ(t), Γ⁺(t), Γ⁻(t) on the time grid of an engine ``Response``.
+
+    ``response`` must store the dC/dt kernels: build it with
+    ``jt.response(model, times, method=jt.Continuum(correlation_dt=True))`` (continuous
+    reservoirs, exact ODE closure) or ``jt.Discretised(..., correlation_dt=True)``. From the
+    stored G, Ġ and the bath part N = C − G C0 G† with its derivative Ṅ (contractions of the
+    correlation kernels and their time derivatives with the occupations f_β at ``temperature``
+    and ``chemical_potential``, (M,), default the model's), Λ = Ġ G^{-1}, Ξ = Ṅ − Λ N − N Λ†.
+    The coefficients do not depend on the system's initial state (hence no state argument).
+
+    Singular times are reported as in ``effective_generator``: grid times with smallest
+    singular value of G below ``singular_tolerance`` are NaN and flagged in ``.singular``;
+    zeros between grid times are found where the phase of det G jumps by more than π/2 and
+    located by minimising the smallest singular value of the cubic Hermite interpolant of
+    (G, Ġ) on that interval (location error O(Δt⁴)); a warning lists them all.
+    """
+    from .response.base import Response
+
+    if not isinstance(response, Response):
+        raise ValueError(
+            f"response must be a jt.Response (from jt.response), got {type(response).__name__}."
+        )
+    if response.correlation_kernel_dt is None or response.correlation_offset_dt is None:
+        raise ValueError(
+            "this Response does not store the dC/dt kernels needed for the gain/loss rates; "
+            "build it with method=jt.Continuum(correlation_dt=True) or "
+            "jt.Discretised(..., correlation_dt=True)."
+        )
+    if not singular_tolerance > 0:
+        raise ValueError(f"singular_tolerance must be > 0, got {singular_tolerance}.")
+    temp, mu = reservoir_values(response.temperature, response.chemical_potential,
+                                temperature, chemical_potential)
+    m = response.n_reservoirs
+    if temp.shape != (m,) or mu.shape != (m,):
+        raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "
+                         f"{temp.shape} and {mu.shape}.")
+    if bool(response._check_window(temp, mu)):
+        raise ValueError(
+            f"temperature {np.asarray(temp)} / chemical_potential {np.asarray(mu)} outside the "
+            "range the Response was built for (or temperature <= 0): the frequency window does "
+            "not cover the occupation functions. Rebuild with "
+            "jt.Continuum(temperature_range=..., chemical_potential_range=..., "
+            "correlation_dt=True)."
+        )
+    wf = response.weights * response.occupations(temp, mu)  # (M, K)
+    h, g, xi, loss, smin, sing = _generator_from_response_jit(response, wf, singular_tolerance)
+    t = np.asarray(response.times)
+    points = _locate_singular_points_hermite(
+        t, np.asarray(response.propagator), np.asarray(response.propagator_dt),
+        np.asarray(sing), singular_tolerance)
+    _warn_singular(t, sing, points, singular_tolerance)
+    return EffectiveGenerator(
+        times=response.times, hamiltonian=h, damping=g, gain=xi, loss=loss,
+        smallest_singular_value=smin, singular=sing, singular_points=jnp.asarray(points),
+        statistics=response.statistics,
+    )
+
+
+@eqx.filter_jit
+def _generator_from_response_jit(resp, wf, tol):
+    nn = jnp.einsum("mk,mktij->tij", wf, resp.correlation_kernel) + resp.correlation_offset
+    nd = jnp.einsum("mk,mktij->tij", wf, resp.correlation_kernel_dt) + resp.correlation_offset_dt
+    one = lambda g, gd, a, b: _coefficients(g, gd, a, b, resp.statistics, tol)
+    return jax.vmap(one)(resp.propagator, resp.propagator_dt, nn, nd)
+
+
+def _hermite(g0, d0, g1, d1, h, s):
+    """Cubic Hermite interpolant of G on [t_k, t_k + h] at s ∈ [0, 1]."""
+    h00, h10 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s
+    h01, h11 = -2 * s**3 + 3 * s**2, s**3 - s**2
+    return h00 * g0 + h10 * h * d0 + h01 * g1 + h11 * h * d1
+
+
+def _locate_singular_points_hermite(t, g, gd, on_grid, tol, iterations=60):
+    """Zeros of det G between grid times from stored (G, Ġ) on the grid: where the phase of
+    det G jumps by more than π/2 between neighbours, minimise the smallest singular value of
+    the cubic Hermite interpolant (golden section) and keep minima below ``tol``. Intervals
+    next to a flagged grid point (``on_grid``) are skipped: that zero is already reported."""
+    if t.size < 2:
+        return np.zeros(0)
+    det = np.linalg.det(g)
+    jump = np.abs(np.angle(det[1:] * np.conj(det[:-1]))) > 0.5 * np.pi
+    jump &= ~(on_grid[1:] | on_grid[:-1])
+    smin = lambda a: np.linalg.svd(a, compute_uv=False)[-1]
+    phi = 0.5 * (np.sqrt(5.0) - 1)
+    out = []
+    for k in np.nonzero(jump)[0]:
+        h = t[k + 1] - t[k]
+        f = lambda s, k=k, h=h: smin(_hermite(g[k], gd[k], g[k + 1], gd[k + 1], h, s))
+        a, b = 0.0, 1.0
+        for _ in range(iterations):
+            c, d = b - phi * (b - a), a + phi * (b - a)
+            if f(c) < f(d):
+                b = d
+            else:
+                a = c
+        x = 0.5 * (a + b)
+        if f(x) < tol:
+            out.append(t[k] + x * h)
     return np.asarray(out, dtype=float)
 
 
@@ -261,6 +382,120 @@ def _propagate_jit(modes, c0, f, times, rtol, atol):
         lam = jnp.linalg.solve(g.T, gd.T).T
         xi = nd - lam @ nn - nn @ lam.conj().T
         dc = lam @ c + c @ lam.conj().T + xi
+        return jnp.stack([dc.real, dc.imag])
+
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=times[0], t1=times[-1], dt0=1e-3,
+        y0=jnp.stack([c0.real, c0.imag]), saveat=diffrax.SaveAt(ts=times),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=200_000,
+    )
+    return sol.ys[:, 0] + 1j * sol.ys[:, 1]
+
+
+def propagate_generator(
+    generator: EffectiveGenerator, state, order: int = 7, rtol: float = 1e-11,
+    atol: float = 1e-12, interpolation_tolerance: float = 1e-6,
+) -> Array:
+    r"""Integrate dC/dt = Λ C + C Λ† + Ξ (Λ = −i h_eff − γ, Ξ = Γ⁺) from C(0) = C0 with the
+    coefficients of ``generator`` (from either source), known on its time grid.
+
+    Between grid times the coefficients are interpolated by local Lagrange polynomials of
+    degree ``order`` (stencils of ``order + 1`` grid points around the interval, shifted
+    inwards at the ends; error O(Δt^{order+1}) for smooth coefficients), and the equation is
+    integrated by adaptive Tsit5 (diffrax) to ``rtol``/``atol``. Returns C(t) on the grid
+    (T, n, n).
+
+    The interpolation error is estimated from the difference of the degree-``order`` and
+    degree-(``order`` − 2) interpolants at the interval midpoints, weighted as it enters C
+    (Σ_k Δt_k (2‖δΛ_k‖‖C_k‖ + ‖δΞ_k‖), a first-order bound for the lower degree); a warning
+    names where it exceeds ``interpolation_tolerance`` — typically next to a near-singular
+    G(t), where Λ = Ġ G^{-1} varies on the scale of the grid (refine the grid there).
+
+    Raises ``ValueError`` if the grid does not start at 0, has fewer than ``order + 1``
+    points, or G(t) is singular anywhere on it (the generator diverges there).
+    """
+    if not isinstance(generator, EffectiveGenerator):
+        raise ValueError(
+            f"generator must be an EffectiveGenerator, got {type(generator).__name__}."
+        )
+    t = np.asarray(generator.times)
+    if t[0] != 0.0:
+        raise ValueError(f"the generator's times must start at 0 (where C = C0), got {t[0]:g}.")
+    if not (isinstance(order, int | np.integer) and order >= 1):
+        raise ValueError(f"order must be an integer >= 1, got {order!r}.")
+    if not interpolation_tolerance > 0:
+        raise ValueError(
+            f"interpolation_tolerance must be > 0, got {interpolation_tolerance}."
+        )
+    if t.size < order + 1:
+        raise ValueError(
+            f"interpolation of degree {order} needs at least {order + 1} grid times, the "
+            f"generator has {t.size}."
+        )
+    if generator.singular_times().size:
+        raise ValueError(
+            f"G(t) is singular at t = {generator.singular_times()[0]:.6g} within the "
+            "generator's times: the time-local generator diverges there; propagate only up to "
+            "before the first singular time (or use the engine's C(t), which is regular)."
+        )
+    c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
+    n = generator.hamiltonian.shape[-1]
+    if c0.shape != (n, n):
+        raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
+    lam = -1j * generator.hamiltonian - generator.damping
+    coef = jnp.stack([lam, generator.gain], axis=1)  # (T, 2, n, n)
+    times = jnp.asarray(t)
+    c = _propagate_grid_jit(coef, c0.astype(complex), times, int(order), rtol, atol)
+    if order >= 3:
+        d_lam, d_xi = (np.asarray(x) for x in _midpoint_discrepancy(coef, times, int(order)))
+        c_max = np.abs(np.asarray(c)).max(axis=(-1, -2))
+        per = np.diff(t) * (2 * d_lam * np.maximum(c_max[:-1], c_max[1:]) + d_xi)
+        if per.sum() > interpolation_tolerance:
+            k = int(np.argmax(per))
+            warnings.warn(
+                f"propagate_generator: estimated interpolation error of the coefficients "
+                f"{per.sum():.3g} > {interpolation_tolerance:g}, largest on "
+                f"[{t[k]:.6g}, {t[k + 1]:.6g}] (smallest singular value of G there "
+                f"{float(np.min(np.asarray(generator.smallest_singular_value)[k:k + 2])):.3g})"
+                ": the coefficients vary on the scale of the time grid; refine it there.",
+                stacklevel=2,
+            )
+    return c
+
+
+def _interpolate(coef, times, order, t):
+    """Local Lagrange interpolant of degree ``order`` of ``coef`` (T, ...) at time t."""
+    nt = times.shape[0]
+    k = jnp.clip(jnp.searchsorted(times, t, side="right") - 1, 0, nt - 2)
+    s = jnp.clip(k - (order - 1) // 2, 0, nt - order - 1)
+    x = jax.lax.dynamic_slice(times, (s,), (order + 1,))
+    y = jax.lax.dynamic_slice_in_dim(coef, s, order + 1)
+    off = ~jnp.eye(order + 1, dtype=bool)
+    num = jnp.where(off, t - x[None, :], 1.0).prod(axis=1)
+    den = jnp.where(off, x[:, None] - x[None, :], 1.0).prod(axis=1)
+    return jnp.tensordot((num / den).astype(coef.dtype), y, 1)  # Lagrange basis at t
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _midpoint_discrepancy(coef, times, order):
+    """max |interpolant(order) − interpolant(order − 2)| of Λ and Ξ at interval midpoints."""
+    mids = 0.5 * (times[1:] + times[:-1])
+
+    def one(t):
+        d = jnp.abs(_interpolate(coef, times, order, t) - _interpolate(coef, times, order - 2, t))
+        return d[0].max(), d[1].max()
+
+    return jax.vmap(one)(mids)
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _propagate_grid_jit(coef, c0, times, order, rtol, atol):
+    import diffrax
+
+    def rhs(t, y, args):
+        c = y[0] + 1j * y[1]
+        lm, xm = _interpolate(coef, times, order, t)
+        dc = lm @ c + c @ lm.conj().T + xm
         return jnp.stack([dc.real, dc.imag])
 
     sol = diffrax.diffeqsolve(

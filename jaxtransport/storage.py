@@ -1,9 +1,10 @@
 """Crash-safe, resumable storage of sweeps: an xarray-readable Zarr (v3) store.
 
 Layout of ``PATH`` (a Zarr group): one array per sweep axis (its coordinate), ``time``,
-``reservoir``, ``mode``; one array per observable with dims (sweep axes…, extra…) chunked
-along the leading sweep axis only (one store chunk = one computed chunk, so writers never
-share a chunk file); ``status`` (int8: −1 not computed, 0 ok, 1 non-finite, 2 model failed).
+``reservoir``, ``mode`` (and ``cumulant_order`` when heat cumulants are kept); one array
+per observable with dims (sweep axes…, extra…) chunked along the leading sweep axis only
+(one store chunk = one computed chunk, so writers never share a chunk file); ``status``
+(int8: −1 not computed, 0 ok, 1 non-finite, 2 model failed).
 Attributes: the resolved config (TOML text), a fingerprint of the sweep, versions, device,
 units and sign conventions.
 
@@ -51,6 +52,8 @@ def fingerprint(spec) -> str:
         h.update(np.ascontiguousarray(a.values).tobytes())
     h.update(np.ascontiguousarray(spec.times).tobytes())
     h.update(repr((spec.kind, spec.observables, spec.hot, spec.time_stride)).encode())
+    if spec.cold is not None or "heat_cumulants" in spec.observables:  # (older stores: none)
+        h.update(repr((spec.cold, spec.cumulant_orders, spec.cumulant_method)).encode())
     h.update(np.ascontiguousarray(spec.initial_states).tobytes())
     for d in (spec.temperature, spec.chemical_potential, spec.parameters):
         for k in sorted(d, key=str):
@@ -112,6 +115,8 @@ class SweepStore:
             arr[:] = a.values
         coords = {"time": spec.stored_times, "reservoir": np.arange(spec.model.n_reservoirs),
                   "mode": np.arange(spec.model.n_modes)}
+        if "heat_cumulants" in spec.observables:
+            coords["cumulant_order"] = np.asarray(spec.cumulant_orders, dtype=np.int64)
         for name, val in coords.items():
             arr = group.create_array(name, shape=val.shape, dtype=val.dtype,
                                      dimension_names=(name,))
@@ -134,12 +139,23 @@ class SweepStore:
             "backend": jax.default_backend(),
             "dtype": "float64",
             "hot_reservoir": spec.hot,
+            **({} if spec.cold is None else {"cold_reservoir": spec.cold}),
             "rows_per_chunk": self.rows,
             "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
             "sign_convention": "currents OUT OF each reservoir; reversed_heat = heat INTO the "
                                "hot reservoir, integral of max(-J^Q_hot, 0) dt",
             "status_codes": "-1 not computed, 0 ok, 1 non-finite, 2 model failed",
         })
+        if spec.cold is not None:
+            group.attrs["conductances"] = (
+                "conductance_g1 = J^Q_hot/dT, g2 = (J^Q_hot - J^Q_cold)/(2 dT), g4 = [J^Q_hot(dT) "
+                "- J^Q_hot(T_hot = T_cold)]/dT, g5 = Q_hot/(t dT); dT = T_hot - T_cold; heat "
+                "OUT OF the reservoirs (jaxtransport.thermodynamics)")
+        if "heat_cumulants" in spec.observables:
+            group.attrs["heat_cumulants"] = (
+                "cumulants kappa_n(t) of the heat OUT OF the hot reservoir (two-point "
+                "measurement), n = cumulant_order, on the finite reservoirs of "
+                f"{spec.cumulant_method!r} (jaxtransport.statistics.cumulants)")
         if self.config_text:
             _atomic_write(Path(str(self.path) + ".config.toml"), self.config_text)
         _atomic_write(self.progress / "template.ready", self.fp)

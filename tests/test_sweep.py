@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -15,6 +16,9 @@ import xarray as xr
 from systems import coherent_c0_2, two_site
 
 import jaxtransport as jt
+from jaxtransport import config as cfgmod
+from jaxtransport import statistics as st
+from jaxtransport import thermodynamics as thermo
 from jaxtransport.sweep import Sweep, run_sweep
 
 TIMES = np.linspace(0.0, 5.0, 21)
@@ -272,3 +276,210 @@ def test_block_path_matches_gather_path(grid_spec, tmp_path):
     for name in spec.observables:
         np.testing.assert_allclose(block[name].values, gather[name].values, rtol=0, atol=1e-12)
     assert (block.status.values == 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# conductance and heat-cumulant observables
+# ---------------------------------------------------------------------------------------------
+CONDUCTANCE_OBS = ("conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5")
+# finite reservoirs for the heat statistics: 40 modes per lead on ±20 (D = 82, recurrence 6.3)
+CUMULANT_METHOD = jt.Discretised(40, 20.0, band_warning=0.2)
+ORDERS = (1, 2, 4)
+
+
+def _per_configuration(resp, modes, c0, temp, mu, orders=ORDERS):
+    """Independent values: the thermodynamics and statistics functions, one configuration."""
+    temp, mu = jnp.asarray(temp), jnp.asarray(mu)
+    sol = resp.evaluate(c0, temp, mu)
+    kappa = np.asarray(st.cumulants(modes, TIMES, c0, temp, mu, reservoir=0,
+                                    order=max(orders)))
+    return {"conductance_g1": thermo.conductance_g1(sol),
+            "conductance_g2": thermo.conductance_g2(sol),
+            "conductance_g4": thermo.conductance_g4(resp, temp, mu),
+            "conductance_g5": thermo.conductance_g5(sol),
+            "heat_cumulants": kappa[:, np.asarray(orders) - 1]}
+
+
+def _check_against(ds_vals, ref, worst):
+    """Conductances and κ1–κ3 to 1e-12; κ4 to 1e-10 relative: the fourth-order series is
+    weighted by (ε_k − μ)⁴ ≤ 1.6e5, and ``statistics.cumulants`` itself returns κ4 differing
+    by 2.2e-10 (1.6e-11 relative) when the same configuration is evaluated in a batch."""
+    for name, val in ref.items():
+        got = ds_vals[name]
+        if name == "heat_cumulants":
+            for j, order in enumerate(ORDERS):
+                err = float(np.max(np.abs(got[..., j] - val[..., j])))
+                scale = 1.0 if order < 4 else 1e2 * float(np.max(np.abs(val[..., j])))
+                worst[f"kappa{order}"] = max(worst.get(f"kappa{order}", 0.0), err)
+                assert err <= 1e-12 * scale, (name, order, err)
+        else:
+            err = float(np.max(np.abs(got - np.asarray(val))))
+            worst[name] = max(worst.get(name, 0.0), err)
+            assert err <= 1e-12, (name, err)
+
+
+@pytest.fixture(scope="module")
+def finite_modes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ±20 band misses 6% of the Lorentzian weight
+        return st.FiniteModes.from_model(two_site(), CUMULANT_METHOD)
+
+
+def test_grid_conductances_and_cumulants_match_per_configuration(finite_modes, tmp_path):
+    """A cartesian grid (T_hot × T_cold × μ_hot × C0, 16 configurations, chunks of 2 rows)
+    keeping G1, G2, G4, G5 and κ_{1,2,4} of the hot reservoir's heat == the functions of
+    thermodynamics and statistics per configuration. Measured: conductances ≤ 2.2e-16,
+    κ1–κ2 0, κ4 2.2e-10 (1.6e-11 relative)."""
+    c0s = np.stack([coherent_c0_2(), np.diag([1.0, 0.0])])
+    spec = Sweep.grid(two_site(), TIMES, temperature={0: [1.0, 1.5], 1: [0.3, 0.5]},
+                      chemical_potential={0: [0.0, 0.2]}, initial_states=c0s,
+                      observables=("min_heat_current",) + CONDUCTANCE_OBS + ("heat_cumulants",),
+                      method=METHOD, cumulant_orders=ORDERS, cumulant_method=CUMULANT_METHOD)
+    assert spec.cold == 1
+    ds = run_sweep(spec, tmp_path / "gc.zarr", chunk_size=4, progress=False).open().load()
+    assert (ds.status.values == 0).all()
+    assert ds.heat_cumulants.dims[-2:] == ("time", "cumulant_order")
+    assert ds.cumulant_order.values.tolist() == list(ORDERS)
+    assert ds.conductance_g4.dims[-1] == "time" and ds.attrs["cold_reservoir"] == 1
+    resp = jt.response(spec.model, TIMES, spec.method_for(spec.model))
+    worst = {}
+    for i, t_hot in enumerate([1.0, 1.5]):
+        for j, tc in enumerate([0.3, 0.5]):
+            for k, mu in enumerate([0.0, 0.2]):
+                for s in range(2):
+                    ref = _per_configuration(resp, finite_modes, c0s[s], [t_hot, tc], [mu, 0.0])
+                    _check_against({n: ds[n].values[i, j, k, s] for n in ref}, ref, worst)
+    # G4 does not depend on the initial state (the C0 part cancels exactly)
+    np.testing.assert_allclose(ds.conductance_g4.values[..., 0, :],
+                               ds.conductance_g4.values[..., 1, :], atol=1e-12, rtol=0)
+
+
+def test_samples_conductances_and_cumulants_sharded(finite_modes, tmp_path):
+    """10 random samples (not a multiple of the 4 CPU devices), chunks of 6: sharded over 4
+    devices == one device == per-configuration calls (κ4 as above; time_stride 2). Measured:
+    conductances ≤ 1.6e-15, κ1–κ2 0, κ4 1.3e-10."""
+    assert jax.default_backend() != "cpu" or len(jax.devices()) == 4
+    obs = CONDUCTANCE_OBS + ("heat_cumulants",)
+    spec = Sweep.random(two_site(), TIMES, 10, seed=5, observables=obs, method=METHOD,
+                        cumulant_orders=ORDERS, cumulant_method=CUMULANT_METHOD,
+                        time_stride=2)
+    one = run_sweep(spec, tmp_path / "one.zarr", chunk_size=6, devices=jax.devices()[:1],
+                    progress=False).open().load()
+    many = run_sweep(spec, tmp_path / "many.zarr", chunk_size=6, progress=False).open().load()
+    assert (many.status.values == 0).all() and many.heat_cumulants.shape == (10, 11, 3)
+    resp = jt.response(spec.model, TIMES, spec.method_for(spec.model))
+    worst = {}
+    _check_against({n: many[n].values for n in obs},
+                   {n: one[n].values for n in obs}, worst)
+    for i in range(10):
+        ref = _per_configuration(resp, finite_modes, spec.initial_states[i],
+                                 spec.temperature["all"][i], spec.chemical_potential["all"][i])
+        ref = {k: np.asarray(v)[::2] for k, v in ref.items()}
+        _check_against({n: many[n].values[i] for n in obs}, ref, worst)
+
+
+CUMULANT_CONFIG = """
+[model]
+hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
+
+[[reservoirs]]
+temperature = 1.5
+coupling = [1.0, 0.0]
+density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+
+[[reservoirs]]
+temperature = 0.5
+coupling = [0.0, 1.0]
+density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+
+[times]
+stop = 5.0
+num = 21
+
+[method]  # finite reservoirs: the engine and the heat statistics share these modes
+kind = "discretised"
+n_modes = 40
+band = 20.0
+band_warning = 0.2
+
+[sweep]
+observables = ["conductance_g1", "conductance_g4", "heat_cumulants"]
+cold = 1
+cumulant_orders = [2, 3]
+{extra}[sweep.temperature]
+"1" = [0.3, 0.5]
+[sweep.initial_states]
+occupations = [[1.0, 0.0], [0.0, 1.0]]
+
+[run]
+chunk_size = 2
+"""
+
+
+def test_cli_round_trip_conductances_and_cumulants(tmp_path):
+    """`jaxtransport sweep` with the new observables (subprocess; Discretised [method], whose
+    modes the heat statistics use by default) == the library's functions per configuration on
+    the spec the same config builds; an unknown key in [sweep.cumulant_method] is rejected by
+    name."""
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(CUMULANT_CONFIG.format(extra=""))
+    proc = _cli([cfg, "--out", tmp_path / "k.zarr", "--no-progress"])
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    ds = _store(tmp_path / "k.zarr")
+    assert ds.heat_cumulants.shape == (2, 2, 21, 2) and (ds.status.values == 0).all()
+    nc = xr.open_dataset(tmp_path / "k.nc", engine="h5netcdf")
+    np.testing.assert_array_equal(nc.heat_cumulants.values, ds.heat_cumulants.values)
+    spec = cfgmod.build_sweep(cfgmod.load(cfg)[0])
+    resp = jt.response(spec.model, spec.times, spec.method_for(spec.model))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        modes = st.FiniteModes.from_model(spec.model, spec.cumulant_method)
+    for j, tc in enumerate([0.3, 0.5]):
+        for s, occ in enumerate(([1.0, 0.0], [0.0, 1.0])):
+            c0, temp, mu = np.diag(occ), jnp.array([1.5, tc]), jnp.zeros(2)
+            sol = resp.evaluate(c0, temp, mu)
+            np.testing.assert_allclose(ds.conductance_g1.values[j, s], thermo.conductance_g1(sol),
+                                       atol=1e-12, rtol=0)
+            np.testing.assert_allclose(ds.conductance_g4.values[j, s],
+                                       thermo.conductance_g4(resp, temp, mu), atol=1e-12, rtol=0)
+            kappa = st.cumulants(modes, spec.times, c0, temp, mu, order=3)
+            np.testing.assert_allclose(ds.heat_cumulants.values[j, s], kappa[:, 1:],
+                                       atol=1e-12, rtol=0)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CUMULANT_CONFIG.format(extra="[sweep.cumulant_method]\nn_mode = 3\n"))
+    proc = _cli([bad, "--out", tmp_path / "x.zarr"])
+    text, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 2
+    assert "unknown key(s) 'n_mode' in [sweep.cumulant_method]" in text
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(observables=("conductance_g1",), cold=0), "cold must differ from hot"),
+    (dict(observables=("conductance_g1",), cold=4), "cold must be a reservoir index"),
+    (dict(observables=("conductance_g2",), temperature={0: [0.5, 1.0]}),
+     r"T_hot − T_cold, which is 0 where both equal \[0.5\]"),
+    (dict(observables=("heat_cumulants",)), "heat_cumulants are computed on finite"),
+    (dict(observables=("heat_cumulants",),
+          cumulant_method=jt.Discretised(10, 20.0, band_warning=0.2)), "recur at"),
+    (dict(observables=("heat_cumulants",), cumulant_orders=(2, 2)), "distinct integers"),
+    (dict(observables=("heat_cumulants",), cumulant_orders=(0, 2)), "distinct integers"),
+    (dict(observables=("heat_cumulants",), cumulant_orders=(2.5,)), "distinct integers"),
+])
+def test_bad_conductance_and_cumulant_specification(kw, msg):
+    with warnings.catch_warnings(), pytest.raises(ValueError, match=msg):
+        warnings.simplefilter("ignore")  # band-weight warnings of the deliberately small bands
+        Sweep.grid(two_site(), TIMES, **kw)
+
+
+def test_bad_conductance_specification_samples_and_times():
+    three = jt.Model(np.diag([0.1, 0.2]), tuple(
+        jt.Reservoir(jt.Lorentzian(0.5, 2.0), temperature=t, coupling=[1.0, 0.0])
+        for t in (1.0, 0.5, 0.7)))
+    with pytest.raises(ValueError, match="need cold="):
+        Sweep.grid(three, TIMES, observables=("conductance_g1",))
+    with pytest.raises(ValueError, match=r"0 in sample\(s\) \[1\]"):
+        Sweep.samples(two_site(), TIMES, temperature=[[1.0, 0.5], [0.7, 0.7]],
+                      initial_states=np.zeros((2, 2, 2)), observables=("conductance_g4",))
+    with pytest.raises(ValueError, match="needs times starting at 0"):
+        Sweep.grid(two_site(), TIMES[1:], observables=("conductance_g5",))

@@ -133,6 +133,11 @@ class Response(Stage2Base):
     statistics: str = eqx.field(static=True)
     # occupations must be within this of 1 (0) at the lower (upper) window edge
     edge_tolerance: float = eqx.field(default=_EDGE_TOL, static=True)
+    # optional (methods' ``correlation_dt=True``): kernels of dC/dt, the same layout as
+    # correlation_kernel / correlation_offset; None when not stored (memory: as much again as
+    # correlation_kernel). Used for the effective master equation's gain/loss rates.
+    correlation_kernel_dt: Array | None = None  # (M, K, T, n, n)
+    correlation_offset_dt: Array | None = None  # (T, n, n)
 
     @property
     def n_modes(self) -> int:

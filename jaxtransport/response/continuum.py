@@ -27,6 +27,7 @@ The achieved accuracy is estimated by repeating the quadrature at half resolutio
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import equinox as eqx
@@ -219,9 +220,10 @@ def _delta_index(times):
     return vals, inv
 
 
-def _node_kernels(pl: _Poles, omega, deltas, inv):
+def _node_kernels(pl: _Poles, omega, deltas, inv, correlation_dt=False):
     """Kernels at one real frequency for all times: corr (M,T,n,n), amp & d/dt (M,T,2,M),
-    scalar derivatives (M,T,2)."""
+    scalar derivatives (M,T,2); with ``correlation_dt`` also d(corr)/dt (M,T,n,n) (the
+    tangent of the correlation in the same jvp)."""
     lmat = pl.generator()
     m = lmat.shape[0]
     n, p = pl.vec.shape
@@ -249,16 +251,10 @@ def _node_kernels(pl: _Poles, omega, deltas, inv):
         return _with_scalars(pl, *_observables(pl, omega, a, z, a.conj().T))
 
     def one(s):
-        (c, x, sc), (_, xd, scd) = jax.jvp(obs, (s,), (gen @ s,))
-        return c, x, xd, scd
+        (c, x, sc), (cd, xd, scd) = jax.jvp(obs, (s,), (gen @ s,))
+        return (c, x, xd, scd, cd) if correlation_dt else (c, x, xd, scd)
 
-    c, x, xd, scd = jax.vmap(one)(s_all)
-    return (
-        jnp.moveaxis(c, 1, 0),
-        jnp.moveaxis(x, 1, 0),
-        jnp.moveaxis(xd, 1, 0),
-        jnp.moveaxis(scd, 1, 0),
-    )
+    return tuple(jnp.moveaxis(a, 1, 0) for a in jax.vmap(one)(s_all))
 
 
 # ----------------------------------------------------------------------------------------
@@ -305,8 +301,9 @@ def _tail_integrand(pl: _Poles, omega, up: bool, t, e, j):
     return tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
 
 
-def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j):
-    """∫_{−∞}^{a} dω/2π (all observables, f = 1), with d/dt, for all times."""
+def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
+    """∫_{−∞}^{a} dω/2π (all observables, f = 1), with d/dt, for all times (and d(corr)/dt
+    with ``correlation_dt``)."""
     lmat = pl.generator()
 
     def at_time(t, et, jt):
@@ -324,8 +321,8 @@ def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j):
             )
 
         tang = (jnp.ones_like(t), lmat @ et, et[None] - pl.lam[:, None, None] * jt)
-        (c, x, sc), (_, xd, scd) = jax.jvp(integrand, (t, et, jt), tang)
-        return c, x, xd, scd
+        (c, x, sc), (cd, xd, scd) = jax.jvp(integrand, (t, et, jt), tang)
+        return (c, x, xd, scd, cd) if correlation_dt else (c, x, xd, scd)
 
     return jax.lax.map(lambda args: at_time(*args), (jnp.asarray(times), e, j))
 
@@ -411,6 +408,12 @@ class Continuum(eqx.Module):
     - ``nodes_per_panel``: Gauss–Legendre order per panel (default from the tolerance: 10 for
       tolerance ≥ 1e-6, 12 down to 1e-9, 16 below).
     - ``node_batch``: frequency nodes processed at once (memory bound).
+    - ``correlation_dt``: also store the kernels of dC/dt (``Response.correlation_kernel_dt``
+      and ``correlation_offset_dt``; default False). They are the time derivatives of the
+      correlation kernels, exact (forward-mode derivative of the same closed forms), and are
+      what ``master_equation.effective_generator_from_response`` needs for the gain/loss
+      rates Γ±. Memory: as much again as ``correlation_kernel`` (M·K·T·n² complex). Only for
+      the full Response (``observables="currents"`` stores no correlation kernels).
 
     Stage 2 raises if asked for a temperature or chemical potential outside these ranges.
     """
@@ -420,6 +423,7 @@ class Continuum(eqx.Module):
     chemical_potential_range: tuple[float, float] | None = eqx.field(default=None, static=True)
     nodes_per_panel: int | None = eqx.field(default=None, static=True)
     node_batch: int = eqx.field(default=64, static=True)
+    correlation_dt: bool = eqx.field(default=False, static=True)
     max_refinements: int = eqx.field(default=2, static=True)
     plan: tuple | None = eqx.field(default=None, static=True)
     error_estimate_: float | None = eqx.field(default=None, static=True)
@@ -559,7 +563,9 @@ class Continuum(eqx.Module):
         return self._resolve(model, times)[0]
 
     def response(self, model, times) -> Response:
-        return self._response(model, times, _build, "all")
+        build = (functools.partial(_build, correlation_dt=True) if self.correlation_dt
+                 else _build)
+        return self._response(model, times, build, "all")
 
     def current_response(self, model, times):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): the same
@@ -656,9 +662,11 @@ def _round_up(k, b):
     return max(b, -(-k // b) * b)
 
 
-def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8) -> Response:
+def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8,
+           correlation_dt=False) -> Response:
     """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
-    rules with zero-weight nodes so that rules of different orders share one compiled program."""
+    rules with zero-weight nodes so that rules of different orders share one compiled program;
+    ``correlation_dt`` also stores the dC/dt kernels."""
     a, w_lo, w_hi = plan[:3]
     deltas, inv = _delta_index(times)
     wn, ww, on, ow, sn, sw = _rules(plan)
@@ -670,7 +678,7 @@ def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8) -> Respon
     arrays = _build_arrays(
         _poles(model, plan[10]),
         *(jnp.asarray(x) for x in (times, deltas, inv, wn, on, ow / _TWO_PI, sn, sw)),
-        jnp.asarray(a), node_batch=node_batch,
+        jnp.asarray(a), node_batch=node_batch, correlation_dt=correlation_dt,
     )
     temp, mu = stack_reservoir_arrays(model)
     nres = model.n_reservoirs
@@ -702,7 +710,8 @@ def _padded_sizes(wn, on, sn, node_batch):
 
 
 @eqx.filter_jit
-def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch):
+def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch,
+                  correlation_dt=False):
     n = pl.vec.shape[0]
     nres = pl.onehot.shape[0]
     e, j = _time_domain(pl, times)
@@ -710,26 +719,33 @@ def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch):
 
     def kernels(nodes):
         return jax.lax.map(
-            lambda w: _node_kernels(pl, w, deltas, inv), nodes, batch_size=node_batch
+            lambda w: _node_kernels(pl, w, deltas, inv, correlation_dt), nodes,
+            batch_size=node_batch,
         )
 
-    c_k, x_k, xd_k, sd_k = kernels(wn)  # (K, M, T, ...)
+    c_k, x_k, xd_k, sd_k, *cd_k = kernels(wn)  # (K, M, T, ...)
     nt = times.shape[0]
     off_c = jnp.zeros((nt, n, n), complex)
+    off_cd = jnp.zeros((nt, n, n), complex)
     off_x = jnp.zeros((nt, 2, nres), complex)
     off_xd = jnp.zeros_like(off_x)
     off_sd = jnp.zeros((nt, 2), complex)
     if on.shape[0] > 0:
-        oc, ox, oxd, osd = kernels(on)
+        oc, ox, oxd, osd, *ocd = kernels(on)
         off_c += jnp.einsum("k,kbtij->tij", ow, oc)
         off_x += jnp.einsum("k,kbtxa->txa", ow, ox)
         off_xd += jnp.einsum("k,kbtxa->txa", ow, oxd)
         off_sd += jnp.einsum("k,kbts->ts", ow, osd)
+        if correlation_dt:
+            off_cd += jnp.einsum("k,kbtij->tij", ow, ocd[0])
     if sn.shape[0] > 0:
-        tc, tx, txd, tsd = _tail(pl, a, sn, sw, times, e, j)
+        tc, tx, txd, tsd, *tcd = _tail(pl, a, sn, sw, times, e, j, correlation_dt)
     else:  # no pole-sum density: nothing left of the nodes
-        tc, tx, txd, tsd = 0.0, 0.0, 0.0, 0.0
+        tc, tx, txd, tsd, tcd = 0.0, 0.0, 0.0, 0.0, [0.0]
     mv = lambda x: jnp.moveaxis(x, 0, 1)  # (K, M, ...) -> (M, K, ...)
+    extra = {}
+    if correlation_dt:
+        extra = dict(correlation_kernel_dt=mv(cd_k[0]), correlation_offset_dt=off_cd + tcd[0])
     return dict(
         propagator=g,
         propagator_dt=gd,
@@ -743,4 +759,5 @@ def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch):
         current_offset=off_x + tx,
         current_offset_dt=off_xd + txd,
         scalar_offset_dt=(off_sd + tsd).real,
+        **extra,
     )

@@ -94,6 +94,10 @@ class Discretised(eqx.Module):
       diagonalisation cross-checks), where recurrences are part of the physics.
     - ``band_warning``: warn when more than this fraction of a term's spectral weight lies
       outside the band (default 1e-3); more than 10× this raises.
+    - ``correlation_dt``: also store the per-mode kernels of dC/dt
+      (``Response.correlation_kernel_dt``; default False), as ``jt.Continuum`` does: needed by
+      ``master_equation.effective_generator_from_response`` for the gain/loss rates Γ±.
+      Memory: as much again as ``correlation_kernel``.
 
     Raises ``ValueError`` when the requested times reach the recurrence time 2π/Δω.
     """
@@ -103,6 +107,7 @@ class Discretised(eqx.Module):
     band_warning: float = eqx.field(default=1e-3, static=True)
     grid_scale: float | None = eqx.field(default=None, static=True)
     check_recurrence: bool = eqx.field(default=True, static=True)
+    correlation_dt: bool = eqx.field(default=False, static=True)
 
     def __check_init__(self):
         if not (isinstance(self.n_modes, int | np.integer) and self.n_modes >= 2):
@@ -213,9 +218,9 @@ class Discretised(eqx.Module):
         coup = amps[:, None] * jnp.stack(vecs)[term]  # V_{k,i}: (Kb, n)
         arrays = _discretised_arrays(
             model.hamiltonian.astype(complex), eps, coup.astype(complex), jnp.asarray(times),
-            owner=tuple(int(o) for o in owner), nres=nres,
+            owner=tuple(int(o) for o in owner), nres=nres, correlation_dt=self.correlation_dt,
         )
-        c_q, x_q, xd_q, sd_q, g, gd, mk, mkd = arrays
+        c_q, x_q, xd_q, sd_q, g, gd, mk, mkd, *cd_q = arrays
         idx_j = jnp.asarray(idx)
         take = lambda a: a[idx_j]  # (Kb, ...) -> (M, K, ...)
         temp, mu = stack_reservoir_arrays(model)
@@ -245,6 +250,9 @@ class Discretised(eqx.Module):
             error_estimate=jnp.asarray(jnp.nan),
             method="discretised",
             statistics=model.statistics,
+            correlation_kernel_dt=take(cd_q[0]) if self.correlation_dt else None,
+            correlation_offset_dt=(jnp.zeros((nt, n, n), complex) if self.correlation_dt
+                                   else None),
         )
 
     def current_response(self, model, times):
@@ -284,7 +292,7 @@ def _weight_outside(dens, lo, hi) -> float:
 
 
 @eqx.filter_jit
-def _discretised_arrays(h, eps, coup, times, *, owner, nres):
+def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=False):
     n = h.shape[0]
     kb = eps.shape[0]
     d = n + kb
@@ -346,11 +354,12 @@ def _discretised_arrays(h, eps, coup, times, *, owner, nres):
         yds = jnp.einsum("iq,xaiz->xaqz", dus[:, :n], pu_t[:2, :, :, :n].conj()) + jnp.einsum(
             "iq,xaiz->xaqz", us_t[:, :n], dpu[:, :, :, :n].conj()
         )
-        return (
+        out = (
             xq[n:], xdq[n:], corr, sd, us_t[:, :n], dus[:, :n],
             -1j * ys.conj(), -1j * yds.conj(),
         )
+        return (*out, dcorr) if correlation_dt else out
 
-    xq, xdq, corr, sd, g, gd, mk, mkd = jax.lax.map(per_time, (us, pu))
+    xq, xdq, corr, sd, g, gd, mk, mkd, *dcorr = jax.lax.map(per_time, (us, pu))
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
-    return mv(corr), mv(xq), mv(xdq), mv(sd), g, gd, mk, mkd
+    return (mv(corr), mv(xq), mv(xdq), mv(sd), g, gd, mk, mkd, *(mv(d) for d in dcorr))

@@ -14,6 +14,11 @@ stored), written to a Zarr store (``jaxtransport.storage``) with a completion ma
 each chunk; ``resume=True`` computes only missing chunks. Processes can split the chunks
 (``process_index``/``process_count``) and fill one store.
 
+Observables: summaries of the hot reservoir's heat current, traces (currents, coupling
+energies, occupations), the conductance candidates G1, G2, G4, G5 of
+``jaxtransport.thermodynamics`` and the hot reservoir's heat cumulants of
+``jaxtransport.statistics`` (on finite reservoirs); see ``Sweep``.
+
 Units ħ = k_B = 1. Currents are OUT OF each reservoir; ``reversed_heat`` is the heat that
 flowed INTO the hot reservoir, ∫ max(−J^Q_hot, 0) dt ≥ 0.
 """
@@ -21,9 +26,12 @@ flowed INTO the hot reservoir, ∫ max(−J^Q_hot, 0) dt ≥ 0.
 from .evaluate import grid_parts
 from .run import SweepResult, chunk_rows, run_sweep
 from .spec import (
+    CONDUCTANCES,
+    CUMULANTS,
     DEFAULT_OBSERVABLES,
     MODEL_FAILED,
     NON_FINITE,
+    OBSERVABLES,
     OK,
     SUMMARIES,
     TRACES,
@@ -33,5 +41,5 @@ from .spec import (
 )
 
 __all__ = ["Axis", "Sweep", "SweepResult", "run_sweep", "grid_parts", "random_states",
-           "chunk_rows", "SUMMARIES", "TRACES", "DEFAULT_OBSERVABLES", "OK", "NON_FINITE",
-           "MODEL_FAILED"]
+           "chunk_rows", "SUMMARIES", "TRACES", "CONDUCTANCES", "CUMULANTS", "OBSERVABLES",
+           "DEFAULT_OBSERVABLES", "OK", "NON_FINITE", "MODEL_FAILED"]

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import statistics as _statistics
+from .. import thermodynamics as _thermo
 from ..response.base import add_terms, assemble, bath_terms, offset_terms, state_terms
 from .spec import NON_FINITE, OK, SUMMARIES, Sweep
 
@@ -16,9 +18,11 @@ from .spec import NON_FINITE, OK, SUMMARIES, Sweep
 # ------------------------------------------------------------------------------------------
 # evaluation
 # ------------------------------------------------------------------------------------------
-def _observe(sol, spec_static):
-    """Requested observables of a batch of Solutions (leading axis = configurations)."""
-    observables, hot, stride = spec_static
+def _observe(sol, spec_static, resp):
+    """Requested observables of a batch of Solutions (leading axes = configurations); the
+    conductances by the functions of ``jaxtransport.thermodynamics`` (G4 evaluates ``resp``
+    again at T_hot = T_cold, per configuration)."""
+    observables, hot, stride, cold = spec_static
     out = {}
     jq = sol.heat_current[..., hot]  # (B, T)
     times = sol.times
@@ -32,9 +36,27 @@ def _observe(sol, spec_static):
             out[o] = jnp.sum(0.5 * jnp.diff(times) * (neg[..., 1:] + neg[..., :-1]), axis=-1)
         elif o == "final_heat_current":
             out[o] = jq[..., -1]
+        elif o in ("conductance_g1", "conductance_g2", "conductance_g5"):
+            out[o] = getattr(_thermo, o)(sol, hot, cold)[..., ::stride]
+        elif o == "conductance_g4":
+            g4 = lambda t, m: _thermo.conductance_g4(resp, t, m, hot, cold)
+            for _ in range(sol.temperature.ndim - 1):
+                g4 = jax.vmap(g4)
+            out[o] = g4(sol.temperature, sol.chemical_potential)[..., ::stride]
         else:
             out[o] = getattr(sol, o)[..., ::stride, :]
     return out
+
+
+@eqx.filter_jit
+def _cumulant_chunk(modes, c0, temp, mu, times, hot, orders, stride):
+    """Heat cumulants κ_n(t) of the hot reservoir for a batch of configurations (B, ...) by
+    ``statistics.cumulants`` (one call: the spectrum is shared by the batch), the requested
+    orders at the stored times: (B, T', len(orders)). ``times``: a tuple (static)."""
+    k = _statistics.cumulants(modes, np.asarray(times), c0, temp, mu, quantity="heat",
+                              reservoir=hot, order=max(orders))
+    out = {"heat_cumulants": k[:, ::stride][..., jnp.asarray(orders) - 1]}
+    return out, _status(out)
 
 
 def _status(out):
@@ -56,7 +78,7 @@ def _grid_chunk(resp, parts, index, temp, mu, spec_static, sub_batch):
         for b, bp in enumerate(bath_p):
             terms.append(tuple(p[idx[1 + b]] for p in bp))
         sol = assemble(resp, add_terms(*terms), t, m)
-        return _observe(sol, spec_static)
+        return _observe(sol, spec_static, resp)
 
     out = jax.lax.map(lambda a: jax.vmap(lambda *x: one(x))(*a), _batched((index, temp, mu),
                                                                             sub_batch))
@@ -72,7 +94,7 @@ def _sample_chunk(resp, c0, temp, mu, spec_static, sub_batch):
         c, t, m = args
         wf = resp.weights * resp.occupations(t, m)
         terms = add_terms(state_terms(resp, c), bath_terms(resp, wf), offset_terms(resp))
-        return _observe(assemble(resp, terms, t, m), spec_static)
+        return _observe(assemble(resp, terms, t, m), spec_static, resp)
 
     out = jax.lax.map(block, _batched((c0, temp, mu), sub_batch))
     out = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), out)

@@ -14,6 +14,7 @@ import numpy as np
 from .evaluate import (
     _block_fast,
     _block_parts,
+    _cumulant_chunk,
     _fast_path,
     _grid_chunk,
     _grid_chunk_fast,
@@ -22,7 +23,7 @@ from .evaluate import (
     _sample_chunk,
     grid_parts,
 )
-from .spec import MODEL_FAILED, Sweep
+from .spec import CUMULANTS, MODEL_FAILED, OK, Sweep
 
 
 # ------------------------------------------------------------------------------------------
@@ -79,7 +80,16 @@ def _bytes_per_config(spec):
     out = sum(8 * math.prod(shape) for _, shape in spec.variables().values()) + 1
     if _fast_path(spec):
         return out + 8  # outputs; the sub-batches bound the temporaries
+    if "heat_cumulants" in spec.observables:  # a whole chunk at once: D×D series per config
+        d = n + _n_bath_modes(spec)
+        out += 16 * d * d * (max(spec.cumulant_orders) + 4) + 16 * nt * max(spec.cumulant_orders)
+    if "conductance_g4" in spec.observables:  # two more evaluations per configuration
+        out += 2 * 16 * nt * (n * n + 4 * m + 2)
     return out + 16 * nt * (n * n + 4 * m + 2)  # outputs + final per-config Solution arrays
+
+
+def _n_bath_modes(spec):
+    return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
 
 
 def _sub_batch(spec, rows_configs, budget):
@@ -133,7 +143,7 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     sub = _sub_batch(spec, padded // ndev, memory_budget)
     while (padded // ndev) % sub:
         sub -= 1
-    static = (spec.observables, spec.hot, spec.time_stride)
+    static = (spec.observables, spec.hot, spec.time_stride, spec.cold)
     t_start = _time.perf_counter()
     computed = []
     cache: dict = {}
@@ -162,7 +172,68 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
 
 
 def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
-    """Evaluate the configurations ``flat`` (padded to ``padded`` rows, sharded)."""
+    """Evaluate the configurations ``flat`` (padded to ``padded`` rows, sharded): the engine's
+    observables, then the heat cumulants (finite reservoirs) if requested."""
+    engine = tuple(o for o in spec.observables if o not in CUMULANTS)
+    if engine:
+        out, status = _run_engine_chunk(spec, flat, padded, row_shard, sub,
+                                        (engine,) + static[1:], cache)
+    else:
+        out, status = {}, np.full(len(flat), OK, np.int8)
+    if "heat_cumulants" in spec.observables:
+        k_out, k_status = _run_cumulant_chunk(spec, flat, padded, row_shard, cache)
+        out.update(k_out)
+        status = np.maximum(status, k_status)
+    return out, status
+
+
+def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
+    """Heat cumulants of the configurations ``flat``: per model-parameter point the finite
+    reservoirs of ``spec.cumulant_method``, one sharded batch of ``statistics.cumulants``."""
+    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
+    put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
+    if spec.kind == "samples":
+        par = np.zeros(len(flat), int)
+        c0 = spec.initial_states[flat]
+        temp, mu = spec.temperature["all"][flat], spec.chemical_potential["all"][flat]
+    else:
+        par, index, temp, mu = _grid_indices(spec, flat)
+        c0 = spec.initial_states[index[:, 0]]
+    times = tuple(float(t) for t in spec.times)
+    nt, no = len(spec.stored_times), len(spec.cumulant_orders)
+    out = np.full((len(flat), nt, no), np.nan)
+    status = np.full(len(flat), MODEL_FAILED, np.int8)
+    for p in np.unique(par):
+        sel = np.nonzero(par == p)[0]
+        modes = _finite_modes(spec, int(p), cache)
+        if modes is None:  # the model of this parameter point failed (recorded in errors)
+            continue
+        o, s = _cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
+                               spec.hot, spec.cumulant_orders, spec.time_stride)
+        o, s = _to_host(o, s, len(sel))
+        out[sel], status[sel] = o["heat_cumulants"], s
+    return {"heat_cumulants": out}, status
+
+
+def _finite_modes(spec, p, cache):
+    """FiniteModes of the model at parameter point p (None if that model is invalid)."""
+    from ..statistics import FiniteModes
+
+    key = ("modes", p)
+    if key not in cache:
+        for old in [k for k in cache if isinstance(k, tuple) and k[0] == "modes"]:
+            del cache[old]  # one model's modes at a time
+        try:
+            model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
+            cache[key] = FiniteModes.from_model(model, spec.cumulant_method)
+        except (ValueError, FloatingPointError) as err:
+            cache.setdefault("errors", {})[p] = f"{type(err).__name__}: {err}"
+            cache[key] = None
+    return cache[key]
+
+
+def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
+    """The engine's observables of the configurations ``flat``."""
     nvalid = len(flat)
     pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)

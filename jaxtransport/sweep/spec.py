@@ -17,6 +17,12 @@ SUMMARIES = ("min_heat_current", "min_heat_current_time", "reversed_heat",
              "final_heat_current")
 TRACES = ("heat_current", "particle_current", "energy_current", "coupling_energy",
           "symmetric_heat_current", "occupation")
+# heat-conductance candidates (jaxtransport.thermodynamics), traces over time, hot vs cold
+CONDUCTANCES = ("conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5")
+# heat cumulants κ_n(t) of the hot reservoir (jaxtransport.statistics, finite reservoirs)
+CUMULANTS = ("heat_cumulants",)
+OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS
+DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
 
 # status codes stored per configuration
@@ -39,6 +45,20 @@ class Sweep:
     ``axes`` are the stored dimensions in order. For a grid: ``parameter_<name>`` axes first
     (stage 1 per value), then ``temperature_<α>``, ``chemical_potential_<α>``,
     ``initial_state``. For samples: one ``sample`` axis.
+
+    Observables (``observables=``): the summaries ``SUMMARIES`` and traces ``TRACES`` of the
+    engine; the conductance candidates ``CONDUCTANCES`` (traces over time, from
+    ``jaxtransport.thermodynamics``: G1 = J^Q_hot/ΔT, G2 = (J^Q_hot − J^Q_cold)/(2ΔT), G4 the
+    subtracted [J^Q_hot(ΔT) − J^Q_hot(0)]/ΔT, G5 = Q_hot/(tΔT); ΔT = T_hot − T_cold must be
+    nonzero in every configuration, G5 needs times starting at 0; G4 costs two extra
+    evaluations per configuration); and ``heat_cumulants``: κ_n(t) of the heat out of the hot
+    reservoir for n in ``cumulant_orders`` (dims time × cumulant_order), from
+    ``jaxtransport.statistics.cumulants`` on the finite reservoirs of ``cumulant_method`` (a
+    ``jt.Discretised``; default ``method`` when that is one) — exact for those modes, a
+    D×D determinant series per time and configuration (D = n + all bath modes): seconds per
+    configuration for D ~ 200, so keep such sweeps small.
+    ``cold``: the reservoir the conductances compare with (default: the other one when there
+    are two reservoirs).
     """
 
     kind: str  # "grid" | "samples"
@@ -54,6 +74,9 @@ class Sweep:
     initial_states: np.ndarray  # grid: (S, n, n); samples: (N, n, n)
     parameters: dict  # name -> values
     model_fn: Callable | None
+    cold: int | None = None
+    cumulant_orders: tuple[int, ...] = DEFAULT_CUMULANT_ORDERS
+    cumulant_method: Any = None  # jt.Discretised for heat_cumulants
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -61,12 +84,14 @@ class Sweep:
              chemical_potential: Mapping[int, Sequence[float]] | None = None,
              initial_states=None, parameters: Mapping[str, Sequence[float]] | None = None,
              model_fn: Callable | None = None, observables=DEFAULT_OBSERVABLES, hot: int = 0,
-             time_stride: int = 1, method=None) -> Sweep:
+             time_stride: int = 1, method=None, cold: int | None = None,
+             cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None) -> Sweep:
         """Cartesian grid. ``temperature={α: values}`` (reservoir index → values; reservoirs
         not listed keep the model's value), likewise ``chemical_potential``;
         ``initial_states``: correlation matrices (S, n, n) (default: the empty state);
         ``parameters={name: values}`` with ``model_fn(**{name: value}) -> Model`` (stage 1
-        per value). ``hot``: the reservoir whose heat current the summaries follow."""
+        per value). ``hot``: the reservoir whose heat current the summaries follow; ``cold``,
+        ``cumulant_orders``, ``cumulant_method``: see the class docstring."""
         times = _check_times(times)
         nres, n = model.n_reservoirs, model.n_modes
         temperature = _check_axis_map(temperature, nres, "temperature", positive=True)
@@ -82,12 +107,14 @@ class Sweep:
         axes += [Axis(f"chemical_potential_{a}", v) for a, v in chemical_potential.items()]
         axes.append(Axis("initial_state", np.arange(len(c0))))
         return cls._make("grid", model, times, tuple(axes), observables, hot, time_stride,
-                         method, temperature, chemical_potential, c0, parameters, model_fn)
+                         method, temperature, chemical_potential, c0, parameters, model_fn,
+                         cold, cumulant_orders, cumulant_method)
 
     @classmethod
     def samples(cls, model, times, *, temperature, chemical_potential=None, initial_states,
                 observables=DEFAULT_OBSERVABLES, hot: int = 0, time_stride: int = 1,
-                method=None) -> Sweep:
+                method=None, cold: int | None = None, cumulant_orders=DEFAULT_CUMULANT_ORDERS,
+                cumulant_method=None) -> Sweep:
         """Explicit list of N configurations: ``temperature`` (N, M), ``chemical_potential``
         (N, M) (default: the model's), ``initial_states`` (N, n, n)."""
         times = _check_times(times)
@@ -109,7 +136,8 @@ class Sweep:
                              f"{len(c0)}.")
         return cls._make("samples", model, times, (Axis("sample", np.arange(num)),),
                          observables, hot, time_stride, method, {"all": temp},
-                         {"all": np.array(mu)}, c0, {}, None)
+                         {"all": np.array(mu)}, c0, {}, None, cold, cumulant_orders,
+                         cumulant_method)
 
     @classmethod
     def random(cls, model, times, num: int, *, seed: int = 0, temperature_range=None,
@@ -135,19 +163,27 @@ class Sweep:
 
     @classmethod
     def _make(cls, kind, model, times, axes, observables, hot, time_stride, method, temperature,
-              chemical_potential, c0, parameters, model_fn):
+              chemical_potential, c0, parameters, model_fn, cold=None,
+              cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None):
         observables = tuple(observables)
-        unknown = [o for o in observables if o not in SUMMARIES + TRACES]
+        unknown = [o for o in observables if o not in OBSERVABLES]
         if unknown or not observables:
             raise ValueError(f"unknown observables {unknown or '(none given)'}; allowed: "
-                             f"{', '.join(SUMMARIES + TRACES)}.")
+                             f"{', '.join(OBSERVABLES)}.")
         if not (0 <= int(hot) < model.n_reservoirs):
             raise ValueError(f"hot must be a reservoir index in [0, {model.n_reservoirs}), "
                              f"got {hot}.")
         if not (isinstance(time_stride, int | np.integer) and time_stride >= 1):
             raise ValueError(f"time_stride must be an integer >= 1, got {time_stride!r}.")
+        cold = _check_cold(model, int(hot), cold, observables, kind, temperature, times)
+        orders = _check_orders(cumulant_orders)
+        if "heat_cumulants" in observables:
+            cumulant_method = _check_cumulant_method(model, times, method, cumulant_method)
+        else:
+            cumulant_method = None
         return cls(kind, model, times, axes, observables, int(hot), int(time_stride), method,
-                   temperature, chemical_potential, c0, parameters, model_fn)
+                   temperature, chemical_potential, c0, parameters, model_fn, cold, orders,
+                   cumulant_method)
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -169,6 +205,10 @@ class Sweep:
         for o in self.observables:
             if o in SUMMARIES:
                 out[o] = ((), ())
+            elif o in CONDUCTANCES:
+                out[o] = (("time",), (nt,))
+            elif o == "heat_cumulants":
+                out[o] = (("time", "cumulant_order"), (nt, len(self.cumulant_orders)))
             elif o == "occupation":
                 out[o] = (("time", "mode"), (nt, n))
             else:
@@ -190,6 +230,73 @@ class Sweep:
         m_rng = method.chemical_potential_range or (float(m_all.min()), float(m_all.max()))
         return dataclasses.replace(method, temperature_range=t_rng,
                                    chemical_potential_range=m_rng)
+
+
+def _check_cold(model, hot, cold, observables, kind, temperature, times):
+    """The cold reservoir index (validated); for conductances also ΔT != 0 everywhere and,
+    for G5, times from 0."""
+    m = model.n_reservoirs
+    if cold is None:
+        if not any(o in CONDUCTANCES for o in observables):
+            return None
+        if m != 2:
+            raise ValueError(f"conductance observables need cold= (the reservoir compared "
+                             f"with hot={hot}) when there are {m} reservoirs.")
+        cold = 1 - hot
+    if not (isinstance(cold, int | np.integer) and 0 <= cold < m):
+        raise ValueError(f"cold must be a reservoir index in [0, {m}), got {cold!r}.")
+    if cold == hot:
+        raise ValueError(f"cold must differ from hot (both {hot}).")
+    if not any(o in CONDUCTANCES for o in observables):
+        return int(cold)
+    if kind == "samples":
+        t = temperature["all"]
+        same = np.nonzero(t[:, hot] == t[:, cold])[0]
+        if same.size:
+            raise ValueError(f"conductance observables divide by T_hot − T_cold, which is 0 in "
+                             f"sample(s) {same[:5].tolist()}.")
+    else:
+        th = temperature.get(hot, np.asarray([float(model.temperatures[hot])]))
+        tc = temperature.get(cold, np.asarray([float(model.temperatures[cold])]))
+        both = np.intersect1d(th, tc)
+        if both.size:
+            raise ValueError(f"conductance observables divide by T_hot − T_cold, which is 0 "
+                             f"where both equal {both[:5].tolist()} (hot={hot}, cold={cold}).")
+    if "conductance_g5" in observables and times[0] != 0.0:
+        raise ValueError(f"conductance_g5 = Q_hot/(t ΔT) needs times starting at 0 (the "
+                         f"switch-on), got {times[0]:g}.")
+    return int(cold)
+
+
+def _check_orders(orders):
+    try:
+        out = tuple(int(k) for k in orders)
+    except (TypeError, ValueError):
+        raise ValueError(f"cumulant_orders must be a list of integers >= 1, got "
+                         f"{orders!r}.") from None
+    if (not out or any(k < 1 for k in out) or len(set(out)) != len(out)
+            or any(float(a) != b for a, b in zip(out, orders, strict=True))):
+        raise ValueError(f"cumulant_orders must be distinct integers >= 1, got {orders!r}.")
+    return out
+
+
+def _check_cumulant_method(model, times, method, cumulant_method):
+    """The finite reservoirs for heat_cumulants: a Discretised (validated on the model)."""
+    from ..response.discretised import Discretised
+    from ..statistics import FiniteModes
+
+    cm = cumulant_method if cumulant_method is not None else method
+    if not isinstance(cm, Discretised):
+        raise ValueError(
+            "heat_cumulants are computed on finite reservoirs: pass cumulant_method="
+            "jt.Discretised(...) (or use method=jt.Discretised(...)); got "
+            f"{type(cm).__name__ if cm is not None else 'the default Continuum'}.")
+    fm = FiniteModes.from_model(model, cm)
+    if times[-1] >= fm.recurrence_time:
+        raise ValueError(f"heat_cumulants: the finite reservoirs of cumulant_method recur at "
+                         f"{fm.recurrence_time:.4g} but times reach {times[-1]:g}: increase "
+                         "its n_modes.")
+    return cm
 
 
 def random_states(n: int, num: int, rng) -> np.ndarray:
