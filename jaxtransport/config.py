@@ -29,6 +29,7 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
     hot = 0
     cold = 1                     # conductances: the reservoir compared with hot
     cumulant_orders = [2, 3, 4]
+    currents_only = false        # true: currents-only stage 1 (large systems; no occupation)
     [sweep.cumulant_method]      # finite reservoirs for heat_cumulants (default: [method] if
     n_modes = 100                # it is discretised); also band, grid_scale, band_warning
     [sweep.temperature]          # reservoir index -> list of values or {start, stop, num}
@@ -62,10 +63,10 @@ _ALLOWED = {
     "method:discretised": {"kind", "n_modes", "band", "grid_scale", "band_warning"},
     "sweep:grid": {"kind", "observables", "hot", "time_stride", "temperature",
                    "chemical_potential", "initial_states", "parameters", "cold",
-                   "cumulant_orders", "cumulant_method"},
+                   "cumulant_orders", "cumulant_method", "currents_only"},
     "sweep:random": {"kind", "observables", "hot", "time_stride", "num", "seed",
                      "temperature_range", "chemical_potential_range", "cold",
-                     "cumulant_orders", "cumulant_method"},
+                     "cumulant_orders", "cumulant_method", "currents_only"},
     "cumulant_method": {"n_modes", "band", "grid_scale", "band_warning"},
     "initial_states": {"occupations", "random", "seed"},
     "run": {"chunk_size", "memory_budget_mb"},
@@ -214,6 +215,12 @@ def set_path(cfg: dict, path: str, value: float) -> dict:
     return out
 
 
+def _flag(value, name):
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}.")
+    return value
+
+
 def build_sweep(cfg: dict):
     """A ``jt.sweep.Sweep`` from the whole config."""
     from .sweep import DEFAULT_OBSERVABLES, Sweep, random_states
@@ -230,7 +237,8 @@ def build_sweep(cfg: dict):
                   method=method, cold=None if "cold" not in sw else int(sw["cold"]),
                   cumulant_orders=tuple(sw.get("cumulant_orders", DEFAULT_CUMULANT_ORDERS)),
                   cumulant_method=(Discretised(**sw["cumulant_method"])
-                                   if "cumulant_method" in sw else None))
+                                   if "cumulant_method" in sw else None),
+                  currents_only=_flag(sw.get("currents_only", False), "sweep.currents_only"))
     if sw.get("kind", "grid") == "random":
         return Sweep.random(model, times, int(sw.get("num", 1000)), seed=int(sw.get("seed", 0)),
                             temperature_range=sw.get("temperature_range"),

@@ -54,6 +54,8 @@ def fingerprint(spec) -> str:
     h.update(repr((spec.kind, spec.observables, spec.hot, spec.time_stride)).encode())
     if spec.cold is not None or "heat_cumulants" in spec.observables:  # (older stores: none)
         h.update(repr((spec.cold, spec.cumulant_orders, spec.cumulant_method)).encode())
+    if spec.currents_only:  # (older stores: the full Response)
+        h.update(b"currents_only")
     h.update(np.ascontiguousarray(spec.initial_states).tobytes())
     for d in (spec.temperature, spec.chemical_potential, spec.parameters):
         for k in sorted(d, key=str):

@@ -483,3 +483,23 @@ def test_bad_conductance_specification_samples_and_times():
                       initial_states=np.zeros((2, 2, 2)), observables=("conductance_g4",))
     with pytest.raises(ValueError, match="needs times starting at 0"):
         Sweep.grid(two_site(), TIMES[1:], observables=("conductance_g5",))
+
+
+def test_currents_only_sweep_matches_full_sweep(grid_result, tmp_path):
+    """currents_only=True (stage 1 = jt.CurrentResponse, an independent formulation of the
+    same integrals) stores the same values as the full-Response sweep, through both the
+    summary fast path and the general path, sharded over the 4 CPU devices; 'occupation'
+    (needs C(t)) is refused by name."""
+    _, ds = grid_result
+    c0s = np.stack([coherent_c0_2(), np.diag([1.0, 0.0]), 0.5 * np.eye(2)])
+    names = [o for o in ALL if o != "occupation"]
+    kw = dict(temperature={0: [1.0, 1.5, 2.0], 1: [0.3, 0.5]}, chemical_potential={0: [0.0, 0.2]},
+              initial_states=c0s, method=METHOD, currents_only=True)
+    for obs in (names, ("min_heat_current", "reversed_heat")):
+        spec = Sweep.grid(two_site(), TIMES, observables=obs, **kw)
+        cur = run_sweep(spec, tmp_path / f"c{len(obs)}.zarr", chunk_size=12,
+                        progress=False).open().load()
+        for name in obs:
+            np.testing.assert_allclose(cur[name].values, ds[name].values, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="currents_only=True keeps no correlation"):
+        Sweep.grid(two_site(), TIMES, observables=("occupation",), **kw)

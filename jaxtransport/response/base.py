@@ -180,7 +180,10 @@ def _bath(wf, kernel):
 
 
 def state_terms(resp, c0):
-    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n)."""
+    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n).
+    Other responses (``jt.CurrentResponse``) provide their own terms as methods."""
+    if not isinstance(resp, Response):
+        return resp.state_terms(c0)
     c0 = c0.astype(jnp.complex128)
     g, gd = resp.propagator, resp.propagator_dt
     corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
@@ -199,6 +202,8 @@ def state_terms(resp, c0):
 def bath_terms(resp, wf, reservoirs=None):
     """The occupation-dependent parts for weighted occupations wf (..., M', K) of the
     reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+    if not isinstance(resp, Response):
+        return resp.bath_terms(wf, reservoirs)
     sel = slice(None) if reservoirs is None else slice(*reservoirs)
     return (
         _bath(wf, resp.correlation_kernel[sel]),
@@ -210,12 +215,16 @@ def bath_terms(resp, wf, reservoirs=None):
 
 def offset_terms(resp):
     """The T-, μ- and C0-independent parts (the filled frequency tail)."""
+    if not isinstance(resp, Response):
+        return resp.offset_terms()
     return (resp.correlation_offset, resp.current_offset, resp.current_offset_dt,
             resp.scalar_offset_dt)
 
 
 def assemble(resp, terms, temp, mu) -> Solution:
     """A ``Solution`` from summed (corr, X, dX/dt, scalar d/dt) terms."""
+    if not isinstance(resp, Response):
+        return resp.assemble(terms, temp, mu)
     corr, x, xd, sd = terms
     return Solution.from_amplitudes(
         times=resp.times,

@@ -83,9 +83,10 @@ def _bytes_per_config(spec):
     if "heat_cumulants" in spec.observables:  # a whole chunk at once: D×D series per config
         d = n + _n_bath_modes(spec)
         out += 16 * d * d * (max(spec.cumulant_orders) + 4) + 16 * nt * max(spec.cumulant_orders)
+    nn = 0 if spec.currents_only else n * n  # a CurrentSolution has no C(t)
     if "conductance_g4" in spec.observables:  # two more evaluations per configuration
-        out += 2 * 16 * nt * (n * n + 4 * m + 2)
-    return out + 16 * nt * (n * n + 4 * m + 2)  # outputs + final per-config Solution arrays
+        out += 2 * 16 * nt * (nn + 4 * m + 2)
+    return out + 16 * nt * (nn + 4 * m + 2)  # outputs + final per-config Solution arrays
 
 
 def _n_bath_modes(spec):
@@ -96,8 +97,8 @@ def _sub_batch(spec, rows_configs, budget):
     if _fast_path(spec):
         per = 8 * len(spec.times) * 4  # one real trace and its temporaries
     else:
-        per = 16 * len(spec.times) * (spec.model.n_modes ** 2 + 4 * spec.model.n_reservoirs
-                                      + 2)
+        nn = 0 if spec.currents_only else spec.model.n_modes ** 2
+        per = 16 * len(spec.times) * (nn + 4 * spec.model.n_reservoirs + 2)
         per *= 4  # intermediates of the sum and the derived observables
     sub = max(1, min(rows_configs, int(budget // (4 * per))))
     return sub
@@ -306,7 +307,9 @@ def _response(spec, model, cache, key):
         from ..response.base import response
 
         t0 = _time.perf_counter()
-        cache[key] = jax.block_until_ready(response(model, spec.times, spec.method_for(model)))
+        cache[key] = jax.block_until_ready(response(
+            model, spec.times, spec.method_for(model),
+            observables="currents" if spec.currents_only else "all"))
         cache["stage1_s"] = cache.get("stage1_s", 0.0) + _time.perf_counter() - t0
     return cache[key]
 

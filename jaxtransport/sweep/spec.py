@@ -59,6 +59,9 @@ class Sweep:
     configuration for D ~ 200, so keep such sweeps small.
     ``cold``: the reservoir the conductances compare with (default: the other one when there
     are two reservoirs).
+    ``currents_only``: build stage 1 with ``observables="currents"`` (``jt.CurrentResponse``:
+    O(T n) instead of O(T n²) storage, for systems of tens to hundreds of sites); every
+    observable but ``occupation`` is available.
     """
 
     kind: str  # "grid" | "samples"
@@ -77,6 +80,7 @@ class Sweep:
     cold: int | None = None
     cumulant_orders: tuple[int, ...] = DEFAULT_CUMULANT_ORDERS
     cumulant_method: Any = None  # jt.Discretised for heat_cumulants
+    currents_only: bool = False  # stage 1 with observables="currents" (jt.CurrentResponse)
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -85,13 +89,15 @@ class Sweep:
              initial_states=None, parameters: Mapping[str, Sequence[float]] | None = None,
              model_fn: Callable | None = None, observables=DEFAULT_OBSERVABLES, hot: int = 0,
              time_stride: int = 1, method=None, cold: int | None = None,
-             cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None) -> Sweep:
+             cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None,
+             currents_only: bool = False) -> Sweep:
         """Cartesian grid. ``temperature={α: values}`` (reservoir index → values; reservoirs
         not listed keep the model's value), likewise ``chemical_potential``;
         ``initial_states``: correlation matrices (S, n, n) (default: the empty state);
         ``parameters={name: values}`` with ``model_fn(**{name: value}) -> Model`` (stage 1
         per value). ``hot``: the reservoir whose heat current the summaries follow; ``cold``,
-        ``cumulant_orders``, ``cumulant_method``: see the class docstring."""
+        ``cumulant_orders``, ``cumulant_method``, ``currents_only``: see the class
+        docstring."""
         times = _check_times(times)
         nres, n = model.n_reservoirs, model.n_modes
         temperature = _check_axis_map(temperature, nres, "temperature", positive=True)
@@ -108,13 +114,13 @@ class Sweep:
         axes.append(Axis("initial_state", np.arange(len(c0))))
         return cls._make("grid", model, times, tuple(axes), observables, hot, time_stride,
                          method, temperature, chemical_potential, c0, parameters, model_fn,
-                         cold, cumulant_orders, cumulant_method)
+                         cold, cumulant_orders, cumulant_method, currents_only)
 
     @classmethod
     def samples(cls, model, times, *, temperature, chemical_potential=None, initial_states,
                 observables=DEFAULT_OBSERVABLES, hot: int = 0, time_stride: int = 1,
                 method=None, cold: int | None = None, cumulant_orders=DEFAULT_CUMULANT_ORDERS,
-                cumulant_method=None) -> Sweep:
+                cumulant_method=None, currents_only: bool = False) -> Sweep:
         """Explicit list of N configurations: ``temperature`` (N, M), ``chemical_potential``
         (N, M) (default: the model's), ``initial_states`` (N, n, n)."""
         times = _check_times(times)
@@ -137,7 +143,7 @@ class Sweep:
         return cls._make("samples", model, times, (Axis("sample", np.arange(num)),),
                          observables, hot, time_stride, method, {"all": temp},
                          {"all": np.array(mu)}, c0, {}, None, cold, cumulant_orders,
-                         cumulant_method)
+                         cumulant_method, currents_only)
 
     @classmethod
     def random(cls, model, times, num: int, *, seed: int = 0, temperature_range=None,
@@ -164,8 +170,12 @@ class Sweep:
     @classmethod
     def _make(cls, kind, model, times, axes, observables, hot, time_stride, method, temperature,
               chemical_potential, c0, parameters, model_fn, cold=None,
-              cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None):
+              cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None,
+              currents_only=False):
         observables = tuple(observables)
+        if currents_only and "occupation" in observables:
+            raise ValueError("currents_only=True keeps no correlation matrix, so 'occupation' "
+                             "cannot be stored; drop it or use currents_only=False.")
         unknown = [o for o in observables if o not in OBSERVABLES]
         if unknown or not observables:
             raise ValueError(f"unknown observables {unknown or '(none given)'}; allowed: "
@@ -183,7 +193,7 @@ class Sweep:
             cumulant_method = None
         return cls(kind, model, times, axes, observables, int(hot), int(time_stride), method,
                    temperature, chemical_potential, c0, parameters, model_fn, cold, orders,
-                   cumulant_method)
+                   cumulant_method, bool(currents_only))
 
     # ---- shapes -------------------------------------------------------------------------
     @property
