@@ -6,15 +6,17 @@
     ``jt.solve`` loop extrapolated from a sample (goal >= 1e4x).
 (b) Random (non-cartesian) samples with full time traces: configurations/s, ratio to the
     loop (goal >= 1000x), fraction of the machine's float64 matmul rate (goal >= 50 %).
-(c) Hamiltonian-parameter sweep (stage 1 per value): configurations/s for n = 2 and 10 sites
-    (n = 50 does not fit: the Response stores K·T·n² correlation kernels per reservoir,
-    ~2000 nodes × 400 times × 2500 × 16 B ≈ 30 GB per reservoir).
+(c) Hamiltonian-parameter sweep (stage 1 per value): configurations/s for n = 2, 10 and 50
+    sites; n = 10 also and n = 50 only with ``currents_only=True`` (stage 1 =
+    ``jt.CurrentResponse``: the full Response stores K·T·n² correlation kernels per
+    reservoir, ~2000 nodes × 400 times × 2500 × 16 B ≈ 30 GB per reservoir at n = 50).
 (d) GPU: run with ``--device gpu`` on a GPU machine (GPU/CPU throughput goal >= 20x).
 (e) Memory: a grid with full heat-current traces whose output (1.3 GB) exceeds the memory
     budget (256 MB, for chunk outputs and intermediates; the stage-1 kernels the sweep holds
     come on top), in a fresh process: sampled peak RSS during the sweep minus the kernels.
 
 ``--quick``: 20^3 grid, 100 times, < 1 min on CPU. Peak RSS is recorded per part.
+``--parts``: run only some of cartesian, random, hamiltonian, memory (default: all).
 """
 
 import argparse
@@ -142,11 +144,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    ap.add_argument("--parts", nargs="*", default=["cartesian", "random", "hamiltonian",
+                                                   "memory"],
+                    choices=["cartesian", "random", "hamiltonian", "memory"])
     args = ap.parse_args()
     if args.device == "gpu" and jax.default_backend() != "gpu":
         sys.exit("--device gpu: no GPU backend available here")
     ngrid, nt, nrand, sizes, npar = (20, 100, 512, (2,), 2) if args.quick else \
-        (100, 400, 8192, (2, 10), 2)
+        (100, 400, 8192, (2, 10, 50), 2)
     times = np.linspace(0.0, 20.0, nt)
     rng = np.random.default_rng(0)
     out = {"benchmark": "sweep", "quick": args.quick, "env": env_info(), "n_times": nt,
@@ -163,57 +168,76 @@ def main():
                               initial_states=states, observables=SUMMARIES,
                               method=dataclasses.replace(METHOD, temperature_range=(0.2, 3.0)))
 
-        # (a) cartesian grid, summaries; a first run of the same shapes compiles
-        c0 = random_states(2, ngrid, rng)
-        run(grid(ngrid, c0), tmp, "grid_warm", memory_budget=1e9)
-        spec = grid(ngrid, c0)
-        res, total = run(spec, tmp, "grid", memory_budget=1e9)
-        per_loop = loop_per_config(times, c0, [(1.5, 0.5), (2.0, 0.4), (1.0, 0.6)], 2)
-        cps = res.evaluation_configurations_per_second
-        out["cartesian"] = {
-            "grid": list(spec.shape), "configurations": spec.size, "chunks": res.n_chunks,
-            "total_s": total, "stage1_and_parts_s": res.stage1_seconds,
-            "configs_per_s_end_to_end": spec.size / total, "configs_per_s_evaluation": cps,
-            "loop_per_config_s": per_loop, "ratio_to_loop_end_to_end": spec.size / total
-            * per_loop, "peak_rss_mb": peak_rss_mb(), "best": res.best,
-            "goals": {"configs_per_s>=1e6": cps >= 1e6,
-                      "ratio_to_loop>=1e4": spec.size / total * per_loop >= 1e4}}
-        # (b) random samples, full traces (a first run of the same chunk shape compiles)
         def rand(num, seed):
             return Sweep.random(model, times, num, seed=seed, observables=TRACES,
                                 method=dataclasses.replace(METHOD, temperature_range=(0.2, 3.0)),
                                 temperature_range=[t_range[0], t_range[1]])
 
-        run(rand(1024, 2), tmp, "rand_warm", chunk_size=1024)
-        res, total = run(rand(nrand, 1), tmp, "random", chunk_size=1024)
-        resp = jt.response(model, times, rand(1, 0).method_for(model))
-        rates = matmul_rates(1024 if args.quick else 2048)
-        dt = total - res.stage1_seconds
-        flops = evaluate_flops(resp, nrand)
-        cps = nrand / dt
-        out["random"] = {
-            "configurations": nrand, "total_s": total, "stage1_s": res.stage1_seconds,
-            "configs_per_s_evaluation": cps, "ratio_to_loop": cps * per_loop,
-            "gflop": flops / 1e9, "fraction_of_float64_matmul": flops / dt / rates["float64"],
-            "matmul_flop_rate_float64": rates["float64"], "peak_rss_mb": peak_rss_mb(),
-            "goals": {"ratio_to_loop>=1000": cps * per_loop >= 1000,
-                      "fraction>=0.5": flops / dt / rates["float64"] >= 0.5}}
+        c0 = random_states(2, ngrid, rng)
+        if "cartesian" in args.parts:
+            cartesian(out, grid(ngrid, c0), tmp, times, c0)
+        if "random" in args.parts:
+            random_part(out, rand, model, tmp, times, nrand, args.quick)
         # (c) Hamiltonian-parameter sweep: stage 1 per value
-        out["hamiltonian_sweep"] = []
-        for n in sizes:
-            spec = Sweep.grid(chain(n), times, parameters={"eps": np.linspace(-0.5, 0.5, npar)},
-                              model_fn=lambda eps, n=n: chain(n, eps),
-                              temperature={0: np.linspace(1.0, 2.0, 10)},
-                              observables=SUMMARIES, method=METHOD)
-            res, total = run(spec, tmp, f"ham{n}", chunk_size=10)
-            out["hamiltonian_sweep"].append({"n_sites": n, "configurations": spec.size,
-                                             "total_s": total, "stage1_s": res.stage1_seconds,
-                                             "configs_per_s": spec.size / total,
-                                             "stage1_per_value_s": res.stage1_seconds / npar})
-        out["memory"] = memory_part(args.quick)
+        if "hamiltonian" in args.parts:
+            out["hamiltonian_sweep"] = []
+            for n in sizes:
+                for cur in ((False, True) if n == 10 else (n >= 50,)):
+                    spec = Sweep.grid(chain(n), times,
+                                      parameters={"eps": np.linspace(-0.5, 0.5, npar)},
+                                      model_fn=lambda eps, n=n: chain(n, eps),
+                                      temperature={0: np.linspace(1.0, 2.0, 10)},
+                                      observables=SUMMARIES, method=METHOD, currents_only=cur)
+                    res, total = run(spec, tmp, f"ham{n}{cur}", chunk_size=10)
+                    out["hamiltonian_sweep"].append({
+                        "n_sites": n, "currents_only": cur, "configurations": spec.size,
+                        "total_s": total, "stage1_s": res.stage1_seconds,
+                        "configs_per_s": spec.size / total,
+                        "stage1_per_value_s": res.stage1_seconds / npar,
+                        "peak_rss_mb": peak_rss_mb()})
+        if "memory" in args.parts:
+            out["memory"] = memory_part(args.quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report("bench_sweep_quick" if args.quick else "bench_sweep", out)
+
+
+def cartesian(out, spec, tmp, times, c0):
+    """(a) cartesian grid, summaries; a first run of the same shapes compiles."""
+    run(spec, tmp, "grid_warm", memory_budget=1e9)
+    res, total = run(spec, tmp, "grid", memory_budget=1e9)
+    per_loop = loop_per_config(times, c0, [(1.5, 0.5), (2.0, 0.4), (1.0, 0.6)], 2)
+    cps = res.evaluation_configurations_per_second
+    out["loop_per_config_s"] = per_loop
+    out["cartesian"] = {
+        "grid": list(spec.shape), "configurations": spec.size, "chunks": res.n_chunks,
+        "total_s": total, "stage1_and_parts_s": res.stage1_seconds,
+        "configs_per_s_end_to_end": spec.size / total, "configs_per_s_evaluation": cps,
+        "loop_per_config_s": per_loop, "ratio_to_loop_end_to_end": spec.size / total
+        * per_loop, "peak_rss_mb": peak_rss_mb(), "best": res.best,
+        "goals": {"configs_per_s>=1e6": cps >= 1e6,
+                  "ratio_to_loop>=1e4": spec.size / total * per_loop >= 1e4}}
+
+
+def random_part(out, rand, model, tmp, times, nrand, quick):
+    """(b) random samples, full traces (a first run of the same chunk shape compiles)."""
+    per_loop = out.get("loop_per_config_s") or loop_per_config(
+        times, random_states(2, 3, np.random.default_rng(0)),
+        [(1.5, 0.5), (2.0, 0.4), (1.0, 0.6)], 2)
+    run(rand(1024, 2), tmp, "rand_warm", chunk_size=1024)
+    res, total = run(rand(nrand, 1), tmp, "random", chunk_size=1024)
+    resp = jt.response(model, times, rand(1, 0).method_for(model))
+    rates = matmul_rates(1024 if quick else 2048)
+    dt = total - res.stage1_seconds
+    flops = evaluate_flops(resp, nrand)
+    cps = nrand / dt
+    out["random"] = {
+        "configurations": nrand, "total_s": total, "stage1_s": res.stage1_seconds,
+        "configs_per_s_evaluation": cps, "ratio_to_loop": cps * per_loop,
+        "gflop": flops / 1e9, "fraction_of_float64_matmul": flops / dt / rates["float64"],
+        "matmul_flop_rate_float64": rates["float64"], "peak_rss_mb": peak_rss_mb(),
+        "goals": {"ratio_to_loop>=1000": cps * per_loop >= 1000,
+                  "fraction>=0.5": flops / dt / rates["float64"] >= 0.5}}
 
 
 if __name__ == "__main__":
