@@ -372,15 +372,23 @@ def propagate(
 
 @eqx.filter_jit
 def _propagate_jit(modes, c0, f, times, rtol, atol):
-    import diffrax
-
     at = _closed_forms(modes, f)
+
+    def generator(t):
+        g, gd, nn, nd = at(t)
+        lam = jnp.linalg.solve(g.T, gd.T).T
+        return lam, nd - lam @ nn - nn @ lam.conj().T
+
+    return _integrate_correlation(generator, c0, times, rtol, atol)
+
+
+def _integrate_correlation(generator, c0, times, rtol, atol):
+    """C(t) on ``times`` from dC/dt = Λ C + C Λ† + Ξ, (Λ, Ξ) = generator(t) (diffrax Tsit5)."""
+    import diffrax
 
     def rhs(t, y, args):
         c = y[0] + 1j * y[1]
-        g, gd, nn, nd = at(t)
-        lam = jnp.linalg.solve(g.T, gd.T).T
-        xi = nd - lam @ nn - nn @ lam.conj().T
+        lam, xi = generator(t)
         dc = lam @ c + c @ lam.conj().T + xi
         return jnp.stack([dc.real, dc.imag])
 
@@ -490,17 +498,5 @@ def _midpoint_discrepancy(coef, times, order):
 
 @functools.partial(jax.jit, static_argnums=(3,))
 def _propagate_grid_jit(coef, c0, times, order, rtol, atol):
-    import diffrax
-
-    def rhs(t, y, args):
-        c = y[0] + 1j * y[1]
-        lm, xm = _interpolate(coef, times, order, t)
-        dc = lm @ c + c @ lm.conj().T + xm
-        return jnp.stack([dc.real, dc.imag])
-
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=times[0], t1=times[-1], dt0=1e-3,
-        y0=jnp.stack([c0.real, c0.imag]), saveat=diffrax.SaveAt(ts=times),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=200_000,
-    )
-    return sol.ys[:, 0] + 1j * sol.ys[:, 1]
+    return _integrate_correlation(lambda t: _interpolate(coef, times, order, t), c0, times,
+                                  rtol, atol)
