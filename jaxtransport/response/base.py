@@ -151,7 +151,10 @@ def _bath(wf, kernel):
 
 
 def state_terms(resp, c0):
-    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n)."""
+    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n).
+    Other responses (``jt.GeneralResponse``) provide their own terms as methods."""
+    if not isinstance(resp, Response):
+        return resp.state_terms(c0)
     c0 = c0.astype(jnp.complex128)
     g, gd = resp.propagator, resp.propagator_dt
     corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
@@ -170,6 +173,8 @@ def state_terms(resp, c0):
 def bath_terms(resp, wf, reservoirs=None):
     """The occupation-dependent parts for weighted occupations wf (..., M', K) of the
     reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+    if not isinstance(resp, Response):
+        return resp.bath_terms(wf, reservoirs)
     sel = slice(None) if reservoirs is None else slice(*reservoirs)
     return (
         _bath(wf, resp.correlation_kernel[sel]),
@@ -181,12 +186,16 @@ def bath_terms(resp, wf, reservoirs=None):
 
 def offset_terms(resp):
     """The T-, μ- and C0-independent parts (the filled frequency tail)."""
+    if not isinstance(resp, Response):
+        return resp.offset_terms()
     return (resp.correlation_offset, resp.current_offset, resp.current_offset_dt,
             resp.scalar_offset_dt)
 
 
 def assemble(resp, terms, temp, mu) -> Solution:
     """A ``Solution`` from summed (corr, X, dX/dt, scalar d/dt) terms."""
+    if not isinstance(resp, Response):
+        return resp.assemble(terms, temp, mu)
     corr, x, xd, sd = terms
     return Solution.from_amplitudes(
         times=resp.times,
@@ -229,8 +238,15 @@ def response(model, times, method=None) -> Response:
     ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
     error estimate) or ``jt.Discretised(n_modes, band)`` (finite reservoirs, exact unitary
     evolution). The result does not depend on temperatures, chemical potentials or C0.
+    A ``jt.QuadraticModel`` (pairing, squeezing, x–x coupling) gets ``jt.general_response``.
     """
+    from ..general.model import QuadraticModel
     from .continuum import Continuum
+
+    if isinstance(model, QuadraticModel):
+        from ..general.response import general_response
+
+        return general_response(model, times, method)
 
     method = Continuum() if method is None else method
     return method.response(model, times)
