@@ -14,10 +14,12 @@ from .general import (  # noqa: E402
     GeneralContinuum,
     GeneralResponse,
     GeneralSolution,
+    GeneralSteadyState,
     PositionReservoir,
     QuadraticModel,
     covariance_entropy,
     general_response,
+    general_steady_state,
     solve_general,
 )
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
@@ -146,9 +148,11 @@ __all__ = [
     "GeneralContinuum",
     "GeneralResponse",
     "GeneralSolution",
+    "GeneralSteadyState",
     "PositionReservoir",
     "QuadraticModel",
     "covariance_entropy",
     "general_response",
+    "general_steady_state",
     "solve_general",
 ]

@@ -14,7 +14,26 @@ from ._validation import check_hermitian, is_concrete
 from .reservoir import Reservoir, check_statistics
 
 
-class Model(eqx.Module):
+class ReservoirSet(eqx.Module):
+    """Properties of a model's ``reservoirs`` tuple, shared by ``jt.Model`` and
+    ``jt.QuadraticModel`` (subclasses define the ``reservoirs`` field)."""
+
+    @property
+    def n_reservoirs(self) -> int:
+        return len(self.reservoirs)
+
+    @property
+    def temperatures(self) -> Array:
+        """(M,) reservoir temperatures (k_B = 1, energy units)."""
+        return jnp.stack([r.temperature for r in self.reservoirs])
+
+    @property
+    def chemical_potentials(self) -> Array:
+        """(M,) reservoir chemical potentials (x–x reservoirs: 0)."""
+        return jnp.stack([r.chemical_potential for r in self.reservoirs])
+
+
+class Model(ReservoirSet):
     """A number-conserving quadratic system coupled to thermal reservoirs.
 
     H = Σ_ij h_ij a_i† a_j + Σ_α H_α + Σ_α (Σ_k,i V_αk,i a_i† c_αk + h.c.).
@@ -63,18 +82,6 @@ class Model(eqx.Module):
     @property
     def n_modes(self) -> int:
         return int(self.hamiltonian.shape[0])
-
-    @property
-    def n_reservoirs(self) -> int:
-        return len(self.reservoirs)
-
-    @property
-    def temperatures(self) -> Array:
-        return jnp.stack([r.temperature for r in self.reservoirs])
-
-    @property
-    def chemical_potentials(self) -> Array:
-        return jnp.stack([r.chemical_potential for r in self.reservoirs])
 
     def spectral_matrix(self, omega) -> Array:
         """Σ_α Γ_α(ω), shape (..., n, n)."""

@@ -1,8 +1,67 @@
+import gc
 import os
+import warnings
 
 import jax
+import pytest
 
 jax.config.update("jax_enable_x64", True)
 # four CPU devices for the sharding tests (must be set before the backend starts)
 jax.config.update("jax_num_cpu_devices", 4)
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# ---------------------------------------------------------------------------------------
+# Compiled programs are released after every test module.
+#
+# XLA:CPU JIT-compiles every program with LLVM, and each compiled object occupies three
+# memory mappings (code, read-only data, data); a small jitted function costs ~20 mappings,
+# a Continuum stage-1 program a few hundred. JAX keeps every executable alive in its jit
+# caches for the life of the process, so one pytest process running the whole suite
+# accumulated > 65 000 mappings — Linux's default vm.max_map_count is 65 530 — and the next
+# compilation segfaulted inside LLVM when mmap failed (measured: 64 620 mappings, 21 000
+# code sections, at the crash in test_transforms.py). Tests in different modules share no
+# compiled programs worth keeping (module-scoped fixtures compile once per module), so the
+# caches are cleared at each module's end; the peak is reported in the terminal summary.
+# ---------------------------------------------------------------------------------------
+def _n_mappings():
+    try:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+    except OSError:  # not Linux
+        return None
+
+
+def _max_mappings():
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+_PEAK = {"mappings": 0, "module": None}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs(request):
+    yield
+    n = _n_mappings()
+    if n is not None and n > _PEAK["mappings"]:
+        _PEAK.update(mappings=n, module=request.module.__name__)
+    limit = _max_mappings()
+    if n is not None and limit and n > 0.5 * limit:
+        warnings.warn(f"{request.module.__name__} left {n} memory mappings (vm.max_map_count "
+                      f"= {limit}); a module near the limit crashes XLA compilation.",
+                      stacklevel=1)
+    gc.collect()
+    jax.clear_caches()
+    gc.collect()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PEAK["module"] is not None:
+        terminalreporter.write_line(
+            f"memory mappings: peak {_PEAK['mappings']} at the end of {_PEAK['module']} "
+            f"(vm.max_map_count = {_max_mappings()}; compiled programs are released after "
+            "each module, tests/conftest.py)")

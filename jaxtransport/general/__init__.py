@@ -11,6 +11,7 @@ from .response import (
     solve_general,
 )
 from .state import CovarianceState
+from .steady_state import GeneralSteadyState, general_steady_state
 
 __all__ = [
     "CovarianceState",
@@ -18,9 +19,11 @@ __all__ = [
     "GeneralContinuum",
     "GeneralResponse",
     "GeneralSolution",
+    "GeneralSteadyState",
     "PositionReservoir",
     "QuadraticModel",
     "covariance_entropy",
     "general_response",
+    "general_steady_state",
     "solve_general",
 ]

@@ -50,7 +50,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._validation import as_float_array, check_finite, check_hermitian, check_positive, is_concrete
-from ..model import Model
+from ..model import Model, ReservoirSet
 from ..reservoir import Reservoir, check_statistics
 from ..spectral_density import AbstractSpectralDensity
 
@@ -227,7 +227,7 @@ class PositionReservoir(eqx.Module):
 # ------------------------------------------------------------------------------------------
 # the model
 # ------------------------------------------------------------------------------------------
-class QuadraticModel(eqx.Module):
+class QuadraticModel(ReservoirSet):
     """A general quadratic system (quadrature/Majorana form) coupled to thermal reservoirs.
 
     **Arguments:**
@@ -335,18 +335,6 @@ class QuadraticModel(eqx.Module):
     @property
     def n_modes(self) -> int:
         return int(self.hamiltonian.shape[0] // 2)
-
-    @property
-    def n_reservoirs(self) -> int:
-        return len(self.reservoirs)
-
-    @property
-    def temperatures(self) -> Array:
-        return jnp.stack([r.temperature for r in self.reservoirs])
-
-    @property
-    def chemical_potentials(self) -> Array:
-        return jnp.stack([r.chemical_potential for r in self.reservoirs])
 
     def form(self) -> np.ndarray:
         """E with dr/dt = E G r: Ω (bosons) or the identity (fermions)."""

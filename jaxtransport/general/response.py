@@ -15,6 +15,12 @@ each with its time derivative. Currents are OUT of each reservoir:
 J^N_α = −d⟨N_α⟩/dt, J^E_α = −d⟨H_α⟩/dt, J^Q_α = J^E_α − μ_α J^N_α (ħ = k_B = 1).
 For x–x (position-coupled) reservoirs the bath number is not conserved by H_I and μ = 0:
 their particle current is reported as NaN and J^Q = J^E.
+
+Stage 2 is assembled from additive terms (``state_terms`` + ``bath_terms`` + ``offset_terms``
+→ ``assemble``), each (covariance, amplitude X, dX/dt, system energy [value, d/dt], mean)
+with the engine's amplitude convention (J^N = 2 Re X^N, J^E = 2 Re X^E, ⟨H_I⟩ = −2 Im X^N),
+so ``jt.response.base``'s term functions, the optimiser and the sweeps use a
+``GeneralResponse`` unchanged (they pass number-conserving C0, converted affinely).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from jaxtyping import Array
 from .._validation import reservoir_values
 from ..reservoir import occupation
 from ..solution import Solution
+from ..state import GaussianState
 from .model import symplectic_form
-from .state import CovarianceState, nambu_correlation
+from .state import CovarianceState, covariance_from_correlation, nambu_correlation
 
 
 class GeneralSolution(eqx.Module):
@@ -70,6 +77,12 @@ class GeneralSolution(eqx.Module):
         s = self.entropy
         beta = 1.0 / self.temperature[..., None, :]
         return s - s[..., :1] - jnp.sum(beta * self.integrated_heat, axis=-1)
+
+    @property
+    def occupation(self) -> Array:
+        """Mode occupations ⟨a_i† a_i⟩(t) (bosons: including |⟨a_i⟩|²), shape (..., T, n)."""
+        n = self.covariance.shape[-1] // 2
+        return jnp.diagonal(self.nambu_correlation()[..., :n, :n], axis1=-2, axis2=-1).real
 
     def nambu_correlation(self) -> Array:
         """C_N[i, j](t) = ⟨ψ_j† ψ_i⟩, ψ = (a, a†); its upper-left n×n block is the engine's
@@ -134,21 +147,21 @@ class GeneralResponse(eqx.Module):
         return int(self.temperature.shape[0])
 
     def evaluate(self, state, temperature=None, chemical_potential=None) -> GeneralSolution:
-        """Observables for the initial ``state`` (``CovarianceState``, or a covariance array
-        (..., 2n, 2n)) and reservoir temperatures/chemical potentials (..., M) (default: the
-        model's). Raises under jit if an occupation is not negligible at the top of the
+        """Observables for the initial ``state`` and reservoir temperatures/chemical
+        potentials (..., M) (default: the model's). ``state``: ``CovarianceState``, a
+        covariance array (..., 2n, 2n), or a number-conserving state (``jt.GaussianState``
+        or a correlation array C_ij = ⟨a_j† a_i⟩ of shape (..., n, n), as the optimiser and
+        sweeps pass). Raises under jit if an occupation is not negligible at the top of the
         stored frequency window (Continuum) or a temperature is not positive."""
+        if isinstance(state, GaussianState):
+            state = CovarianceState.from_gaussian_state(state)
         if isinstance(state, CovarianceState):
             if state.statistics != self.statistics:
                 raise ValueError(f"mixed statistics: a {state.statistics} state for a "
                                  f"{self.statistics} model.")
             x0, d0 = state.covariance, state.mean
         else:
-            x0 = jnp.asarray(state, jnp.float64)
-            d0 = jnp.zeros(x0.shape[:-1])
-        if x0.shape[-2:] != (2 * self.n_modes,) * 2:
-            raise ValueError(f"initial covariance must be (..., {2 * self.n_modes}, "
-                             f"{2 * self.n_modes}), got {x0.shape}.")
+            x0, d0 = self.initial_covariance(state)
         temp, mu = reservoir_values(self.temperature, self.chemical_potential,
                                     temperature, chemical_potential)
         for name, x in (("temperature", temp), ("chemical_potential", mu)):
@@ -157,50 +170,116 @@ class GeneralResponse(eqx.Module):
                                  f"{x.shape}.")
         return _evaluate(self, x0, d0, temp, mu)
 
+    # -- stage-2 building blocks (the interface of jt.response.base used by the sweeps) ----
+    def initial_covariance(self, state):
+        """(X0, d0) of a covariance array (..., 2n, 2n) (zero displacement) or of a
+        number-conserving correlation array C (..., n, n) (real-linear in C; traceable)."""
+        a = jnp.asarray(state)
+        n = self.n_modes
+        if a.shape[-2:] == (n, n):
+            x0 = covariance_from_correlation(a, self.statistics)
+        elif a.shape[-2:] == (2 * n, 2 * n):
+            x0 = a.astype(jnp.float64)
+        else:
+            raise ValueError(f"initial state must be a covariance (..., {2 * n}, {2 * n}) or "
+                             f"a correlation matrix (..., {n}, {n}), got shape {a.shape}.")
+        return x0, jnp.zeros(x0.shape[:-1])
+
+    def occupations(self, temperature, chemical_potential):
+        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
+        t = jnp.asarray(temperature)[..., :, None]
+        mu = jnp.asarray(chemical_potential)[..., :, None]
+        return occupation(self.nodes, t, mu, self.statistics)
+
+    def _check_window(self, temperature, chemical_potential):
+        """True if a temperature is not positive or an occupation is not negligible (within
+        ``edge_tolerance``) at the top (and, fermions, not filled at the bottom) of the
+        stored window."""
+        temp, mu = jnp.asarray(temperature), jnp.asarray(chemical_potential)
+        f_top = occupation(self.window[1], temp, mu, self.statistics)
+        bad = jnp.any(~(temp > 0)) | jnp.any(jnp.abs(f_top) > self.edge_tolerance)
+        if self.statistics == "fermion":
+            f_lo = occupation(self.window[0], temp, mu, self.statistics)
+            bad = bad | jnp.any(f_lo < 1 - self.edge_tolerance)
+        return bad
+
+    def state_terms(self, state, mean=None):
+        """Initial-state part of the stage-2 terms (covariance, amplitude, amplitude_dt,
+        system energy [value, d/dt], mean) for a covariance or correlation array (see
+        ``initial_covariance``) and an optional displacement. The amplitudes follow the
+        engine's convention (``jt.response.base``): J^N_α = 2 Re X^N_α, J^E_α = 2 Re X^E_α,
+        ⟨H_I^α⟩ = −2 Im X^N_α."""
+        x0, d0 = self.initial_covariance(state)
+        d0 = d0 if mean is None else jnp.asarray(mean, jnp.float64)
+        s = self.propagator
+        sig = x0 + d0[..., :, None] * d0[..., None, :]
+        cov = jnp.einsum("tij,...jk,tlk->...til", s, x0, s)
+        mean_t = jnp.einsum("tij,...j->...ti", s, d0)
+        sc = jnp.einsum("txpij,...ij->...txp", self.state_kernel, sig)
+        return (cov, *self._amplitudes(sc), mean_t)
+
+    def bath_terms(self, wf, reservoirs=None):
+        """Occupation-dependent terms for weighted occupations wf (..., M', K) of the
+        reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+        sel = slice(None) if reservoirs is None else slice(*reservoirs)
+        cov = jnp.einsum("...bk,bktij->...tij", wf, self.bath_covariance[sel])
+        sc = jnp.einsum("...bk,bktxp->...txp", wf, self.bath_scalar[sel])
+        return (cov, *self._amplitudes(sc), jnp.zeros(cov.shape[:-1]))
+
+    def offset_terms(self):
+        """The T-, μ- and state-independent terms."""
+        cov = self.offset_covariance
+        return (cov, *self._amplitudes(self.offset_scalar), jnp.zeros(cov.shape[:-1]))
+
+    def _amplitudes(self, sc):
+        """Scalars (..., T, 2, P) -> (X, dX/dt) (..., T, 2, M) complex and the system energy
+        (..., T, 2) [⟨H_S⟩ − E_0, d/dt]."""
+        m = self.n_reservoirs
+
+        def amp(v):
+            xn = -0.5 * (v[..., :m] + 1j * v[..., 2 * m:3 * m])  # −d⟨N⟩/dt = 2 Re X^N
+            xe = -0.5 * v[..., m:2 * m] + 0j
+            return jnp.stack([xn, xe], axis=-2)
+
+        val, der = sc[..., 0, :], sc[..., 1, :]
+        return amp(val), amp(der), jnp.stack([val[..., 3 * m], der[..., 3 * m]], -1)
+
+    def assemble(self, terms, temp, mu) -> GeneralSolution:
+        """A ``GeneralSolution`` from summed terms (see ``state_terms``)."""
+        cov, x, xd, es, mean = terms
+        mask = jnp.asarray(self.number_conserving)
+        jn, jnd = 2 * x[..., 0, :].real, 2 * xd[..., 0, :].real
+        je, jed = 2 * x[..., 1, :].real, 2 * xd[..., 1, :].real
+        mu_t = jnp.where(mask, mu, 0.0)[..., None, :]
+        jn0, jnd0 = jnp.where(mask, jn, 0.0), jnp.where(mask, jnd, 0.0)
+        return GeneralSolution(
+            times=self.times,
+            covariance=cov,
+            mean=mean,
+            particle_current=jnp.where(mask, jn, jnp.nan),
+            energy_current=je,
+            heat_current=je - mu_t * jn0,
+            heat_current_derivative=jed - mu_t * jnd0,
+            coupling_energy=-2 * x[..., 0, :].imag,
+            coupling_energy_derivative=-2 * xd[..., 0, :].imag,
+            system_energy=es[..., 0] + self.energy_offset,
+            system_energy_derivative=es[..., 1],
+            temperature=temp,
+            chemical_potential=mu,
+            error_estimate=self.error_estimate,
+            statistics=self.statistics,
+        )
+
 
 @eqx.filter_jit
 def _evaluate(resp: GeneralResponse, x0, d0, temp, mu):
-    f_top = occupation(resp.window[1], temp, mu, resp.statistics)
-    bad = jnp.any(~(temp > 0)) | jnp.any(jnp.abs(f_top) > resp.edge_tolerance)
-    if resp.statistics == "fermion":
-        f_lo = occupation(resp.window[0], temp, mu, resp.statistics)
-        bad = bad | jnp.any(f_lo < 1 - resp.edge_tolerance)
-    temp = eqx.error_if(temp, bad, "temperature <= 0, or occupations not negligible at the top "
-                        "or bottom of the stored frequency window (rebuild the Response with a "
-                        "larger "
+    temp = eqx.error_if(temp, resp._check_window(temp, mu),
+                        "temperature <= 0, or occupations not negligible at the top or bottom "
+                        "of the stored frequency window (rebuild the Response with a larger "
                         "temperature_range).")
-    f = occupation(resp.nodes, temp[..., None], mu[..., None], resp.statistics)
-    wf = jnp.where(resp.weights != 0, resp.weights * f, 0.0)  # (..., M, K)
-    s = resp.propagator
-    sig = x0 + d0[..., :, None] * d0[..., None, :]
-    cov = jnp.einsum("tij,...jk,tlk->...til", s, x0, s)
-    cov = cov + jnp.einsum("...bk,bktij->...tij", wf, resp.bath_covariance) + resp.offset_covariance
-    mean = jnp.einsum("tij,...j->...ti", s, d0)
-    sc = jnp.einsum("txpij,...ij->...txp", resp.state_kernel, sig)
-    sc = sc + jnp.einsum("...bk,bktxp->...txp", wf, resp.bath_scalar) + resp.offset_scalar
-    m = resp.n_reservoirs
-    val, der = sc[..., 0, :], sc[..., 1, :]
-    mask = jnp.asarray(resp.number_conserving)
-    jn, jnd = -val[..., :m], -der[..., :m]
-    je, jed = -val[..., m:2 * m], -der[..., m:2 * m]
-    mu_t = jnp.where(mask, mu, 0.0)[..., None, :]
-    return GeneralSolution(
-        times=resp.times,
-        covariance=cov,
-        mean=mean,
-        particle_current=jnp.where(mask, jn, jnp.nan),
-        energy_current=je,
-        heat_current=je - mu_t * jnp.where(mask, jn, 0.0),
-        heat_current_derivative=jed - mu_t * jnp.where(mask, jnd, 0.0),
-        coupling_energy=val[..., 2 * m:3 * m],
-        coupling_energy_derivative=der[..., 2 * m:3 * m],
-        system_energy=val[..., 3 * m] + resp.energy_offset,
-        system_energy_derivative=der[..., 3 * m],
-        temperature=temp,
-        chemical_potential=mu,
-        error_estimate=resp.error_estimate,
-        statistics=resp.statistics,
-    )
+    wf = jnp.where(resp.weights != 0, resp.weights * resp.occupations(temp, mu), 0.0)
+    parts = (resp.state_terms(x0, d0), resp.bath_terms(wf), resp.offset_terms())
+    return resp.assemble(tuple(sum(p) for p in zip(*parts, strict=True)), temp, mu)
 
 
 def mode_blocks(statistics):
@@ -214,9 +293,9 @@ def mode_blocks(statistics):
 
 def state_from(state, statistics, n):
     """Covariance state of an evaluate/solve argument (``CovarianceState``,
-    ``jt.GaussianState`` or a covariance array)."""
-    from ..state import GaussianState
-
+    ``jt.GaussianState``, a covariance array (2n, 2n) or a correlation array (n, n))."""
+    if not isinstance(state, GaussianState | CovarianceState) and np.shape(state)[-2:] == (n, n):
+        state = GaussianState(state, statistics)
     if isinstance(state, GaussianState):
         state = CovarianceState.from_gaussian_state(state)
     if isinstance(state, CovarianceState):
@@ -225,7 +304,6 @@ def state_from(state, statistics, n):
                              "model.")
         return state
     return CovarianceState(state, statistics)
-
 
 
 def general_response(model, times, method=None) -> GeneralResponse:
@@ -240,8 +318,9 @@ def general_response(model, times, method=None) -> GeneralResponse:
 
     if isinstance(method, Discretised):
         return discretised_response(model, times, method)
-    if method is None or isinstance(method, Continuum):
-        method = GeneralContinuum(engine=method)
+    if method is None or isinstance(method, Continuum):  # bosons: keep its temperature range
+        method = GeneralContinuum(engine=method, temperature_range=getattr(
+            method, "temperature_range", None))
     if not isinstance(method, GeneralContinuum):
         raise ValueError(f"unknown method {method!r}: use jt.Discretised(...) or "
                          "jt.GeneralContinuum(...).")

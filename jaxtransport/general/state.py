@@ -73,15 +73,7 @@ class CovarianceState(eqx.Module):
     @classmethod
     def from_nambu(cls, nambu_correlation, statistics: str, *, atol: float = 1e-10):
         """From C_N[i, j] = ⟨ψ_j† ψ_i⟩, ψ = (a, a†) (2n×2n; zero displacement)."""
-        c = jnp.asarray(nambu_correlation, jnp.complex128)
-        n = c.shape[-1] // 2
-        t = jnp.asarray(nambu_transform(n))
-        w = jnp.swapaxes(t.conj().T @ c @ t, -1, -2)  # ⟨r r^T⟩
-        if statistics == "fermion":
-            x = (1j * (w - 0.5 * jnp.eye(2 * n))).real  # ⟨rr^T⟩ = ½ − iΓ
-        else:
-            x = w.real
-        return cls(x, statistics, atol=atol)
+        return cls(covariance_from_nambu(nambu_correlation, statistics), statistics, atol=atol)
 
     def to_nambu(self) -> Array:
         """C_N[i, j] = ⟨ψ_j† ψ_i⟩ (includes the displacement for bosons)."""
@@ -95,13 +87,7 @@ class CovarianceState(eqx.Module):
         else:
             c = jnp.asarray(state)
             statistics = statistics or "fermion"
-        c = jnp.asarray(c, jnp.complex128)
-        n = c.shape[-1]
-        z = jnp.zeros_like(c)
-        lower = jnp.eye(n) - jnp.swapaxes(c, -1, -2) if statistics == "fermion" else (
-            jnp.eye(n) + jnp.swapaxes(c, -1, -2))
-        cn = jnp.concatenate([jnp.concatenate([c, z], -1), jnp.concatenate([z, lower], -1)], -2)
-        return cls.from_nambu(cn, statistics)
+        return cls(covariance_from_correlation(c, statistics), statistics)
 
     def to_gaussian_state(self, *, atol: float = 1e-10) -> GaussianState:
         """The ``jt.GaussianState`` (raises if the state has anomalous correlations ⟨aa⟩ or a
@@ -139,6 +125,32 @@ class CovarianceState(eqx.Module):
         f = 0.5 * np.abs(lam) / np.tanh(np.abs(lam) / (2 * t))
         v = ghi @ ((u * f) @ u.conj().T).real @ ghi
         return cls(0.5 * (v + v.T), "boson")
+
+
+def covariance_from_nambu(nambu, statistics) -> Array:
+    """Covariance (V or Γ, real) of C_N[i, j] = ⟨ψ_j† ψ_i⟩ (..., 2n, 2n): with
+    W = (T† C_N T)^T = ⟨r r^T⟩, fermions Γ = Re[i(W − ½)], bosons V = Re W (zero mean).
+    Real-linear (affine) in C_N, no checks: usable under jit/grad."""
+    c = jnp.asarray(nambu, jnp.complex128)
+    n = c.shape[-1] // 2
+    t = jnp.asarray(nambu_transform(n))
+    w = jnp.swapaxes(t.conj().T @ c @ t, -1, -2)  # ⟨r r^T⟩
+    if statistics == "fermion":
+        return (1j * (w - 0.5 * jnp.eye(2 * n))).real  # ⟨rr^T⟩ = ½ − iΓ
+    return w.real
+
+
+def covariance_from_correlation(correlation, statistics) -> Array:
+    """Covariance of a number-conserving state with C_ij = ⟨a_j† a_i⟩ (..., n, n):
+    C_N = [[C, 0], [0, 1 ∓ C^T]] (upper sign fermions), then ``covariance_from_nambu``.
+    Real-linear (affine) in C, no checks (the optimiser and sweeps pass traced C)."""
+    c = jnp.asarray(correlation, jnp.complex128)
+    n = c.shape[-1]
+    z = jnp.zeros_like(c)
+    sign = -1.0 if statistics == "fermion" else 1.0
+    lower = jnp.eye(n) + sign * jnp.swapaxes(c, -1, -2)
+    cn = jnp.concatenate([jnp.concatenate([c, z], -1), jnp.concatenate([z, lower], -1)], -2)
+    return covariance_from_nambu(cn, statistics)
 
 
 def nambu_correlation(covariance, mean, statistics) -> Array:

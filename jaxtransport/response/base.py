@@ -181,7 +181,8 @@ def _bath(wf, kernel):
 
 def state_terms(resp, c0):
     """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n).
-    Other responses (``jt.CurrentResponse``) provide their own terms as methods."""
+    Other responses (``jt.CurrentResponse``, ``jt.GeneralResponse``) provide their own terms
+    as methods."""
     if not isinstance(resp, Response):
         return resp.state_terms(c0)
     c0 = c0.astype(jnp.complex128)
@@ -264,8 +265,19 @@ def response(model, times, method=None, observables: str = "all") -> Response:
     C(t)); ``observables="currents"`` returns a ``CurrentResponse`` whose ``evaluate`` gives a
     ``CurrentSolution`` with the currents and coupling energies only: O(T n) state storage
     instead of O(T n²) and no per-node correlation kernels, for systems of hundreds of modes.
+    A ``jt.QuadraticModel`` (pairing, squeezing, x–x coupling) gets ``jt.general_response``
+    (full observables only).
     """
+    from ..general.model import QuadraticModel
     from .continuum import Continuum
+
+    if isinstance(model, QuadraticModel):
+        from ..general.response import general_response
+
+        if observables != "all":
+            raise ValueError("observables='currents' is available for jt.Model (number-"
+                             "conserving), not for jt.QuadraticModel; use observables='all'.")
+        return general_response(model, times, method)
 
     method = Continuum() if method is None else method
     if observables == "all":
