@@ -46,6 +46,7 @@ from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
+from .response.pade import Pade, PadeResponse  # noqa: E402
 from .solution import Solution  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
@@ -94,6 +95,8 @@ __all__ = [
     # core
     "AbstractSpectralDensity",
     "Continuum",
+    "Pade",
+    "PadeResponse",
     "CutoffLorentzian",
     "Drude",
     "FlatBand",

@@ -173,6 +173,12 @@ class Sweep:
               cumulant_orders=DEFAULT_CUMULANT_ORDERS, cumulant_method=None,
               currents_only=False):
         observables = tuple(observables)
+        from ..response.pade import Pade
+
+        if isinstance(method, Pade):
+            raise ValueError("sweeps contract stored frequency kernels (linear in the "
+                             "occupations); jt.Pade() has none. Use jt.Continuum (or "
+                             "jt.Discretised) for sweeps, or vmap PadeResponse.evaluate.")
         if currents_only and "occupation" in observables:
             raise ValueError("currents_only=True keeps no correlation matrix, so 'occupation' "
                              "cannot be stored; drop it or use currents_only=False.")

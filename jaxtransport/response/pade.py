@@ -1,0 +1,465 @@
+r"""``jt.Pade()``: closed-form transients for Lorentzian (pole-sum) leads at given (T, μ).
+
+The ``Continuum`` method keeps stage 1 independent of T and μ by storing kernels at ~10³
+frequency nodes; one configuration then reads ~10⁸ bytes. When only a few configurations per
+model are wanted (one transient, an optimiser at fixed temperatures), the T-dependence can be
+put in closed form instead, as HEOM does: expand every Fermi function in its [N−1/N] Padé
+approximant (Hu, Xu, Yan, J. Chem. Phys. 133, 101106 (2010)),
+
+    f(ω) ≈ f_N(ω) = 1/2 − Σ_{i=1}^N η_i [1/(x − iξ_i) + 1/(x + iξ_i)],   x = (ω − μ)/T.
+
+For a density term g_j(ω) v_j v_j† that is a sum of poles (``Lorentzian``, sums of them,
+``CutoffLorentzian``: g_j = Σ_p iκ_p/(ω + iλ_p) − iκ̄_p/(ω − iλ̄_p)), the lesser function of the
+bath, F_j(σ) = ∫dω/2π f_N g_j e^{iωσ}, is then a finite sum of exponentials for σ > 0 (residues
+at the upper-half-plane poles iλ̄_p of g_j and μ + iTξ_i of f_N):
+
+    F_j(σ) = Σ_q c_q e^{−ν_q σ},  ν ∈ {λ̄_p, Tξ_i − iμ},  c = κ̄_p f_N(iλ̄_p)  or  −iTη_i g_j(μ + iTξ_i).
+
+**Exact finite-dimensional linear model.** C(t) = G C0 G† + ∫∫ G(τ) F(τ−τ') G(τ')† is the
+second moment of a linear system driven by stationary coloured noise with correlation F. A
+noise with exponential correlation is the output of a linear filter x' = diag(−ν̄_q) x + w
+whose state starts in its stationary covariance Σ (Hermitian, row sums c̄_q; it need not be
+positive: only second moments are used). Together with the exact pole closure of the memory
+kernel (``continuum.py``: dG/dt = −ihG − Σ_p v_p y_p, dy_p/dt = κ_p v_p† G − λ_p y_p) this gives
+one linear system ψ = (a, y, x) with generator L = [[L_c, B], [0, diag(−ν̄)]], B = −i v_j on the
+filter of term j, and the Lyapunov solution
+
+    C_ψ(t) = e^{Lt} C_ψ(0) e^{L†t} + ∫_0^t e^{Ls} Q e^{L†s} ds,   C_ψ(0) = C0 ⊕ 0 ⊕ Σ,
+    Q = (ν̄_q + ν_q') Σ_qq'.
+
+Its system block is C(t); the currents follow from two more blocks (X^N_α = Σ_{j∈α}
+−i ⟨ξ_j(t) a(t)†⟩ v_j − Σ_{p∈α} ⟨y_p a†⟩ v_p, with ξ_j the filter output; the energy amplitude
+weights each filter mode by −iν̄_q and the pole rows by iλ_p, physics.md §3). The eigenvectors
+of L are explicit from those of L_c (T-independent, stage 1): filter mode q has eigenvalue
+μ_q = −ν̄_q and eigenvector (−R diag(1/(ℓ − μ_q)) R⁻¹ B e_q, e_q). Every output is a sum of
+e^{(Λ_k + Λ̄_l)t} terms: a few small GEMMs per configuration, differentiable in C0, T, μ, h and
+couplings, with no frequency quadrature.
+
+**Accuracy.** Only the Padé truncation is approximate. ``error_estimate`` is the largest
+difference to the same calculation with N − max(2, N/4) poles (occupations, correlations,
+particle/energy current amplitudes and coupling energies), plus a rounding bound of the final
+sums (which grows where a closure eigenvalue or a lead pole nearly coincides with a Padé pole,
+e.g. W = ξ_i T). Occupations and particle currents converge fastest; the coupling energy
+converges like (ξ_N T)^{-2} ~ N^{-4} (a short-time effect of f_N → 1/2 at |x| ≫ ξ_N).
+By default N is chosen for ``tolerance`` at the model's own (T, μ), checked there, and raised
+until the estimate meets it.
+
+Scope: fermionic, number-conserving ``jt.Model`` with pole-sum densities only (everything
+else: ``jt.Continuum`` / ``jt.Discretised``), full observables (no ``observables="currents"``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .._validation import check_times, is_concrete
+from ..solution import Solution
+from .base import Stage2Base, flatten_terms, stack_reservoir_arrays
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """[N−1/N] Padé decomposition of the Fermi function: ξ_i, η_i (i = 1..N) with
+    1/(1 + e^x) ≈ 1/2 − Σ_i 2η_i x/(x² + ξ_i²) (Hu, Xu, Yan 2010: ξ from the eigenvalues of a
+    tridiagonal matrix with b_m = 2m − 1, η from the interlacing zeros)."""
+    if n < 1:
+        raise ValueError(f"the number of Padé poles must be >= 1, got {n}.")
+    b = 2.0 * np.arange(1, 2 * n + 2) - 1.0
+
+    def inverse_eigs(size, start):
+        bb = b[start:start + size]
+        off = 1.0 / np.sqrt(bb[:-1] * bb[1:])
+        ev = np.linalg.eigvalsh(np.diag(off, 1) + np.diag(off, -1))
+        return np.sort(2.0 / ev[ev > 1e-12])
+
+    xi = inverse_eigs(2 * n, 0)
+    zeta = inverse_eigs(2 * n - 1, 1) if n > 1 else np.zeros(0)
+    eta = np.empty(n)
+    for j in range(n):  # product of ratios: the plain products overflow for N ≳ 60
+        eta[j] = 0.5 * n * b[n] * np.prod((zeta**2 - xi[j] ** 2) / (np.delete(xi, j) ** 2 - xi[j] ** 2))
+    return xi, eta
+
+
+def pade_fermi(z, temperature, mu, xi, eta):
+    """f_N(z) at complex z (the Padé approximant used consistently everywhere)."""
+    x = (z - mu) / temperature
+    return 0.5 - jnp.sum(eta * 2 * x[..., None] / (x[..., None] ** 2 + xi**2), axis=-1)
+
+
+def _default_n(tolerance, scale, t_min):
+    """A priori N: coupling-energy error ≈ 0.05 Σ_p γ_p W_p² / (ξ_N T)² (measured), ξ_N ≈ 2.6 N²,
+    with a factor 3 for the N vs N_low estimate."""
+    xi_needed = math.sqrt(0.16 * max(scale, 1e-300) / tolerance) / t_min
+    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), 400))
+
+
+class Pade(eqx.Module):
+    """Method: Padé pole expansion of the Fermi functions + exact pole closure, closed form
+    in time (see the module docstring). ``n_pade``: number of Padé poles per reservoir (default:
+    chosen for ``tolerance``, absolute, in occupations, currents and coupling energies, at the
+    model's own T and μ). Use ``jt.response(model, times, method=jt.Pade())``; the result's
+    ``evaluate(state, temperature, chemical_potential)`` takes any (C0, T, μ) and reports its
+    ``error_estimate`` for those values."""
+
+    n_pade: int | None = None
+    tolerance: float = 1e-8
+
+    def __check_init__(self):
+        if self.n_pade is not None and (int(self.n_pade) != self.n_pade or self.n_pade < 2):
+            raise ValueError(f"n_pade must be an integer >= 2 (or None), got {self.n_pade!r}.")
+        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"tolerance must be finite and > 0, got {self.tolerance!r}.")
+
+    def response(self, model, times) -> PadeResponse:
+        _check_model(model)
+        times = check_times(times)
+        concrete = is_concrete(*jax.tree_util.tree_leaves(model))
+        if self.n_pade is not None:
+            return _build(model, times, int(self.n_pade), check_eig=concrete)
+        temp, _ = stack_reservoir_arrays(model)
+        if not concrete:
+            raise ValueError("jt.Pade() chooses its number of poles from concrete model values; "
+                             "under tracing pass jt.Pade(n_pade=...) explicitly.")
+        pl = _pole_data(model)
+        scale = float(np.sum(2 * np.abs(np.asarray(pl["kappa"])) * np.asarray(pl["lam"]).real))
+        n = _default_n(self.tolerance, scale, float(np.min(np.asarray(temp))))
+        for _ in range(8):
+            resp = _build(model, times, n, check_eig=True)
+            zero = jnp.zeros((resp.n_modes, resp.n_modes))
+            est = float(resp.evaluate(zero).error_estimate)
+            if est <= self.tolerance or n >= 400:
+                break
+            n = min(int(math.ceil(1.5 * n)), 400)
+        if not est <= self.tolerance:
+            raise ValueError(f"jt.Pade could not reach tolerance {self.tolerance:g} with "
+                             f"{n} poles (estimate {est:.2g}); use jt.Continuum.")
+        return resp
+
+    def current_response(self, model, times):
+        raise ValueError("jt.Pade() has no currents-only mode (its Response is already small); "
+                         "use observables='all'.")
+
+
+def _check_model(model):
+    from ..model import Model
+
+    if not isinstance(model, Model):
+        raise ValueError("jt.Pade() solves number-conserving jt.Model systems; for "
+                         f"{type(model).__name__} use jt.Continuum or jt.Discretised.")
+    if model.statistics != "fermion":
+        raise ValueError("jt.Pade() expands Fermi functions: fermionic models only (bosonic "
+                         "densities are not pole sums). Use jt.Continuum or jt.Discretised.")
+    for dens, _, _ in flatten_terms(model):
+        if not dens.is_pole_sum:
+            raise ValueError(
+                f"jt.Pade() needs spectral densities that are sums of poles (Lorentzian, sums "
+                f"of Lorentzians, CutoffLorentzian); {type(dens).__name__} is not. Use "
+                "jt.Continuum (kernel fit) or jt.Discretised."
+            )
+
+
+def _pole_data(model):
+    terms = flatten_terms(model)
+    vec, kap, lam, pres, pterm = [], [], [], [], []
+    for j, (dens, v, r) in enumerate(terms):
+        for lor in dens.lorentzian_terms():
+            vec.append(jnp.asarray(v, jnp.complex128))
+            kap.append(jnp.asarray(0.5 * lor.gamma * lor.width, jnp.complex128))
+            lam.append(jnp.asarray(lor.width + 1j * lor.center_, jnp.complex128))
+            pres.append(r)
+            pterm.append(j)
+    return dict(
+        vec=jnp.stack(vec, axis=1), kappa=jnp.stack(kap), lam=jnp.stack(lam),
+        tvec=jnp.stack([jnp.asarray(v, jnp.complex128) for _, v, _ in terms], axis=1),
+        pole_res=tuple(pres), pole_term=tuple(pterm),
+        term_res=tuple(r for _, _, r in terms),
+    )
+
+
+@jax.custom_jvp
+def _eig(lmat):
+    """Eigenvalues and right eigenvectors of a non-normal matrix, with the first-order
+    perturbation JVP (jax has none for non-symmetric eigenvectors): dΛ = diag(R⁻¹ dL R),
+    dR = R (F ∘ R⁻¹ dL R), F_ij = 1/(λ_j − λ_i) off the diagonal (0 for coincident λ: a
+    degenerate pair, e.g. dark pseudomode combinations, is kept fixed). Every output of the
+    Padé method is invariant under rescaling the eigenvectors, so this gauge is enough."""
+    ell, rr = jnp.linalg.eig(lmat)
+    return ell, rr
+
+
+@_eig.defjvp
+def _eig_jvp(primals, tangents):
+    (lmat,), (dl,) = primals, tangents
+    ell, rr = _eig(lmat)
+    proj = jnp.linalg.solve(rr, dl.astype(jnp.complex128) @ rr)
+    diff = ell[None, :] - ell[:, None]
+    near = jnp.abs(diff) <= 1e-12 * (1.0 + jnp.abs(ell)[None, :])
+    fmat = jnp.where(near, 0.0, 1.0 / jnp.where(near, 1.0, diff))
+    return (ell, rr), (jnp.diagonal(proj), rr @ (fmat * proj))
+
+
+@eqx.filter_jit
+def _closure_eigen(h, vec, kappa, lam):
+    n = h.shape[0]
+    top = jnp.concatenate([-1j * h.astype(jnp.complex128), -vec], axis=1)
+    bot = jnp.concatenate([kappa[:, None] * vec.conj().T, -jnp.diag(lam)], axis=1)
+    lmat = jnp.concatenate([top, bot], axis=0)
+    ell, rr = _eig(lmat)
+    rinv = jnp.linalg.inv(rr)
+    # eigen-representation residual and conditioning (exceptional points)
+    resid = jnp.max(jnp.abs(lmat @ rr - rr * ell[None, :])) / jnp.maximum(
+        jnp.max(jnp.abs(lmat)), 1e-300)
+    cond = jnp.max(jnp.sum(jnp.abs(rr), 1)) * jnp.max(jnp.sum(jnp.abs(rinv), 1))
+    del n
+    return ell, rr, rinv, resid, cond
+
+
+def _build(model, times, n_pade, check_eig):
+    pd = _pole_data(model)
+    ell, rr, rinv, resid, cond = _closure_eigen(model.hamiltonian, pd["vec"], pd["kappa"],
+                                                pd["lam"])
+    if check_eig:
+        bad = float(cond) * _EPS
+        if not (np.isfinite(bad) and bad < 1e-7):
+            raise ValueError(
+                "jt.Pade() uses the eigendecomposition of the closure generator, which is "
+                f"ill-conditioned here (condition number {float(cond):.2g}: the model is close "
+                "to an exceptional point). Use jt.Continuum or jt.Discretised."
+            )
+    temp, mu = stack_reservoir_arrays(model)
+    n_lo = n_pade - max(2, n_pade // 4)
+    xi, eta = pade_poles(n_pade)
+    xi_lo, eta_lo = pade_poles(max(n_lo, 1))
+    return PadeResponse(
+        times=jnp.asarray(times), hamiltonian=jnp.asarray(model.hamiltonian),
+        temperature=temp, chemical_potential=mu, ell=ell, rr=rr, rinv=rinv,
+        vec=pd["vec"], kappa=pd["kappa"], lam=pd["lam"], tvec=pd["tvec"],
+        xi=jnp.asarray(xi), eta=jnp.asarray(eta), xi_lo=jnp.asarray(xi_lo),
+        eta_lo=jnp.asarray(eta_lo), eig_condition=cond,
+        pole_res=pd["pole_res"], pole_term=pd["pole_term"], term_res=pd["term_res"],
+        n_pade=n_pade,
+    )
+
+
+class PadeResponse(Stage2Base):
+    """Stage-1 result of ``jt.Pade()``: the closure eigendecomposition (T-independent) and the
+    Padé constants. ``evaluate(state, temperature, chemical_potential)`` -> ``jt.Solution``
+    (same fields, units and signs as the Continuum's), vmappable and differentiable in C0, T,
+    μ; cost O((n + P + J(N+1))² T n) per configuration."""
+
+    times: Float[Array, " T"]
+    hamiltonian: Array
+    temperature: Float[Array, " M"]
+    chemical_potential: Float[Array, " M"]
+    ell: Array  # (m,) closure eigenvalues, m = n + P
+    rr: Array  # (m, m) eigenvectors
+    rinv: Array  # (m, m)
+    vec: Array  # (n, P) pole vectors
+    kappa: Array  # (P,)
+    lam: Array  # (P,)
+    tvec: Array  # (n, J) term vectors
+    xi: Array
+    eta: Array
+    xi_lo: Array
+    eta_lo: Array
+    eig_condition: Array
+    pole_res: tuple = eqx.field(static=True)
+    pole_term: tuple = eqx.field(static=True)
+    term_res: tuple = eqx.field(static=True)
+    n_pade: int = eqx.field(static=True)
+    statistics: str = eqx.field(static=True, default="fermion")
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.hamiltonian.shape[0])
+
+    @property
+    def method(self) -> str:
+        return "pade"
+
+    def evaluate(self, state, temperature=None, chemical_potential=None) -> Solution:
+        """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
+        temperatures / chemical potentials (default: the model's)."""
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        temp = eqx.error_if(temp, jnp.any(~(temp > 0)) | jnp.any(~jnp.isfinite(mu)),
+                            "temperature must be > 0 and chemical potentials finite")
+        return _evaluate(self, c0, temp, mu)
+
+
+@eqx.filter_jit
+def _evaluate(resp: PadeResponse, c0, temp, mu):
+    n = resp.n_modes
+    batch = jnp.broadcast_shapes(c0.shape[:-2], temp.shape[:-1], mu.shape[:-1])
+    m_res = resp.n_reservoirs
+    c0b = jnp.broadcast_to(c0, batch + (n, n)).reshape(-1, n, n)
+    tb = jnp.broadcast_to(temp, batch + (m_res,)).reshape(-1, m_res)
+    mb = jnp.broadcast_to(mu, batch + (m_res,)).reshape(-1, m_res)
+
+    def one(c, t, u):
+        hi = _solve_one(resp, c, t, u, resp.xi, resp.eta)
+        lo = _solve_one(resp, c, t, u, resp.xi_lo, resp.eta_lo)
+        err = jnp.maximum(jnp.max(jnp.abs(hi[0] - lo[0])), 2 * jnp.max(jnp.abs(hi[1] - lo[1])))
+        err = jnp.maximum(err, hi[4])
+        return hi[0], hi[1], hi[2], hi[3], err
+
+    corr, amp, amp_dt, sdt, err = jax.vmap(one)(c0b, tb, mb)
+    nt = resp.times.shape[0]
+    rs = lambda x, tail: x.reshape(batch + tail)  # noqa: E731
+    return Solution.from_amplitudes(
+        times=resp.times, hamiltonian=resp.hamiltonian,
+        correlation=rs(corr, (nt, n, n)), amplitude=rs(amp, (nt, 2, m_res)),
+        amplitude_dt=rs(amp_dt, (nt, 2, m_res)), scalar_dt=rs(sdt, (nt, 2)),
+        temperature=jnp.broadcast_to(temp, batch + (m_res,)),
+        chemical_potential=jnp.broadcast_to(mu, batch + (m_res,)),
+        error_estimate=rs(err, ()), statistics="fermion",
+    )
+
+
+def _phi(x, t):
+    """(e^{xt} − 1)/x, stable at small |xt| (x (..., K), t (T,) -> (T, ..., K))."""
+    xt = x[None] * t.reshape((-1,) + (1,) * x.ndim)
+    small = jnp.abs(xt) < 1e-2
+    xs = jnp.where(small, 1.0, x)
+    tt = t.reshape((-1,) + (1,) * x.ndim)
+    series = tt * (1 + xt / 2 + xt**2 / 6 + xt**3 / 24 + xt**4 / 120)
+    return jnp.where(small, series, jnp.expm1(jnp.where(small, 0.0, xt)) / xs)
+
+
+def _solve_one(resp: PadeResponse, c0, temp, mu, xi, eta):
+    """One configuration: (correlation (T,n,n), amplitude (T,2,M), its derivative, scalar_dt
+    (T,2), rounding bound)."""
+    times = resp.times
+    n = resp.n_modes
+    npol = resp.lam.shape[0]
+    m = n + npol
+    nt = len(resp.term_res)
+    npd = xi.shape[0]
+    kap, lam = resp.kappa, resp.lam
+    # ---- filter modes: per term j, its own poles then its N Padé poles (static layout) ----
+    q_term, q_pole, q_pade = [], [], []
+    for j in range(nt):
+        for p in range(npol):
+            if resp.pole_term[p] == j:
+                q_term.append(j), q_pole.append(p), q_pade.append(-1)
+        for i in range(npd):
+            q_term.append(j), q_pole.append(-1), q_pade.append(i)
+    q_term, q_pole, q_pade = map(np.asarray, (q_term, q_pole, q_pade))
+    nq = len(q_term)
+    is_pole = jnp.asarray(q_pole >= 0)
+    r_of_q = np.asarray(resp.term_res)[q_term]
+    tq, uq = temp[r_of_q], mu[r_of_q]
+    pp = np.maximum(q_pole, 0)
+    ii = np.maximum(q_pade, 0)
+    # pole exponents: ν = λ̄_p, c = κ̄_p f_N(iλ̄_p)
+    z_pole = 1j * lam[pp].conj()
+    c_pole = kap[pp].conj() * pade_fermi(z_pole, tq, uq, xi, eta)
+    # Padé exponents: ν = Tξ_i − iμ, c = −iTη_i g_j(μ + iTξ_i)
+    z_pd = uq + 1j * tq * xi[ii]
+    term_of_pole = np.asarray(resp.pole_term)
+    in_term = jnp.asarray(term_of_pole[None, :] == q_term[:, None], jnp.float64)  # (Q, P)
+    g_parts = (1j * kap[None, :] / (z_pd[:, None] + 1j * lam[None, :])
+               - 1j * kap.conj()[None, :] / (z_pd[:, None] - 1j * lam.conj()[None, :]))
+    g_z = jnp.sum(in_term * g_parts, axis=1)
+    c_pd = -1j * tq * eta[ii] * g_z
+    nu = jnp.where(is_pole, lam[pp].conj(), tq * xi[ii] - 1j * uq)
+    c = jnp.where(is_pole, c_pole, c_pd)
+    # model noise: rows sums r_q = c̄_q, filter eigenvalues μ_q = −ν̄_q
+    r = c.conj()
+    muq = -nu.conj()
+    same = jnp.asarray(q_term[:, None] == q_term[None, :], jnp.float64)
+    counts = jnp.asarray(np.bincount(q_term, minlength=nt)[q_term], jnp.float64)
+    tot = jnp.asarray(np.eye(nt)[q_term].T) @ r  # (J,) real up to rounding
+    u = (r - tot.real[q_term] / (2 * counts)) / counts
+    sig = same * (u[:, None] + u.conj()[None, :])
+    qw = (nu.conj()[:, None] + nu[None, :]) * sig
+    # ---- extended eigenvectors in the closure eigenbasis ----
+    ell, rr, rinv = resp.ell, resp.rr, resp.rinv
+    bmat = jnp.zeros((m, nq), jnp.complex128).at[:n].set(-1j * resp.tvec[:, q_term])
+    w = rinv @ bmat  # (m, Q)
+    # filter mode q vs closure mode k: an exactly shared eigenvalue with no coupling (e.g. the
+    # dark combination of two identical leads' pseudomodes, ℓ = −λ) needs no mixing; a coupled
+    # one would be a Jordan block (secular t e^{ℓt} term), whose size enters the error bound
+    gap = ell[:, None] - muq[None, :]
+    tiny = jnp.abs(gap) < 1e-9 * (1.0 + jnp.abs(muq[None, :]))
+    what = jnp.where(tiny, 0.0, w / jnp.where(tiny, 1.0, gap))
+    jordan = jnp.max(jnp.where(tiny, jnp.abs(w), 0.0))
+    ufull = -rr @ what  # (m, Q): closure-part of the filter eigenvectors
+    # Modal coordinates: closure modes c (eigenvalues ℓ), filter modes f (μ_q). In them
+    # M(t) = S0 ∘ e^{(Λ_k+Λ̄_l)t} + SQ ∘ φ(Λ_k+Λ̄_l, t), C_ψ = R_ext M R_ext†. The filter–filter
+    # block is stationary (M_ff = Σ for all t: Q_w/(μ_q + μ̄_q') = −Σ), so it only enters the
+    # constant part; the closure–closure block uses the stable φ (weakly damped modes).
+    c0pad = jnp.zeros((m, m), jnp.complex128).at[:n, :n].set(c0)
+    s_cc = rinv @ c0pad @ rinv.conj().T + what @ sig @ what.conj().T
+    s_cf = what @ sig  # S0[c, f]
+    q_cc = what @ qw @ what.conj().T
+    q_cf = what @ qw
+    x_cf = ell[:, None] + muq.conj()[None, :]
+    k_cf = s_cf + q_cf / x_cf  # coefficient of e^{ℓ_k t} e^{μ̄_q t}
+    kd_cf = x_cf * s_cf + q_cf
+    x_cc = ell[:, None] + ell.conj()[None, :]
+    # constant parts: −SQ/x on mixed blocks, +Σ on the filter block
+    const_cf = -q_cf / x_cf
+    # readout rows (n sys, P pole rows, J filter outputs N, J filter outputs E) in modal coords
+    onehot_q = jnp.asarray(np.eye(nt)[q_term].T, jnp.complex128)  # (J, Q)
+    rows_c = jnp.concatenate([rr, jnp.zeros((2 * nt, m), jnp.complex128)], axis=0)
+    rows_f = jnp.concatenate([ufull, onehot_q, onehot_q * (-1j * nu.conj())[None, :]], axis=0)
+    cols_c = rr[:n].conj().T  # (m, n)
+    cols_f = ufull[:n].conj().T  # (Q, n)
+    ec = jnp.exp(times[:, None] * ell[None, :])  # (T, m)
+    ef = jnp.exp(times[:, None] * muq[None, :])  # (T, Q)
+    phi = _phi(x_cc, times)  # (T, m, m)
+    ecc = jnp.exp(times[:, None, None] * x_cc[None])  # (T, m, m)
+    m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
+    md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
+    const = (rows_c @ (const_cf @ cols_f) + rows_f @ (const_cf.conj().T @ cols_c)
+             + rows_f @ (sig @ cols_f))
+
+    def assemble(mcc, kcf):
+        # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f
+        zc = jnp.einsum("tkl,lj->tkj", mcc, cols_c) + ec[:, :, None] * jnp.einsum(
+            "kq,tq,qj->tkj", kcf, ef.conj(), cols_f)
+        # filter rows: e^{μ_q t} Σ_k conj(kcf)_qk e^{ℓ̄_k t} cols_c
+        zf = ef[:, :, None] * jnp.einsum("kq,tk,kj->tqj", kcf.conj(), ec.conj(), cols_c)
+        return jnp.einsum("rk,tkj->trj", rows_c, zc) + jnp.einsum("rq,tqj->trj", rows_f, zf)
+
+    y = assemble(m_cc, k_cf) + const[None]
+    ydt = assemble(md_cc, kd_cf)
+    # rounding bound of the sums (|e^{Λt}| ≤ 1): large where modes nearly coincide
+    a = jnp.abs
+    tmax = times[-1]
+    bound = (a(rows_c) @ ((a(s_cc) + tmax * a(q_cc)) @ a(cols_c))
+             + a(rows_c) @ (a(k_cf) @ a(cols_f)) + a(rows_f) @ (a(k_cf).T @ a(cols_c))
+             + a(rows_c) @ (a(const_cf) @ a(cols_f)) + a(rows_f) @ (a(const_cf).T @ a(cols_c))
+             + a(rows_f) @ (a(sig) @ a(cols_f)))
+    bound = 8 * (m + nq) * _EPS * jnp.max(bound) * (1.0 + 1e2 * _EPS * resp.eig_condition)
+    bound = bound + 1e3 * tmax * jordan * jnp.max(a(sig)) * jnp.max(a(rr)) ** 2
+    corr = y[:, :n, :]
+    cb = jnp.einsum("tpi,ip->tp", y[:, n:m, :], resp.vec)
+    cbd = jnp.einsum("tpi,ip->tp", ydt[:, n:m, :], resp.vec)
+    cxn = jnp.einsum("tji,ij->tj", y[:, m:m + nt, :], resp.tvec)
+    cxe = jnp.einsum("tji,ij->tj", y[:, m + nt:, :], resp.tvec)
+    cxnd = jnp.einsum("tji,ij->tj", ydt[:, m:m + nt, :], resp.tvec)
+    cxed = jnp.einsum("tji,ij->tj", ydt[:, m + nt:, :], resp.tvec)
+    mres = resp.n_reservoirs
+    p1 = jnp.asarray(np.eye(mres)[np.asarray(resp.pole_res)].T)  # (M, P)
+    t1 = jnp.asarray(np.eye(mres)[np.asarray(resp.term_res)].T)  # (M, J)
+
+    def amplitude(cxn_, cxe_, cb_):
+        xn = -1j * cxn_ @ t1.T - cb_ @ p1.T
+        xe = -1j * cxe_ @ t1.T + (1j * lam[None, :] * cb_) @ p1.T
+        return jnp.stack([xn, xe], axis=1)  # (T, 2, M)
+
+    amp = amplitude(cxn, cxe, cb)
+    amp_dt = amplitude(cxnd, cxed, cbd)
+    cdt = ydt[:, :n, :]
+    h = resp.hamiltonian
+    sdt = jnp.stack([jnp.einsum("ij,tji->t", h, cdt).real,
+                     jnp.trace(cdt, axis1=1, axis2=2).real], axis=1)
+    return corr, amp, amp_dt, sdt, bound
