@@ -87,10 +87,10 @@ def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     return xi, eta
 
 
-def pade_fermi(z, temperature, mu, xi, eta):
+def pade_fermi(z, temperature, mu, xi, eta, xp=jnp):
     """f_N(z) at complex z (the Padé approximant used consistently everywhere)."""
     x = (z - mu) / temperature
-    return 0.5 - jnp.sum(eta * 2 * x[..., None] / (x[..., None] ** 2 + xi**2), axis=-1)
+    return 0.5 - xp.sum(eta * 2 * x[..., None] / (x[..., None] ** 2 + xi**2), axis=-1)
 
 
 def _default_n(tolerance, scale, t_min):
@@ -167,20 +167,22 @@ def _check_model(model):
 
 def _pole_data(model):
     terms = flatten_terms(model)
+    # NumPy for concrete values (no eager JAX operations to compile), jnp under tracing
+    xp = np if is_concrete(*jax.tree_util.tree_leaves(model)) else jnp
     vec, kap, lam, pres, pterm = [], [], [], [], []
     for j, (dens, v, r) in enumerate(terms):
         for lor in dens.lorentzian_terms():
-            vec.append(jnp.asarray(v, jnp.complex128))
-            kap.append(jnp.asarray(0.5 * lor.gamma * lor.width, jnp.complex128))
-            lam.append(jnp.asarray(lor.width + 1j * lor.center_, jnp.complex128))
+            gamma, width, center = (xp.asarray(x) for x in (lor.gamma, lor.width, lor.center_))
+            vec.append(xp.asarray(v).astype(complex))
+            kap.append(xp.asarray(0.5 * gamma * width).astype(complex))
+            lam.append(xp.asarray(width + 1j * center).astype(complex))
             pres.append(r)
             pterm.append(j)
-    return dict(
-        vec=jnp.stack(vec, axis=1), kappa=jnp.stack(kap), lam=jnp.stack(lam),
-        tvec=jnp.stack([jnp.asarray(v, jnp.complex128) for _, v, _ in terms], axis=1),
-        pole_res=tuple(pres), pole_term=tuple(pterm),
-        term_res=tuple(r for _, _, r in terms),
-    )
+    out = dict(vec=xp.stack(vec, axis=1), kappa=xp.stack(kap), lam=xp.stack(lam),
+               tvec=xp.stack([xp.asarray(v).astype(complex) for _, v, _ in terms], axis=1))
+    out = {k: jnp.asarray(x) for k, x in out.items()}
+    return dict(out, pole_res=tuple(pres), pole_term=tuple(pterm),
+                term_res=tuple(r for _, _, r in terms))
 
 
 @jax.custom_jvp
@@ -221,10 +223,21 @@ def _closure_eigen(h, vec, kappa, lam):
     return ell, rr, rinv, resid, cond
 
 
+def _closure_eigen_numpy(h, vec, kappa, lam):
+    """Same as ``_closure_eigen`` for concrete values, without compiling anything."""
+    h, vec, kappa, lam = (np.asarray(x, complex) for x in (h, vec, kappa, lam))
+    lmat = np.block([[-1j * h, -vec], [kappa[:, None] * vec.conj().T, -np.diag(lam)]])
+    ell, rr = np.linalg.eig(lmat)
+    rinv = np.linalg.inv(rr)
+    cond = np.max(np.sum(np.abs(rr), 1)) * np.max(np.sum(np.abs(rinv), 1))
+    return (jnp.asarray(ell), jnp.asarray(rr), jnp.asarray(rinv), None, jnp.asarray(cond))
+
+
 def _build(model, times, n_pade, check_eig):
     pd = _pole_data(model)
-    ell, rr, rinv, resid, cond = _closure_eigen(model.hamiltonian, pd["vec"], pd["kappa"],
-                                                pd["lam"])
+    args = (model.hamiltonian, pd["vec"], pd["kappa"], pd["lam"])
+    eig = _closure_eigen_numpy if is_concrete(*args) else _closure_eigen
+    ell, rr, rinv, _, cond = eig(*args)
     if check_eig:
         bad = float(cond) * _EPS
         if not (np.isfinite(bad) and bad < 1e-7):
@@ -237,6 +250,11 @@ def _build(model, times, n_pade, check_eig):
     n_lo = n_pade - max(2, n_pade // 4)
     xi, eta = pade_poles(n_pade)
     xi_lo, eta_lo = pade_poles(max(n_lo, 1))
+    # the lower-order set padded to N with zero-weight poles (harmless filter modes), so that
+    # both sets run through one traced program
+    pad = n_pade - len(xi_lo)
+    xi_lo = np.concatenate([xi_lo, xi[len(xi) - pad:]])
+    eta_lo = np.concatenate([eta_lo, np.zeros(pad)])
     return PadeResponse(
         times=jnp.asarray(times), hamiltonian=jnp.asarray(model.hamiltonian),
         temperature=temp, chemical_potential=mu, ell=ell, rr=rr, rinv=rinv,
@@ -288,9 +306,47 @@ class PadeResponse(Stage2Base):
         """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
         temperatures / chemical potentials (default: the model's)."""
         c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        leaves = [c0, temp, mu, *jax.tree_util.tree_leaves(self)]
+        if c0.ndim == 2 and temp.ndim == 1 and mu.ndim == 1 and is_concrete(*leaves):
+            # one concrete configuration outside any transformation: the same kernel in
+            # NumPy, so that a single transient needs no compilation at all
+            return _evaluate_numpy(self, c0, temp, mu)
         temp = eqx.error_if(temp, jnp.any(~(temp > 0)) | jnp.any(~jnp.isfinite(mu)),
                             "temperature must be > 0 and chemical potentials finite")
         return _evaluate(self, c0, temp, mu)
+
+    def _arrays(self, xp):
+        names = ("times", "hamiltonian", "ell", "rr", "rinv", "vec", "kappa", "lam", "tvec",
+                 "eig_condition")
+        return {k: xp.asarray(getattr(self, k)) for k in names}
+
+
+def _error(xp, hi, lo):
+    """Padé-truncation estimate (N vs N_low) plus the rounding bound."""
+    err = xp.maximum(xp.max(xp.abs(hi[0] - lo[0])), 2 * xp.max(xp.abs(hi[1] - lo[1])))
+    return xp.maximum(err, hi[4])
+
+
+def _solution(resp, corr, amp, amp_dt, sdt, temp, mu, err):
+    return Solution.from_amplitudes(
+        times=resp.times, hamiltonian=resp.hamiltonian, correlation=corr, amplitude=amp,
+        amplitude_dt=amp_dt, scalar_dt=sdt, temperature=temp, chemical_potential=mu,
+        error_estimate=err, statistics="fermion",
+    )
+
+
+def _evaluate_numpy(resp: PadeResponse, c0, temp, mu):
+    temp, mu = np.asarray(temp, float), np.asarray(mu, float)
+    if not (np.all(temp > 0) and np.all(np.isfinite(mu))):
+        raise ValueError(f"temperature must be > 0 and chemical potentials finite, got "
+                         f"T = {temp}, mu = {mu}.")
+    arr = resp._arrays(np)
+    c0 = np.asarray(c0, complex)
+    hi = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi), np.asarray(resp.eta))
+    lo = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi_lo),
+                    np.asarray(resp.eta_lo))
+    sol = _solution(resp, *hi[:4], temp, mu, _error(np, hi, lo))
+    return jax.tree_util.tree_map(jnp.asarray, sol)
 
 
 @eqx.filter_jit
@@ -301,47 +357,45 @@ def _evaluate(resp: PadeResponse, c0, temp, mu):
     c0b = jnp.broadcast_to(c0, batch + (n, n)).reshape(-1, n, n)
     tb = jnp.broadcast_to(temp, batch + (m_res,)).reshape(-1, m_res)
     mb = jnp.broadcast_to(mu, batch + (m_res,)).reshape(-1, m_res)
+    arr = resp._arrays(jnp)
+    xis = jnp.stack([resp.xi, resp.xi_lo])
+    etas = jnp.stack([resp.eta, resp.eta_lo])
 
     def one(c, t, u):
-        hi = _solve_one(resp, c, t, u, resp.xi, resp.eta)
-        lo = _solve_one(resp, c, t, u, resp.xi_lo, resp.eta_lo)
-        err = jnp.maximum(jnp.max(jnp.abs(hi[0] - lo[0])), 2 * jnp.max(jnp.abs(hi[1] - lo[1])))
-        err = jnp.maximum(err, hi[4])
-        return hi[0], hi[1], hi[2], hi[3], err
+        both = jax.vmap(lambda x_, e_: _solve_one(jnp, resp, arr, c, t, u, x_, e_))(xis, etas)
+        hi = tuple(b[0] for b in both)
+        lo = tuple(b[1] for b in both)
+        return (*hi[:4], _error(jnp, hi, lo))
 
     corr, amp, amp_dt, sdt, err = jax.vmap(one)(c0b, tb, mb)
     nt = resp.times.shape[0]
     rs = lambda x, tail: x.reshape(batch + tail)  # noqa: E731
-    return Solution.from_amplitudes(
-        times=resp.times, hamiltonian=resp.hamiltonian,
-        correlation=rs(corr, (nt, n, n)), amplitude=rs(amp, (nt, 2, m_res)),
-        amplitude_dt=rs(amp_dt, (nt, 2, m_res)), scalar_dt=rs(sdt, (nt, 2)),
-        temperature=jnp.broadcast_to(temp, batch + (m_res,)),
-        chemical_potential=jnp.broadcast_to(mu, batch + (m_res,)),
-        error_estimate=rs(err, ()), statistics="fermion",
-    )
+    return _solution(resp, rs(corr, (nt, n, n)), rs(amp, (nt, 2, m_res)),
+                     rs(amp_dt, (nt, 2, m_res)), rs(sdt, (nt, 2)),
+                     jnp.broadcast_to(temp, batch + (m_res,)),
+                     jnp.broadcast_to(mu, batch + (m_res,)), rs(err, ()))
 
 
-def _phi(x, t):
+def _phi(xp, x, t):
     """(e^{xt} − 1)/x, stable at small |xt| (x (..., K), t (T,) -> (T, ..., K))."""
     xt = x[None] * t.reshape((-1,) + (1,) * x.ndim)
-    small = jnp.abs(xt) < 1e-2
-    xs = jnp.where(small, 1.0, x)
+    small = xp.abs(xt) < 1e-2
+    xs = xp.where(small, 1.0, x)
     tt = t.reshape((-1,) + (1,) * x.ndim)
     series = tt * (1 + xt / 2 + xt**2 / 6 + xt**3 / 24 + xt**4 / 120)
-    return jnp.where(small, series, jnp.expm1(jnp.where(small, 0.0, xt)) / xs)
+    return xp.where(small, series, xp.expm1(xp.where(small, 0.0, xt)) / xs)
 
 
-def _solve_one(resp: PadeResponse, c0, temp, mu, xi, eta):
+def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
     """One configuration: (correlation (T,n,n), amplitude (T,2,M), its derivative, scalar_dt
     (T,2), rounding bound)."""
-    times = resp.times
+    times = arr["times"]
     n = resp.n_modes
-    npol = resp.lam.shape[0]
+    npol = arr["lam"].shape[0]
     m = n + npol
     nt = len(resp.term_res)
     npd = xi.shape[0]
-    kap, lam = resp.kappa, resp.lam
+    kap, lam = arr["kappa"], arr["lam"]
     # ---- filter modes: per term j, its own poles then its N Padé poles (static layout) ----
     q_term, q_pole, q_pade = [], [], []
     for j in range(nt):
@@ -352,50 +406,50 @@ def _solve_one(resp: PadeResponse, c0, temp, mu, xi, eta):
             q_term.append(j), q_pole.append(-1), q_pade.append(i)
     q_term, q_pole, q_pade = map(np.asarray, (q_term, q_pole, q_pade))
     nq = len(q_term)
-    is_pole = jnp.asarray(q_pole >= 0)
+    is_pole = xp.asarray(q_pole >= 0)
     r_of_q = np.asarray(resp.term_res)[q_term]
     tq, uq = temp[r_of_q], mu[r_of_q]
     pp = np.maximum(q_pole, 0)
     ii = np.maximum(q_pade, 0)
     # pole exponents: ν = λ̄_p, c = κ̄_p f_N(iλ̄_p)
     z_pole = 1j * lam[pp].conj()
-    c_pole = kap[pp].conj() * pade_fermi(z_pole, tq, uq, xi, eta)
+    c_pole = kap[pp].conj() * pade_fermi(z_pole, tq, uq, xi, eta, xp)
     # Padé exponents: ν = Tξ_i − iμ, c = −iTη_i g_j(μ + iTξ_i)
     z_pd = uq + 1j * tq * xi[ii]
     term_of_pole = np.asarray(resp.pole_term)
-    in_term = jnp.asarray(term_of_pole[None, :] == q_term[:, None], jnp.float64)  # (Q, P)
+    in_term = xp.asarray(term_of_pole[None, :] == q_term[:, None], float)  # (Q, P)
     g_parts = (1j * kap[None, :] / (z_pd[:, None] + 1j * lam[None, :])
                - 1j * kap.conj()[None, :] / (z_pd[:, None] - 1j * lam.conj()[None, :]))
-    g_z = jnp.sum(in_term * g_parts, axis=1)
+    g_z = xp.sum(in_term * g_parts, axis=1)
     c_pd = -1j * tq * eta[ii] * g_z
-    nu = jnp.where(is_pole, lam[pp].conj(), tq * xi[ii] - 1j * uq)
-    c = jnp.where(is_pole, c_pole, c_pd)
+    nu = xp.where(is_pole, lam[pp].conj(), tq * xi[ii] - 1j * uq)
+    c = xp.where(is_pole, c_pole, c_pd)
     # model noise: rows sums r_q = c̄_q, filter eigenvalues μ_q = −ν̄_q
     r = c.conj()
     muq = -nu.conj()
-    same = jnp.asarray(q_term[:, None] == q_term[None, :], jnp.float64)
-    counts = jnp.asarray(np.bincount(q_term, minlength=nt)[q_term], jnp.float64)
-    tot = jnp.asarray(np.eye(nt)[q_term].T) @ r  # (J,) real up to rounding
+    same = xp.asarray(q_term[:, None] == q_term[None, :], float)
+    counts = xp.asarray(np.bincount(q_term, minlength=nt)[q_term], float)
+    tot = xp.asarray(np.eye(nt)[q_term].T) @ r  # (J,) real up to rounding
     u = (r - tot.real[q_term] / (2 * counts)) / counts
     sig = same * (u[:, None] + u.conj()[None, :])
     qw = (nu.conj()[:, None] + nu[None, :]) * sig
     # ---- extended eigenvectors in the closure eigenbasis ----
-    ell, rr, rinv = resp.ell, resp.rr, resp.rinv
-    bmat = jnp.zeros((m, nq), jnp.complex128).at[:n].set(-1j * resp.tvec[:, q_term])
+    ell, rr, rinv = arr["ell"], arr["rr"], arr["rinv"]
+    bmat = xp.concatenate([-1j * arr["tvec"][:, q_term], xp.zeros((npol, nq), complex)], 0)
     w = rinv @ bmat  # (m, Q)
     # filter mode q vs closure mode k: an exactly shared eigenvalue with no coupling (e.g. the
     # dark combination of two identical leads' pseudomodes, ℓ = −λ) needs no mixing; a coupled
     # one would be a Jordan block (secular t e^{ℓt} term), whose size enters the error bound
     gap = ell[:, None] - muq[None, :]
-    tiny = jnp.abs(gap) < 1e-9 * (1.0 + jnp.abs(muq[None, :]))
-    what = jnp.where(tiny, 0.0, w / jnp.where(tiny, 1.0, gap))
-    jordan = jnp.max(jnp.where(tiny, jnp.abs(w), 0.0))
+    tiny = xp.abs(gap) < 1e-9 * (1.0 + xp.abs(muq[None, :]))
+    what = xp.where(tiny, 0.0, w / xp.where(tiny, 1.0, gap))
+    jordan = xp.max(xp.where(tiny, xp.abs(w), 0.0))
     ufull = -rr @ what  # (m, Q): closure-part of the filter eigenvectors
     # Modal coordinates: closure modes c (eigenvalues ℓ), filter modes f (μ_q). In them
     # M(t) = S0 ∘ e^{(Λ_k+Λ̄_l)t} + SQ ∘ φ(Λ_k+Λ̄_l, t), C_ψ = R_ext M R_ext†. The filter–filter
     # block is stationary (M_ff = Σ for all t: Q_w/(μ_q + μ̄_q') = −Σ), so it only enters the
     # constant part; the closure–closure block uses the stable φ (weakly damped modes).
-    c0pad = jnp.zeros((m, m), jnp.complex128).at[:n, :n].set(c0)
+    c0pad = xp.pad(xp.asarray(c0, complex), ((0, npol), (0, npol)))
     s_cc = rinv @ c0pad @ rinv.conj().T + what @ sig @ what.conj().T
     s_cf = what @ sig  # S0[c, f]
     q_cc = what @ qw @ what.conj().T
@@ -407,15 +461,15 @@ def _solve_one(resp: PadeResponse, c0, temp, mu, xi, eta):
     # constant parts: −SQ/x on mixed blocks, +Σ on the filter block
     const_cf = -q_cf / x_cf
     # readout rows (n sys, P pole rows, J filter outputs N, J filter outputs E) in modal coords
-    onehot_q = jnp.asarray(np.eye(nt)[q_term].T, jnp.complex128)  # (J, Q)
-    rows_c = jnp.concatenate([rr, jnp.zeros((2 * nt, m), jnp.complex128)], axis=0)
-    rows_f = jnp.concatenate([ufull, onehot_q, onehot_q * (-1j * nu.conj())[None, :]], axis=0)
+    onehot_q = xp.asarray(np.eye(nt)[q_term].T, complex)  # (J, Q)
+    rows_c = xp.concatenate([rr, xp.zeros((2 * nt, m), complex)], axis=0)
+    rows_f = xp.concatenate([ufull, onehot_q, onehot_q * (-1j * nu.conj())[None, :]], axis=0)
     cols_c = rr[:n].conj().T  # (m, n)
     cols_f = ufull[:n].conj().T  # (Q, n)
-    ec = jnp.exp(times[:, None] * ell[None, :])  # (T, m)
-    ef = jnp.exp(times[:, None] * muq[None, :])  # (T, Q)
-    phi = _phi(x_cc, times)  # (T, m, m)
-    ecc = jnp.exp(times[:, None, None] * x_cc[None])  # (T, m, m)
+    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
+    ef = xp.exp(times[:, None] * muq[None, :])  # (T, Q)
+    phi = _phi(xp, x_cc, times)  # (T, m, m)
+    ecc = xp.exp(times[:, None, None] * x_cc[None])  # (T, m, m)
     m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
     md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
     const = (rows_c @ (const_cf @ cols_f) + rows_f @ (const_cf.conj().T @ cols_c)
@@ -423,43 +477,43 @@ def _solve_one(resp: PadeResponse, c0, temp, mu, xi, eta):
 
     def assemble(mcc, kcf):
         # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f
-        zc = jnp.einsum("tkl,lj->tkj", mcc, cols_c) + ec[:, :, None] * jnp.einsum(
+        zc = xp.einsum("tkl,lj->tkj", mcc, cols_c) + ec[:, :, None] * xp.einsum(
             "kq,tq,qj->tkj", kcf, ef.conj(), cols_f)
         # filter rows: e^{μ_q t} Σ_k conj(kcf)_qk e^{ℓ̄_k t} cols_c
-        zf = ef[:, :, None] * jnp.einsum("kq,tk,kj->tqj", kcf.conj(), ec.conj(), cols_c)
-        return jnp.einsum("rk,tkj->trj", rows_c, zc) + jnp.einsum("rq,tqj->trj", rows_f, zf)
+        zf = ef[:, :, None] * xp.einsum("kq,tk,kj->tqj", kcf.conj(), ec.conj(), cols_c)
+        return xp.einsum("rk,tkj->trj", rows_c, zc) + xp.einsum("rq,tqj->trj", rows_f, zf)
 
     y = assemble(m_cc, k_cf) + const[None]
     ydt = assemble(md_cc, kd_cf)
     # rounding bound of the sums (|e^{Λt}| ≤ 1): large where modes nearly coincide
-    a = jnp.abs
+    a = xp.abs
     tmax = times[-1]
     bound = (a(rows_c) @ ((a(s_cc) + tmax * a(q_cc)) @ a(cols_c))
              + a(rows_c) @ (a(k_cf) @ a(cols_f)) + a(rows_f) @ (a(k_cf).T @ a(cols_c))
              + a(rows_c) @ (a(const_cf) @ a(cols_f)) + a(rows_f) @ (a(const_cf).T @ a(cols_c))
              + a(rows_f) @ (a(sig) @ a(cols_f)))
-    bound = 8 * (m + nq) * _EPS * jnp.max(bound) * (1.0 + 1e2 * _EPS * resp.eig_condition)
-    bound = bound + 1e3 * tmax * jordan * jnp.max(a(sig)) * jnp.max(a(rr)) ** 2
+    bound = 8 * (m + nq) * _EPS * xp.max(bound) * (1.0 + 1e2 * _EPS * arr["eig_condition"])
+    bound = bound + 1e3 * tmax * jordan * xp.max(a(sig)) * xp.max(a(rr)) ** 2
     corr = y[:, :n, :]
-    cb = jnp.einsum("tpi,ip->tp", y[:, n:m, :], resp.vec)
-    cbd = jnp.einsum("tpi,ip->tp", ydt[:, n:m, :], resp.vec)
-    cxn = jnp.einsum("tji,ij->tj", y[:, m:m + nt, :], resp.tvec)
-    cxe = jnp.einsum("tji,ij->tj", y[:, m + nt:, :], resp.tvec)
-    cxnd = jnp.einsum("tji,ij->tj", ydt[:, m:m + nt, :], resp.tvec)
-    cxed = jnp.einsum("tji,ij->tj", ydt[:, m + nt:, :], resp.tvec)
+    cb = xp.einsum("tpi,ip->tp", y[:, n:m, :], arr["vec"])
+    cbd = xp.einsum("tpi,ip->tp", ydt[:, n:m, :], arr["vec"])
+    cxn = xp.einsum("tji,ij->tj", y[:, m:m + nt, :], arr["tvec"])
+    cxe = xp.einsum("tji,ij->tj", y[:, m + nt:, :], arr["tvec"])
+    cxnd = xp.einsum("tji,ij->tj", ydt[:, m:m + nt, :], arr["tvec"])
+    cxed = xp.einsum("tji,ij->tj", ydt[:, m + nt:, :], arr["tvec"])
     mres = resp.n_reservoirs
-    p1 = jnp.asarray(np.eye(mres)[np.asarray(resp.pole_res)].T)  # (M, P)
-    t1 = jnp.asarray(np.eye(mres)[np.asarray(resp.term_res)].T)  # (M, J)
+    p1 = xp.asarray(np.eye(mres)[np.asarray(resp.pole_res)].T)  # (M, P)
+    t1 = xp.asarray(np.eye(mres)[np.asarray(resp.term_res)].T)  # (M, J)
 
     def amplitude(cxn_, cxe_, cb_):
         xn = -1j * cxn_ @ t1.T - cb_ @ p1.T
         xe = -1j * cxe_ @ t1.T + (1j * lam[None, :] * cb_) @ p1.T
-        return jnp.stack([xn, xe], axis=1)  # (T, 2, M)
+        return xp.stack([xn, xe], axis=1)  # (T, 2, M)
 
     amp = amplitude(cxn, cxe, cb)
     amp_dt = amplitude(cxnd, cxed, cbd)
     cdt = ydt[:, :n, :]
-    h = resp.hamiltonian
-    sdt = jnp.stack([jnp.einsum("ij,tji->t", h, cdt).real,
-                     jnp.trace(cdt, axis1=1, axis2=2).real], axis=1)
+    h = arr["hamiltonian"]
+    sdt = xp.stack([xp.einsum("ij,tji->t", h, cdt).real,
+                     xp.trace(cdt, axis1=1, axis2=2).real], axis=1)
     return corr, amp, amp_dt, sdt, bound
