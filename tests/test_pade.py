@@ -8,12 +8,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from systems import (
+    coherent_c0_2,
+    shared_reservoir,
+    single_level,
+    strong_coupling,
+    three_site_chain,
+    two_site,
+)
 
 import jaxtransport as jt
 from jaxtransport.response.pade import pade_fermi, pade_poles
-
-from systems import coherent_c0_2, shared_reservoir, single_level, strong_coupling, \
-    three_site_chain, two_site
 
 TIMES = np.linspace(0.0, 20.0, 101)
 KEYS = ("occupation", "particle_current", "energy_current", "heat_current", "coupling_energy")
@@ -139,3 +144,19 @@ def test_pade_rejects_what_it_cannot_solve():
     with pytest.raises(ValueError, match="Pade"):
         jt.Sweep.grid(single_level(), TIMES, method=jt.Pade(n_pade=8),
                       temperature={0: [1.0, 2.0]})
+
+
+def test_optimiser_accepts_a_pade_response():
+    """optimise_preparation on a PadeResponse: the optimum's objective equals the same
+    state's objective evaluated with the Continuum to the Padé tolerance, and beats the
+    empty and filled states."""
+    model = two_site(cutoff=4.0)
+    times = np.linspace(0.0, 6.0, 61)
+    resp = jt.response(model, times, method=jt.Pade(n_pade=24))
+    objective = jt.SmoothMinHeatCurrent(window=(0.0, 3.0), smoothing=0.005, reservoir=0)
+    res = jt.optimise_preparation(model, times, objective, response=resp, steps=60,
+                                  n_starts=2, learning_rate=0.05, key=1, progress=False)
+    cont = jt.solve(model, res.state, times, method=jt.Continuum(tolerance=1e-9))
+    assert abs(float(objective(cont)) - float(res.value)) < 1e-6
+    for c0 in (np.zeros((2, 2)), np.eye(2)):
+        assert float(res.value) <= float(objective(resp.evaluate(c0))) + 1e-12

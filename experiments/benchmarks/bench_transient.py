@@ -10,10 +10,14 @@ Model: eps = 0.5, leads (gamma, W) = (0.5, 2), T = (1.5, 0.5), mu = 0, n(0) = 1,
     U = scipy.linalg.expm(-i H dt) once, then C <- U C U^dag for every time step (full D x D
     correlation matrix). Steps are run until a time budget is spent; the rest is extrapolated.
 (d) QuTiP HEOM (heom_baseline.converged_heom, Pade terms increased until changes < 1e-6).
-(e) jt.Pade(tolerance=1e-6): Padé-expanded Fermi functions + exact pole closure, closed form in
-    time (response/pade.py). First run in a fresh Python process (after one trivial jit, i.e.
-    JAX initialised; NumPy path, nothing of ours compiled), first run in this process, warm
-    repeat of stage 1 + 2, stage 2 alone eager (NumPy path) and jitted (new C0/T).
+(e) jt.Pade: Padé-expanded Fermi functions + exact pole closure, closed form in time
+    (response/pade.py), in two settings: "matched" — n_pade chosen by HEOM's own convergence
+    rule (increase from 2 until occupation and particle current change by < 1e-6), i.e. matched
+    accuracy on the observables HEOM is converged on; and "tolerance" — jt.Pade(tolerance=1e-6),
+    whose error estimate covers every observable including the slowly converging coupling
+    energies. For each: first run in a fresh Python process (after one trivial jit, i.e. JAX
+    initialised; NumPy path, nothing of ours compiled), warm repeat of stage 1 + 2, stage 2
+    alone eager (NumPy path) and jitted (new C0/T).
 
 Accuracy: max |occupation| and |particle current| differences to Continuum (and Pade's energy
 currents and coupling energies).
@@ -74,16 +78,17 @@ from bench_transient import make_model
 jax.jit(lambda x: x + 1)(jnp.zeros(1)).block_until_ready()  # JAX initialised
 times = np.linspace(0.0, 20.0, {nt})
 t0 = time.perf_counter()
-resp = jt.response(make_model(), times, method=jt.Pade(tolerance=1e-6))
+resp = jt.response(make_model(), times, method=jt.Pade({method_args}))
 sol = resp.evaluate(jt.GaussianState([[1.0]]))
 jax.block_until_ready(sol.particle_current)
 print(json.dumps({{"first_run_s": time.perf_counter() - t0, "n_pade": resp.n_pade}}))
 """
 
 
-def pade_fresh_process(nt):
+def pade_fresh_process(nt, method_args):
     """Model + stage 1 + stage 2 of jt.Pade in a new interpreter (JAX initialised first)."""
-    code = _FRESH.format(here=str(Path(__file__).resolve().parent), nt=nt)
+    code = _FRESH.format(here=str(Path(__file__).resolve().parent), nt=nt,
+                         method_args=method_args)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -176,25 +181,37 @@ def main():
                     "errors_over_first_steps_only": k < nt}
 
     # (e) Pade
-    pade = jt.Pade(tolerance=1e-6)
-    fresh = pade_fresh_process(nt)
-    (resp_p, occ_p, cur_p), t_first_p = timed(full_run, pade, times)
-    warm_p = bench(full_run, pade, times, warmup=0, repeat=5)
-    s2_eager = bench(lambda: jax.block_until_ready(resp_p.evaluate(
-        jnp.array([[0.3]]), jnp.array([1.4, 0.6]), jnp.zeros(2)).particle_current), repeat=20)
-    s2_jit = bench(stage2, resp_p, jnp.array([[0.3]]), jnp.array([1.4, 0.6]), jnp.zeros(2),
-                   repeat=50)
-    sol_p = resp_p.evaluate(jt.GaussianState([[1.0]]))
+    def pade_matched_n(tol=1e-6):  # HEOM's rule (heom_baseline.converged_heom)
+        prev = full_run(jt.Pade(n_pade=2), times)
+        for n in range(3, 41):
+            cur = full_run(jt.Pade(n_pade=n), times)
+            if max(max_abs_diff(cur[1], prev[1]), max_abs_diff(cur[2], prev[2])) < tol:
+                return n
+            prev = cur
+        return n
+
     sol_c = resp.evaluate(jt.GaussianState([[1.0]]))
-    out["pade"] = {"n_pade": resp_p.n_pade, "error_estimate": float(sol_p.error_estimate),
-                   "first_run_fresh_process_s": fresh["first_run_s"],
-                   "first_run_this_process_s": t_first_p, "warm_full_s": warm_p,
-                   "warm_stage2_eager_s": s2_eager, "warm_stage2_jit_s": s2_jit,
-                   "occupation_err": max_abs_diff(occ_p, occ_c),
-                   "current_err": max_abs_diff(cur_p, cur_c),
-                   "energy_current_err": max_abs_diff(sol_p.energy_current, sol_c.energy_current),
-                   "coupling_energy_err": max_abs_diff(sol_p.coupling_energy,
-                                                       sol_c.coupling_energy)}
+    n_matched = pade_matched_n()
+    out["pade"] = {}
+    for name, args in (("matched", f"n_pade={n_matched}"), ("tolerance", "tolerance=1e-6")):
+        pade = eval(f"jt.Pade({args})")  # noqa: S307 (two fixed strings above)
+        fresh = pade_fresh_process(nt, args)
+        (resp_p, occ_p, cur_p), t_first_p = timed(full_run, pade, times)
+        warm_p = bench(full_run, pade, times, warmup=0, repeat=5)
+        new = (jnp.array([[0.3]]), jnp.array([1.4, 0.6]), jnp.zeros(2))
+        s2_eager = bench(lambda r=resp_p, a=new: jax.block_until_ready(
+            r.evaluate(*a).particle_current), repeat=20)
+        s2_jit = bench(stage2, resp_p, *new, repeat=50)
+        sol_p = resp_p.evaluate(jt.GaussianState([[1.0]]))
+        out["pade"][name] = {
+            "method": f"jt.Pade({args})", "n_pade": resp_p.n_pade,
+            "error_estimate": float(sol_p.error_estimate),
+            "first_run_fresh_process_s": fresh["first_run_s"],
+            "first_run_this_process_s": t_first_p, "warm_full_s": warm_p,
+            "warm_stage2_eager_s": s2_eager, "warm_stage2_jit_s": s2_jit,
+            "occupation_err": max_abs_diff(occ_p, occ_c), "current_err": max_abs_diff(cur_p, cur_c),
+            "energy_current_err": max_abs_diff(sol_p.energy_current, sol_c.energy_current),
+            "coupling_energy_err": max_abs_diff(sol_p.coupling_energy, sol_c.coupling_energy)}
 
     # (d) QuTiP HEOM
     try:
@@ -222,17 +239,20 @@ def main():
                       heom_total_over_continuum_compile_plus_first=ht / t_first,
                       heom_scan_over_continuum_compile_plus_first=(
                           out["heom"]["convergence_scan_wall_s"] / t_first))
-        p_first = out["pade"]["first_run_fresh_process_s"]
-        p_s2 = out["pade"]["warm_stage2_jit_s"]["min_s"]
-        p_full = out["pade"]["warm_full_s"]["min_s"]
-        ratios.update(heom_solve_over_pade_stage2_jit=hs / p_s2,
-                      heom_solve_over_pade_warm_full=hs / p_full,
-                      heom_total_over_pade_first_run_fresh_process=ht / p_first)
+        for name, pr in out["pade"].items():
+            ratios[f"heom_solve_over_pade_{name}_stage2_jit"] = (
+                hs / pr["warm_stage2_jit_s"]["min_s"])
+            ratios[f"heom_solve_over_pade_{name}_warm_full"] = hs / pr["warm_full_s"]["min_s"]
+            ratios[f"heom_total_over_pade_{name}_first_run_fresh_process"] = (
+                ht / pr["first_run_fresh_process_s"])
+        pm = out["pade"]["matched"]
         out["goals"] = {"warm_full_300x_faster_than_heom": hs / c_warm >= 300,
                         "stage2_300x_faster_than_heom": hs / c_s2 >= 300,
                         "compile_plus_first_faster_than_heom_total": t_first < ht,
-                        "pade_stage2_300x_faster_than_heom": hs / p_s2 >= 300,
-                        "pade_first_run_faster_than_heom_total": p_first < ht}
+                        "pade_matched_stage2_300x_faster_than_heom":
+                            hs / pm["warm_stage2_jit_s"]["min_s"] >= 300,
+                        "pade_matched_first_run_faster_than_heom_total":
+                            pm["first_run_fresh_process_s"] < ht}
     out["ratios"] = ratios
     report("bench_transient_quick" if args.quick else "bench_transient", out)
 

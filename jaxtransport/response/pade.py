@@ -13,7 +13,8 @@ For a density term g_j(ω) v_j v_j† that is a sum of poles (``Lorentzian``, su
 bath, F_j(σ) = ∫dω/2π f_N g_j e^{iωσ}, is then a finite sum of exponentials for σ > 0 (residues
 at the upper-half-plane poles iλ̄_p of g_j and μ + iTξ_i of f_N):
 
-    F_j(σ) = Σ_q c_q e^{−ν_q σ},  ν ∈ {λ̄_p, Tξ_i − iμ},  c = κ̄_p f_N(iλ̄_p)  or  −iTη_i g_j(μ + iTξ_i).
+    F_j(σ) = Σ_q c_q e^{−ν_q σ},   ν_q ∈ {λ̄_p, Tξ_i − iμ},
+    c_q = κ̄_p f_N(iλ̄_p)  (lead poles)   or   −iTη_i g_j(μ + iTξ_i)  (Padé poles).
 
 **Exact finite-dimensional linear model.** C(t) = G C0 G† + ∫∫ G(τ) F(τ−τ') G(τ')† is the
 second moment of a linear system driven by stationary coloured noise with correlation F. A
@@ -83,7 +84,8 @@ def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     zeta = inverse_eigs(2 * n - 1, 1) if n > 1 else np.zeros(0)
     eta = np.empty(n)
     for j in range(n):  # product of ratios: the plain products overflow for N ≳ 60
-        eta[j] = 0.5 * n * b[n] * np.prod((zeta**2 - xi[j] ** 2) / (np.delete(xi, j) ** 2 - xi[j] ** 2))
+        others = np.delete(xi, j)
+        eta[j] = 0.5 * n * b[n] * np.prod((zeta**2 - xi[j] ** 2) / (others**2 - xi[j] ** 2))
     return xi, eta
 
 
@@ -376,14 +378,15 @@ def _evaluate(resp: PadeResponse, c0, temp, mu):
                      jnp.broadcast_to(mu, batch + (m_res,)), rs(err, ()))
 
 
-def _phi(xp, x, t):
-    """(e^{xt} − 1)/x, stable at small |xt| (x (..., K), t (T,) -> (T, ..., K))."""
+def _phi(xp, x, t, ext):
+    """(e^{xt} − 1)/x from ``ext`` = e^{xt} (x (..., K), t (T,) -> (T, ..., K)), with a series
+    where |xt| < 1e-2 (weakly damped modes; elsewhere the relative error is ≤ ε/|xt|)."""
     xt = x[None] * t.reshape((-1,) + (1,) * x.ndim)
     small = xp.abs(xt) < 1e-2
     xs = xp.where(small, 1.0, x)
     tt = t.reshape((-1,) + (1,) * x.ndim)
     series = tt * (1 + xt / 2 + xt**2 / 6 + xt**3 / 24 + xt**4 / 120)
-    return xp.where(small, series, xp.expm1(xp.where(small, 0.0, xt)) / xs)
+    return xp.where(small, series, (ext - 1.0) / xs)
 
 
 def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
@@ -466,14 +469,14 @@ def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
     rows_f = xp.concatenate([ufull, onehot_q, onehot_q * (-1j * nu.conj())[None, :]], axis=0)
     cols_c = rr[:n].conj().T  # (m, n)
     cols_f = ufull[:n].conj().T  # (Q, n)
-    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
-    ef = xp.exp(times[:, None] * muq[None, :])  # (T, Q)
-    phi = _phi(xp, x_cc, times)  # (T, m, m)
-    ecc = xp.exp(times[:, None, None] * x_cc[None])  # (T, m, m)
-    m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
-    md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
     const = (rows_c @ (const_cf @ cols_f) + rows_f @ (const_cf.conj().T @ cols_c)
              + rows_f @ (sig @ cols_f))
+    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
+    ef = xp.exp(times[:, None] * muq[None, :])  # (T, Q)
+    ecc = ec[:, :, None] * ec.conj()[:, None, :]  # e^{(ℓ_k + ℓ̄_l)t}, (T, m, m)
+    phi = _phi(xp, x_cc, times, ecc)
+    m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
+    md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
 
     def assemble(mcc, kcf):
         # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f
