@@ -96,9 +96,10 @@ def pade_fermi(z, temperature, mu, xi, eta, xp=jnp):
 
 
 def _default_n(tolerance, scale, t_min):
-    """A priori N: coupling-energy error ≈ 0.05 Σ_p γ_p W_p² / (ξ_N T)² (measured), ξ_N ≈ 2.6 N²,
-    with a factor 3 for the N vs N_low estimate."""
-    xi_needed = math.sqrt(0.16 * max(scale, 1e-300) / tolerance) / t_min
+    """A priori N: coupling-energy error ≈ 0.053 Σ_p γ_p W_p² / (ξ_N T)² (measured on the
+    single level; the slowest observable), ξ_N ≈ 2.6 N². ``Pade.response`` then checks the
+    estimate at the model's (T, μ) and raises N by 25 % until it meets the tolerance."""
+    xi_needed = math.sqrt(0.053 * max(scale, 1e-300) / tolerance) / t_min
     return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), 400))
 
 
@@ -138,7 +139,7 @@ class Pade(eqx.Module):
             est = float(resp.evaluate(zero).error_estimate)
             if est <= self.tolerance or n >= 400:
                 break
-            n = min(int(math.ceil(1.5 * n)), 400)
+            n = min(int(math.ceil(1.25 * n)), 400)
         if not est <= self.tolerance:
             raise ValueError(f"jt.Pade could not reach tolerance {self.tolerance:g} with "
                              f"{n} poles (estimate {est:.2g}); use jt.Continuum.")
