@@ -193,9 +193,9 @@ def main():
     sol_c = resp.evaluate(jt.GaussianState([[1.0]]))
     n_matched = pade_matched_n()
     out["pade"] = {}
-    for name, args in (("matched", f"n_pade={n_matched}"), ("tolerance", "tolerance=1e-6")):
-        pade = eval(f"jt.Pade({args})")  # noqa: S307 (two fixed strings above)
-        fresh = pade_fresh_process(nt, args)
+    for name, margs in (("matched", f"n_pade={n_matched}"), ("tolerance", "tolerance=1e-6")):
+        pade = eval(f"jt.Pade({margs})")  # noqa: S307 (two fixed strings above)
+        fresh = pade_fresh_process(nt, margs)
         (resp_p, occ_p, cur_p), t_first_p = timed(full_run, pade, times)
         warm_p = bench(full_run, pade, times, warmup=0, repeat=5)
         new = (jnp.array([[0.3]]), jnp.array([1.4, 0.6]), jnp.zeros(2))
@@ -204,7 +204,7 @@ def main():
         s2_jit = bench(stage2, resp_p, *new, repeat=50)
         sol_p = resp_p.evaluate(jt.GaussianState([[1.0]]))
         out["pade"][name] = {
-            "method": f"jt.Pade({args})", "n_pade": resp_p.n_pade,
+            "method": f"jt.Pade({margs})", "n_pade": resp_p.n_pade,
             "error_estimate": float(sol_p.error_estimate),
             "first_run_fresh_process_s": fresh["first_run_s"],
             "first_run_this_process_s": t_first_p, "warm_full_s": warm_p,
