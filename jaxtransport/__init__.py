@@ -10,6 +10,7 @@ enable_x64()
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
 from .general import (  # noqa: E402
     CovarianceState,
+    CutoffDrudeLorentz,
     DrudeLorentz,
     GeneralContinuum,
     GeneralResponse,
@@ -147,6 +148,7 @@ __all__ = [
     "thermodynamics",
     # general quadratic systems (issue 9)
     "CovarianceState",
+    "CutoffDrudeLorentz",
     "DrudeLorentz",
     "GeneralContinuum",
     "GeneralResponse",

@@ -2,7 +2,7 @@
 Majorana / quadrature covariance formalism (physics.md §8). Conventions: ``model.py``."""
 
 from .continuum import GeneralContinuum
-from .model import DrudeLorentz, PositionReservoir, QuadraticModel
+from .model import CutoffDrudeLorentz, DrudeLorentz, PositionReservoir, QuadraticModel
 from .response import (
     GeneralResponse,
     GeneralSolution,
@@ -15,6 +15,7 @@ from .steady_state import GeneralSteadyState, general_steady_state
 
 __all__ = [
     "CovarianceState",
+    "CutoffDrudeLorentz",
     "DrudeLorentz",
     "GeneralContinuum",
     "GeneralResponse",

@@ -163,6 +163,45 @@ class DrudeLorentz(AbstractSpectralDensity):
         return jnp.asarray(0.0)
 
 
+class CutoffDrudeLorentz(DrudeLorentz):
+    r"""Drude–Lorentz density with a second, soft high-frequency cutoff Λ (bosons, ω > 0),
+
+    J(ω) = 2 λ γ ω / (ω² + γ²) · Λ² / (ω² + Λ²),
+
+    i.e. tails ∝ 1/ω³ instead of 1/ω, so ∫ωJ(ω)dω is finite: energy currents and coupling
+    energies of a finite discretised bath converge (a plain Drude–Lorentz bath gives every
+    high-frequency mode the same energy exchange, ωJ → 2λγ). Exactly two Drude terms
+    (partial fractions, one with negative weight), so the ``GeneralContinuum`` closure stays
+    exact: λ₁ = λΛ²/(Λ² − γ²) at γ and λ₂ = −λγΛ/(Λ² − γ²) at Λ; reorganisation energy
+    (1/π)∫J/ω dω = λΛ/(Λ + γ). Requires Λ ≥ 1.5 γ (well separated poles).
+    """
+
+    high_cutoff: Array
+
+    def __init__(self, reorganisation: ArrayLike, cutoff: ArrayLike, high_cutoff: ArrayLike):
+        super().__init__(reorganisation, cutoff)
+        self.high_cutoff = as_float_array(high_cutoff, "CutoffDrudeLorentz high_cutoff", ndim=0)
+        check_positive(self.high_cutoff, "CutoffDrudeLorentz high_cutoff")
+        if is_concrete(self.high_cutoff, self.cutoff) and not (
+                float(self.high_cutoff) >= 1.5 * float(self.cutoff)):
+            raise ValueError(
+                f"CutoffDrudeLorentz needs high_cutoff >= 1.5 * cutoff (got high_cutoff = "
+                f"{float(self.high_cutoff):g}, cutoff = {float(self.cutoff):g}).")
+
+    def analytic(self, omega):
+        """2λγω/(ω² + γ²) · Λ²/(ω² + Λ²) (also for complex ω)."""
+        big = self.high_cutoff
+        return super().analytic(omega) * big**2 / (omega**2 + big**2)
+
+    def drude_terms(self):
+        lam, gam, big = self.reorganisation, self.cutoff, self.high_cutoff
+        den = big**2 - gam**2
+        return ((lam * big**2 / den, gam), (-lam * gam * big / den, big))
+
+    def reorganisation_energy(self):
+        return self.reorganisation * self.high_cutoff / (self.high_cutoff + self.cutoff)
+
+
 class PositionReservoir(eqx.Module):
     """A bosonic reservoir coupled through the system position X = u·x (Caldeira–Leggett).
 
