@@ -295,6 +295,19 @@ def test_brownian_oscillator_relaxes_to_exact_equilibrium():
     assert float(sol.error_estimate) < 1e-6
 
 
+def _both_methods(model, state, times, method):
+    """(continuum, discretised) solutions; the continuum's error estimate must be < 1e-6 and
+    the discretised band warnings (expected for these deliberately chosen bands) are muted."""
+    import warnings
+
+    cont = jt.solve_general(model, state, times)
+    assert float(cont.error_estimate) < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        disc = jt.solve_general(model, state, times, method)
+    return cont, disc
+
+
 @pytest.mark.slow
 def test_brownian_oscillator_continuum_matches_discretised():
     """Quantum Brownian motion (as above) on t ∈ [0, 10]: continuum vs discretised x–x bath
@@ -303,19 +316,13 @@ def test_brownian_oscillator_continuum_matches_discretised():
     compared: for a Drude–Lorentz bath ωJ(ω) → 2λγ, so every high-frequency mode exchanges
     energy and the sparse far modes of the grid recur locally (measured 1e-2 at these mode
     counts, not shrinking with the band). Slow (~4 min on 2 cores)."""
-    import warnings
-
     w0, lam, gam, temp = 1.0, 0.5, 2.0, 0.6
     bath = jt.PositionReservoir(jt.DrudeLorentz(lam, gam), temperature=temp, coupling=[1.0])
     model = jt.QuadraticModel(np.diag([w0**2, 1.0]), (bath,), "boson")
     state = jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
     times = np.linspace(0.0, 10.0, 11)
-    cont = jt.solve_general(model, state, times)
-    assert float(cont.error_estimate) < 1e-6
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        disc = jt.solve_general(model, state, times,
-                                jt.Discretised(2500, 5000.0, grid_scale=1.0, band_warning=0.05))
+    cont, disc = _both_methods(model, state, times,
+                               jt.Discretised(2500, 5000.0, grid_scale=1.0, band_warning=0.05))
     assert _max(cont.covariance, disc.covariance) < 1e-6
     assert _max(cont.mean, disc.mean) < 1e-6
 
@@ -345,19 +352,13 @@ def test_brownian_oscillator_cutoff_bath_continuum_matches_discretised_everywher
     ∫ωJ is finite), t ∈ [0, 8]: continuum vs discretised (2000 modes, sinh grid of scale 20
     to ω = 400) ≤ 1e-6 in every output. Measured: covariance 4e-10, mean 1e-11, energy
     currents 3.2e-7, coupling energies 2e-7. Slow (~2 min on 2 cores)."""
-    import warnings
-
     bath = jt.PositionReservoir(jt.CutoffDrudeLorentz(0.5, 2.0, 8.0), temperature=0.6,
                                 coupling=[1.0])
     model = jt.QuadraticModel(np.diag([1.0, 1.0]), (bath,), "boson")
     state = jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
     times = np.linspace(0.0, 8.0, 9)
-    cont = jt.solve_general(model, state, times)
-    assert float(cont.error_estimate) < 1e-6
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        disc = jt.solve_general(model, state, times,
-                                jt.Discretised(2000, 400.0, grid_scale=20.0, band_warning=0.05))
+    cont, disc = _both_methods(model, state, times,
+                               jt.Discretised(2000, 400.0, grid_scale=20.0, band_warning=0.05))
     for key in ("covariance", "mean", "energy_current", "heat_current", "coupling_energy",
                 "system_energy"):
         assert _max(getattr(cont, key), getattr(disc, key)) < 1e-6, key
@@ -371,8 +372,6 @@ def test_two_oscillators_cutoff_baths_continuum_matches_discretised():
     covariance 3.7e-10, energy/heat currents 2.1e-7, coupling energies 1.3e-7); the long-time
     continuum (t = 90) equals the exact transmission formula (measured 8e-9). Slow (~10 min
     on 2 cores: two 8000-dimensional symplectic problems)."""
-    import warnings
-
     g = np.zeros((4, 4))
     g[:2, :2] = [[1.0, -0.3], [-0.3, 1.5]]
     g[2:, 2:] = np.eye(2)
@@ -387,12 +386,8 @@ def test_two_oscillators_cutoff_baths_continuum_matches_discretised():
     ss = jt.general_steady_state(model)
     assert _max(np.asarray(late.heat_current)[-1], ss.heat_current) < 1e-7
     times = np.linspace(0.0, 8.0, 9)
-    cont = jt.solve_general(model, state, times)
-    assert float(cont.error_estimate) < 1e-6
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        disc = jt.solve_general(model, state, times,
-                                jt.Discretised(2000, 400.0, grid_scale=20.0, band_warning=0.05))
+    cont, disc = _both_methods(model, state, times,
+                               jt.Discretised(2000, 400.0, grid_scale=20.0, band_warning=0.05))
     for key in ("covariance", "energy_current", "heat_current", "coupling_energy",
                 "system_energy"):
         assert _max(getattr(cont, key), getattr(disc, key)) < 1e-6, key
