@@ -269,6 +269,14 @@ def test_kitaev_segment_continuum_matches_discretised():
     state = jt.CovarianceState.from_gaussian_state(jt.GaussianState(np.diag([1.0, 0.0, 1.0])))
     _continuum_vs_discretised(model, state, times)
 
+def _brownian(density):
+    """Quantum Brownian motion: ω0 = 1, one x–x bath ``density`` at T = 0.6 (counter-term),
+    initial covariance diag(1/2, 1/2) displaced to <x> = 0.5."""
+    bath = jt.PositionReservoir(density, temperature=0.6, coupling=[1.0])
+    model = jt.QuadraticModel(np.diag([1.0, 1.0]), (bath,), "boson")
+    return model, jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
+
+
 def test_brownian_oscillator_relaxes_to_exact_equilibrium():
     """Quantum Brownian motion (ω0 = 1, Drude λ = 0.5, γ = 2, T = 0.6, counter-term): the
     continuum covariance at t = 90 equals the exact equilibrium ⟨x²⟩ = ∫dω/π coth(ω/2T)
@@ -277,9 +285,7 @@ def test_brownian_oscillator_relaxes_to_exact_equilibrium():
     from scipy.integrate import quad
 
     w0, lam, gam, temp = 1.0, 0.5, 2.0, 0.6
-    bath = jt.PositionReservoir(jt.DrudeLorentz(lam, gam), temperature=temp, coupling=[1.0])
-    model = jt.QuadraticModel(np.diag([w0**2, 1.0]), (bath,), "boson")
-    state = jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
+    model, state = _brownian(jt.DrudeLorentz(lam, gam))
     sol = jt.solve_general(model, state, np.array([0.0, 90.0]))
 
     def im_chi(w):
@@ -316,10 +322,7 @@ def test_brownian_oscillator_continuum_matches_discretised():
     compared: for a Drude–Lorentz bath ωJ(ω) → 2λγ, so every high-frequency mode exchanges
     energy and the sparse far modes of the grid recur locally (measured 1e-2 at these mode
     counts, not shrinking with the band). Slow (~4 min on 2 cores)."""
-    w0, lam, gam, temp = 1.0, 0.5, 2.0, 0.6
-    bath = jt.PositionReservoir(jt.DrudeLorentz(lam, gam), temperature=temp, coupling=[1.0])
-    model = jt.QuadraticModel(np.diag([w0**2, 1.0]), (bath,), "boson")
-    state = jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
+    model, state = _brownian(jt.DrudeLorentz(0.5, 2.0))
     times = np.linspace(0.0, 10.0, 11)
     cont, disc = _both_methods(model, state, times,
                                jt.Discretised(2500, 5000.0, grid_scale=1.0, band_warning=0.05))
@@ -352,10 +355,7 @@ def test_brownian_oscillator_cutoff_bath_continuum_matches_discretised_everywher
     ∫ωJ is finite), t ∈ [0, 8]: continuum vs discretised (2000 modes, sinh grid of scale 20
     to ω = 400) ≤ 1e-6 in every output. Measured: covariance 4e-10, mean 1e-11, energy
     currents 3.2e-7, coupling energies 2e-7. Slow (~2 min on 2 cores)."""
-    bath = jt.PositionReservoir(jt.CutoffDrudeLorentz(0.5, 2.0, 8.0), temperature=0.6,
-                                coupling=[1.0])
-    model = jt.QuadraticModel(np.diag([1.0, 1.0]), (bath,), "boson")
-    state = jt.CovarianceState(np.diag([0.5, 0.5]), "boson", mean=[0.5, 0.0])
+    model, state = _brownian(jt.CutoffDrudeLorentz(0.5, 2.0, 8.0))
     times = np.linspace(0.0, 8.0, 9)
     cont, disc = _both_methods(model, state, times,
                                jt.Discretised(2000, 400.0, grid_scale=20.0, band_warning=0.05))
@@ -372,15 +372,7 @@ def test_two_oscillators_cutoff_baths_continuum_matches_discretised():
     covariance 3.7e-10, energy/heat currents 2.1e-7, coupling energies 1.3e-7); the long-time
     continuum (t = 90) equals the exact transmission formula (measured 8e-9). Slow (~10 min
     on 2 cores: two 8000-dimensional symplectic problems)."""
-    g = np.zeros((4, 4))
-    g[:2, :2] = [[1.0, -0.3], [-0.3, 1.5]]
-    g[2:, 2:] = np.eye(2)
-    g[0, 2] = g[2, 0] = 0.2
-    hot = jt.PositionReservoir(jt.CutoffDrudeLorentz(0.3, 2.0, 8.0), temperature=1.0,
-                               coupling=[1.0, 0.0])
-    cold = jt.PositionReservoir(jt.CutoffDrudeLorentz(0.2, 1.5, 6.0), temperature=0.3,
-                                coupling=[0.0, 1.0])
-    model = jt.QuadraticModel(g, (hot, cold), "boson")
+    model = _two_oscillators(cross=0.2, high_cutoffs=(8.0, 6.0))
     state = jt.CovarianceState(0.5 * np.eye(4), "boson")
     late = jt.solve_general(model, state, np.array([0.0, 90.0]))
     ss = jt.general_steady_state(model)
@@ -396,15 +388,19 @@ def test_two_oscillators_cutoff_baths_continuum_matches_discretised():
 # ---------------------------------------------------------------------------------------
 # steady state: exact transmission formulas vs the long-time continuum
 # ---------------------------------------------------------------------------------------
-def _two_oscillators(cross=0.0):
+def _two_oscillators(cross=0.0, high_cutoffs=None):
     """Two coupled oscillators (ω1² = 1, ω2² = 1.5, spring −0.3; optional x–p cross terms)
-    between a hot (T = 1) and a cold (T = 0.3) Drude x–x bath."""
+    between a hot (T = 1) and a cold (T = 0.3) Drude x–x bath (λ, γ) = (0.3, 2), (0.2, 1.5);
+    with ``high_cutoffs`` = (Λ_hot, Λ_cold) CutoffDrudeLorentz baths with the same λ, γ."""
     g = np.zeros((4, 4))
     g[:2, :2] = [[1.0, -0.3], [-0.3, 1.5]]
     g[2:, 2:] = np.eye(2)
     g[0, 2] = g[2, 0] = cross
-    hot = jt.PositionReservoir(jt.DrudeLorentz(0.3, 2.0), temperature=1.0, coupling=[1.0, 0.0])
-    cold = jt.PositionReservoir(jt.DrudeLorentz(0.2, 1.5), temperature=0.3, coupling=[0.0, 1.0])
+    drude = [(0.3, 2.0), (0.2, 1.5)]
+    dens = ([jt.DrudeLorentz(*d) for d in drude] if high_cutoffs is None else
+            [jt.CutoffDrudeLorentz(*d, c) for d, c in zip(drude, high_cutoffs, strict=True)])
+    hot = jt.PositionReservoir(dens[0], temperature=1.0, coupling=[1.0, 0.0])
+    cold = jt.PositionReservoir(dens[1], temperature=0.3, coupling=[0.0, 1.0])
     return jt.QuadraticModel(g, (hot, cold), "boson")
 
 

@@ -78,17 +78,17 @@ from bench_transient import make_model
 jax.jit(lambda x: x + 1)(jnp.zeros(1)).block_until_ready()  # JAX initialised
 times = np.linspace(0.0, 20.0, {nt})
 t0 = time.perf_counter()
-resp = jt.response(make_model(), times, method=jt.Pade({method_args}))
+resp = jt.response(make_model(), times, method=jt.Pade(**{kwargs!r}))
 sol = resp.evaluate(jt.GaussianState([[1.0]]))
 jax.block_until_ready(sol.particle_current)
 print(json.dumps({{"first_run_s": time.perf_counter() - t0, "n_pade": resp.n_pade}}))
 """
 
 
-def pade_fresh_process(nt, method_args):
+def pade_fresh_process(nt, kwargs):
     """Model + stage 1 + stage 2 of jt.Pade in a new interpreter (JAX initialised first)."""
     code = _FRESH.format(here=str(Path(__file__).resolve().parent), nt=nt,
-                         method_args=method_args)
+                         kwargs=kwargs)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -193,9 +193,9 @@ def main():
     sol_c = resp.evaluate(jt.GaussianState([[1.0]]))
     n_matched = pade_matched_n()
     out["pade"] = {}
-    for name, margs in (("matched", f"n_pade={n_matched}"), ("tolerance", "tolerance=1e-6")):
-        pade = eval(f"jt.Pade({margs})")  # noqa: S307 (two fixed strings above)
-        fresh = pade_fresh_process(nt, margs)
+    for name, kwargs in (("matched", {"n_pade": n_matched}), ("tolerance", {"tolerance": 1e-6})):
+        pade = jt.Pade(**kwargs)
+        fresh = pade_fresh_process(nt, kwargs)
         (resp_p, occ_p, cur_p), t_first_p = timed(full_run, pade, times)
         warm_p = bench(full_run, pade, times, warmup=0, repeat=5)
         new = (jnp.array([[0.3]]), jnp.array([1.4, 0.6]), jnp.zeros(2))
@@ -204,7 +204,7 @@ def main():
         s2_jit = bench(stage2, resp_p, *new, repeat=50)
         sol_p = resp_p.evaluate(jt.GaussianState([[1.0]]))
         out["pade"][name] = {
-            "method": f"jt.Pade({margs})", "n_pade": resp_p.n_pade,
+            "method": repr(pade), "n_pade": resp_p.n_pade,
             "error_estimate": float(sol_p.error_estimate),
             "first_run_fresh_process_s": fresh["first_run_s"],
             "first_run_this_process_s": t_first_p, "warm_full_s": warm_p,

@@ -46,6 +46,14 @@ _TWO_PI = 2.0 * math.pi
 # ----------------------------------------------------------------------------------------
 # model -> pole data
 # ----------------------------------------------------------------------------------------
+def closure_generator(xp, h, vec, kappa, lam):
+    """Generator L of the exact pole closure on (G; y_1..y_P) (physics.md §3, rank-one form):
+    dG/dt = −ihG − Σ_p v_p y_p, dy_p/dt = κ_p v_p† G − λ_p y_p; (m, m), m = n + P. ``xp`` is
+    ``jax.numpy`` or ``numpy`` (the same matrix without compiling anything)."""
+    h = xp.asarray(h).astype(complex)
+    return xp.block([[-1j * h, -vec], [kappa[:, None] * vec.conj().T, -xp.diag(lam)]])
+
+
 class _Poles(eqx.Module):
     """Closure data: poles p (memory kernel Σ_p κ_p e^{−λ_p τ} v_p v_p†, exact for Lorentzian
     sums, fitted for other densities) and terms j (exact densities g_j with vectors v_j)."""
@@ -66,12 +74,7 @@ class _Poles(eqx.Module):
         return -1j * self.lam
 
     def generator(self):
-        n, p = self.vec.shape
-        top = jnp.concatenate([-1j * self.h, -self.vec], axis=1)
-        bot = jnp.concatenate(
-            [self.kappa[:, None] * self.vec.conj().T, -jnp.diag(self.lam)], axis=1
-        )
-        return jnp.concatenate([top, bot], axis=0)  # (m, m), m = n + P
+        return closure_generator(jnp, self.h, self.vec, self.kappa, self.lam)
 
     def density(self, omega, complex_plane: bool = False):
         """Exact g_j(ω) of every term (J,); on complex rays only pole sums contribute (the

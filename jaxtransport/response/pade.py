@@ -62,6 +62,7 @@ from jaxtyping import Array, Float
 from .._validation import check_times, is_concrete
 from ..solution import Solution
 from .base import Stage2Base, flatten_terms, stack_reservoir_arrays
+from .continuum import closure_generator
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -125,16 +126,17 @@ class Pade(eqx.Module):
         times = check_times(times)
         concrete = is_concrete(*jax.tree_util.tree_leaves(model))
         if self.n_pade is not None:
-            return _build(model, times, int(self.n_pade), check_eig=concrete)
-        temp, _ = stack_reservoir_arrays(model)
+            return _build(model, times, int(self.n_pade), _stage1(model, check_eig=concrete))
         if not concrete:
             raise ValueError("jt.Pade() chooses its number of poles from concrete model values; "
                              "under tracing pass jt.Pade(n_pade=...) explicitly.")
-        pl = _pole_data(model)
+        stage1 = _stage1(model, check_eig=True)  # shared by every trial N
+        pl = stage1[0]
+        temp, _ = stack_reservoir_arrays(model)
         scale = float(np.sum(2 * np.abs(np.asarray(pl["kappa"])) * np.asarray(pl["lam"]).real))
         n = _default_n(self.tolerance, scale, float(np.min(np.asarray(temp))))
         for _ in range(8):
-            resp = _build(model, times, n, check_eig=True)
+            resp = _build(model, times, n, stage1)
             zero = jnp.zeros((resp.n_modes, resp.n_modes))
             est = float(resp.evaluate(zero).error_estimate)
             if est <= self.tolerance or n >= 400:
@@ -210,37 +212,32 @@ def _eig_jvp(primals, tangents):
     return (ell, rr), (jnp.diagonal(proj), rr @ (fmat * proj))
 
 
+def _eigen_parts(xp, lmat, eig):
+    """(ℓ, R, R⁻¹, condition number ‖R‖∞‖R⁻¹‖∞) of the closure generator."""
+    ell, rr = eig(lmat)
+    rinv = xp.linalg.inv(rr)
+    cond = xp.max(xp.sum(xp.abs(rr), 1)) * xp.max(xp.sum(xp.abs(rinv), 1))
+    return ell, rr, rinv, cond
+
+
 @eqx.filter_jit
 def _closure_eigen(h, vec, kappa, lam):
-    n = h.shape[0]
-    top = jnp.concatenate([-1j * h.astype(jnp.complex128), -vec], axis=1)
-    bot = jnp.concatenate([kappa[:, None] * vec.conj().T, -jnp.diag(lam)], axis=1)
-    lmat = jnp.concatenate([top, bot], axis=0)
-    ell, rr = _eig(lmat)
-    rinv = jnp.linalg.inv(rr)
-    # eigen-representation residual and conditioning (exceptional points)
-    resid = jnp.max(jnp.abs(lmat @ rr - rr * ell[None, :])) / jnp.maximum(
-        jnp.max(jnp.abs(lmat)), 1e-300)
-    cond = jnp.max(jnp.sum(jnp.abs(rr), 1)) * jnp.max(jnp.sum(jnp.abs(rinv), 1))
-    del n
-    return ell, rr, rinv, resid, cond
+    return _eigen_parts(jnp, closure_generator(jnp, h, vec, kappa, lam), _eig)
 
 
 def _closure_eigen_numpy(h, vec, kappa, lam):
     """Same as ``_closure_eigen`` for concrete values, without compiling anything."""
-    h, vec, kappa, lam = (np.asarray(x, complex) for x in (h, vec, kappa, lam))
-    lmat = np.block([[-1j * h, -vec], [kappa[:, None] * vec.conj().T, -np.diag(lam)]])
-    ell, rr = np.linalg.eig(lmat)
-    rinv = np.linalg.inv(rr)
-    cond = np.max(np.sum(np.abs(rr), 1)) * np.max(np.sum(np.abs(rinv), 1))
-    return (jnp.asarray(ell), jnp.asarray(rr), jnp.asarray(rinv), None, jnp.asarray(cond))
+    args = (np.asarray(x, complex) for x in (h, vec, kappa, lam))
+    out = _eigen_parts(np, closure_generator(np, *args), np.linalg.eig)
+    return tuple(jnp.asarray(x) for x in out)
 
 
-def _build(model, times, n_pade, check_eig):
+def _stage1(model, check_eig):
+    """Pole data and the closure eigendecomposition (independent of T, μ and N)."""
     pd = _pole_data(model)
     args = (model.hamiltonian, pd["vec"], pd["kappa"], pd["lam"])
     eig = _closure_eigen_numpy if is_concrete(*args) else _closure_eigen
-    ell, rr, rinv, _, cond = eig(*args)
+    ell, rr, rinv, cond = eig(*args)
     if check_eig:
         bad = float(cond) * _EPS
         if not (np.isfinite(bad) and bad < 1e-7):
@@ -249,6 +246,11 @@ def _build(model, times, n_pade, check_eig):
                 f"ill-conditioned here (condition number {float(cond):.2g}: the model is close "
                 "to an exceptional point). Use jt.Continuum or jt.Discretised."
             )
+    return pd, (ell, rr, rinv, cond)
+
+
+def _build(model, times, n_pade, stage1):
+    pd, (ell, rr, rinv, cond) = stage1
     temp, mu = stack_reservoir_arrays(model)
     n_lo = n_pade - max(2, n_pade // 4)
     xi, eta = pade_poles(n_pade)
