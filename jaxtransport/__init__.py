@@ -8,24 +8,9 @@ from ._validation import enable_x64
 enable_x64()
 
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
-from .general import (  # noqa: E402
-    CovarianceState,
-    CutoffDrudeLorentz,
-    DrudeLorentz,
-    GeneralContinuum,
-    GeneralResponse,
-    GeneralSolution,
-    GeneralSteadyState,
-    PositionReservoir,
-    QuadraticModel,
-    covariance_entropy,
-    general_response,
-    general_steady_state,
-    solve_general,
-)
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
 from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
-from .model import Model  # noqa: E402
+from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
     FermionicGaussian,
@@ -44,15 +29,21 @@ from .optimise import (  # noqa: E402
     optimise_preparation,
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
-from .reservoir import Reservoir, occupation  # noqa: E402
+from .reservoir import PositionReservoir, Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
+from .response.api import general_response, solve_general  # noqa: E402
+from .response.base import AbstractResponse  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
+from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
+from .response.general_continuum import GeneralContinuum  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
-from .solution import Solution  # noqa: E402
-from .spectral_density import (  # noqa: E402
+from .solution import AbstractSolution, Solution  # noqa: E402
+from .densities import (  # noqa: E402
     AbstractSpectralDensity,
+    CutoffDrudeLorentz,
     CutoffLorentzian,
     Drude,
+    DrudeLorentz,
     FlatBand,
     Lorentzian,
     LorentzianSum,
@@ -61,9 +52,16 @@ from .spectral_density import (  # noqa: E402
     SumDensity,
     Tabulated,
 )
-from .state import GaussianState  # noqa: E402
+from .state import CovarianceState, GaussianState, covariance_entropy  # noqa: E402
 from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
-from .steady_state import SteadyState, self_energy, steady_state, transmission  # noqa: E402
+from .steady_state import (  # noqa: E402
+    GeneralSteadyState,
+    SteadyState,
+    general_steady_state,
+    self_energy,
+    steady_state,
+    transmission,
+)
 from .sweep import Sweep, SweepResult, run_sweep  # noqa: E402
 from .thermodynamics import (  # noqa: E402
     conductances,
@@ -74,7 +72,7 @@ from .thermodynamics import (  # noqa: E402
     negative_windows,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402, F401
 
 __all__ = [
     # optimisation layer (jaxtransport.optimise)
@@ -94,6 +92,9 @@ __all__ = [
     "optimal_linear_preparation",
     "optimise_preparation",
     # core
+    "AbstractModel",
+    "AbstractResponse",
+    "AbstractSolution",
     "AbstractSpectralDensity",
     "Continuum",
     "Pade",

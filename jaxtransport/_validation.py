@@ -87,10 +87,15 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-def reservoir_values(default_t, default_mu, temperature=None, chemical_potential=None):
+def reservoir_values(default_t, default_mu, temperature=None, chemical_potential=None, *,
+                     shape=None):
     """(temperature, chemical_potential) as float64 arrays, each falling back to its default
-    (e.g. the model's or the Response's own values) when None."""
+    (e.g. the model's or the Response's own values) when None; with ``shape``, both must
+    have exactly that shape (else ``ValueError``)."""
     temp = default_t if temperature is None else jnp.asarray(temperature, jnp.float64)
     mu = default_mu if chemical_potential is None else jnp.asarray(chemical_potential,
                                                                    jnp.float64)
+    if shape is not None and (temp.shape != tuple(shape) or mu.shape != tuple(shape)):
+        raise ValueError(f"temperature and chemical_potential must have shape {tuple(shape)}, "
+                         f"got {temp.shape} and {mu.shape}.")
     return temp, mu

@@ -128,11 +128,7 @@ def _coefficients(g, gd, nn, nd, statistics, tol):
 
 def _bath_occupations(modes, temperature, chemical_potential):
     temp, mu = reservoir_values(modes.temperature, modes.chemical_potential,
-                                temperature, chemical_potential)
-    m = modes.n_reservoirs
-    if temp.shape != (m,) or mu.shape != (m,):
-        raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "
-                         f"{temp.shape} and {mu.shape}.")
+                                temperature, chemical_potential, shape=(modes.n_reservoirs,))
     own = np.asarray(modes.owner)
     return occupation(modes.bath_energies, temp[own], mu[own], modes.statistics)
 
@@ -257,12 +253,9 @@ def effective_generator_from_response(
     if not singular_tolerance > 0:
         raise ValueError(f"singular_tolerance must be > 0, got {singular_tolerance}.")
     temp, mu = reservoir_values(response.temperature, response.chemical_potential,
-                                temperature, chemical_potential)
-    m = response.n_reservoirs
-    if temp.shape != (m,) or mu.shape != (m,):
-        raise ValueError(f"temperature and chemical_potential must have shape ({m},), got "
-                         f"{temp.shape} and {mu.shape}.")
-    if bool(response._check_window(temp, mu)):
+                                temperature, chemical_potential,
+                                shape=(response.n_reservoirs,))
+    if bool(response.window_violated(temp, mu)):
         raise ValueError(
             f"temperature {np.asarray(temp)} / chemical_potential {np.asarray(mu)} outside the "
             "range the Response was built for (or temperature <= 0): the frequency window does "

@@ -1,7 +1,52 @@
-"""The open quadratic system: system Hamiltonian + reservoirs + particle statistics."""
+r"""The open quadratic system: system Hamiltonian + reservoirs + particle statistics.
+
+One hierarchy: ``AbstractModel`` (a Hamiltonian, reservoirs, statistics) with two concrete
+kinds, the number-conserving ``Model`` (H = Σ h_ij a_i† a_j, the n×n fast path) and the
+general ``QuadraticModel`` (pairing, squeezing, position coupling; quadrature form).
+Every entry point (``jt.response``, ``jt.solve``, ``jt.steady_state``) takes either.
+
+QuadraticModel conventions (ħ = k_B = 1)
+---------------------------------------
+Every mode j has two Hermitian quadratures, x_j = (a_j + a_j†)/√2, p_j = −i(a_j − a_j†)/√2,
+ordered r = (x_1..x_n, p_1..p_n); a_j = (x_j + i p_j)/√2.
+
+* **Bosons**: [r_k, r_l] = iΩ_kl, Ω = [[0, 1],[−1, 0]] (n×n blocks). The Hamiltonian is
+  H = ½ r^T G r + E_0 with a real symmetric G ("quadrature Hamiltonian matrix"); squeezing
+  terms are the parts of G not of the number-conserving form. Heisenberg: dr/dt = ΩG r.
+* **Fermions** (Majorana form): {r_k, r_l} = δ_kl (so r_k are Majoranas normalised to r_k² =
+  ½). H = (i/2) Σ_kl G_kl r_k r_l + E_0 with a real antisymmetric G. Heisenberg: dr/dt = G r.
+
+Both cases: dr/dt = K r with a real K (``generator``), and a real covariance X evolving as
+X(t) = S X(0) S^T, S = e^{Kt}:
+
+* bosons X = V, V_kl = ½⟨{r_k, r_l}⟩ − ⟨r_k⟩⟨r_l⟩ (vacuum V = 1/2);
+* fermions X = Γ, Γ_kl = (i/2)⟨[r_k, r_l]⟩ (vacuum Γ = −½ [[0, 1],[−1, 0]]).
+
+A quadratic observable with real matrix Q of the same symmetry as G has
+⟨½ r^T Q r⟩_sym = ½ Σ_kl Q_kl X_kl (bosons: plus ½ d^T Q d for a displacement d;
+fermions: the observable (i/2) Σ Q_kl r_k r_l). In particular ⟨H⟩ = ½ Σ G_kl X_kl + E_0.
+
+Number-conserving/BdG input. For h (Hermitian) and pairing Δ (fermions: antisymmetric, bosons:
+symmetric), H = Σ h_ij a_i† a_j + ½ Σ_ij (Δ_ij a_i† a_j† + h.c.) is converted exactly,
+including the constant E_0 (so ⟨H⟩ in the vacuum is 0, as for the number-conserving engine).
+
+Reservoirs
+----------
+* ``jt.Reservoir`` (exchange / tunnelling coupling, the engine's convention): bath modes c_k at
+  ω_k, H_I = Σ_k,i (V_k,i a_i† c_k + h.c.), Γ(ω) = 2π Σ_k V_k V_k† δ(ω − ω_k) = g(ω) v v†.
+  Fermions: any real-axis density; bosons: the density must vanish for ω ≤ μ.
+* ``PositionReservoir`` (bosons; Caldeira–Leggett): bath oscillators with dimensionless
+  quadratures (q_k, π_k), H_B = Σ ω_k (q_k² + π_k²)/2, H_I = X Σ_k g_k q_k with
+  X = u · x (a real vector u over the system positions), spectral density
+  J(ω) = (π/2) Σ_k g_k² δ(ω − ω_k) (ω > 0). The counter-term ΔH = λ_r X²,
+  λ_r = (1/π)∫_0^∞ J(ω)/ω dω (the reorganisation energy), is added when
+  ``counter_term=True`` (default); it makes H bounded below for any bath whenever the bare
+  system is. The counter-term is counted as part of the coupling energy of that reservoir.
+"""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -10,13 +55,25 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._validation import check_hermitian, is_concrete
-from .reservoir import Reservoir, check_statistics
+from ._quadrature import half_line_rule
+from ._validation import check_finite, check_hermitian, is_concrete
+from .densities import MirroredDensity
+from .nambu import nambu_transform, quadrature_hamiltonian, symplectic_form
+from .reservoir import PositionReservoir, Reservoir, check_statistics
 
 
-class ReservoirSet(eqx.Module):
-    """Properties of a model's ``reservoirs`` tuple, shared by ``jt.Model`` and
-    ``jt.QuadraticModel`` (subclasses define the ``reservoirs`` field)."""
+class AbstractModel(eqx.Module):
+    """A quadratic system coupled to thermal reservoirs: a ``hamiltonian`` (the n×n h of
+    ``Model`` or the 2n×2n quadrature matrix G of ``QuadraticModel``), a tuple of
+    ``reservoirs`` and the particle ``statistics`` ("fermion" | "boson", a static field)."""
+
+    hamiltonian: eqx.AbstractVar[Array]
+    reservoirs: eqx.AbstractVar[tuple]
+
+    @property
+    @abc.abstractmethod
+    def n_modes(self) -> int:
+        """Number of system modes n."""
 
     @property
     def n_reservoirs(self) -> int:
@@ -33,7 +90,7 @@ class ReservoirSet(eqx.Module):
         return jnp.stack([r.chemical_potential for r in self.reservoirs])
 
 
-class Model(ReservoirSet):
+class Model(AbstractModel):
     """A number-conserving quadratic system coupled to thermal reservoirs.
 
     H = Σ_ij h_ij a_i† a_j + Σ_α H_α + Σ_α (Σ_k,i V_αk,i a_i† c_αk + h.c.).
@@ -123,3 +180,222 @@ def _check_bosonic(model: Model) -> None:
             f"potential μ = {mu_max:g}, i.e. the total Hamiltonian has a bound state below μ "
             "and Bose occupations diverge. Raise the system frequencies or weaken the coupling."
         )
+
+
+ReservoirSet = AbstractModel  # the former name of the shared base
+
+
+class QuadraticModel(AbstractModel):
+    """A general quadratic system (quadrature/Majorana form) coupled to thermal reservoirs.
+
+    **Arguments:**
+
+    - ``hamiltonian``: real 2n×2n matrix G (bosons: symmetric, H = ½ r^T G r; fermions:
+      antisymmetric, H = (i/2) r^T G r), r = (x_1..x_n, p_1..p_n). Build it from
+      (h, Δ) with ``QuadraticModel.fermionic`` / ``.bosonic`` or pass it directly.
+    - ``reservoirs``: ``jt.Reservoir`` (exchange coupling, vectors of length n) and, for
+      bosons, ``PositionReservoir`` (x–x coupling).
+    - ``statistics``: ``"fermion"`` or ``"boson"``.
+    - ``energy_offset``: the constant E_0 in H_S (default 0).
+
+    Raises ``ValueError`` for a matrix of the wrong symmetry, x–x reservoirs on fermions
+    (mixed statistics), and bosonic models whose total Hamiltonian is not bounded below
+    (the system matrix after counter-terms, minus the static bath renormalisation
+    2λ_r u u^T per x–x reservoir and ∫Γ(ω)/(2πω)dω per exchange reservoir, must be positive
+    definite; see ``stability_matrix``).
+    """
+
+    hamiltonian: Array
+    reservoirs: tuple
+    energy_offset: Array
+    statistics: str = eqx.field(static=True)
+
+    def __init__(self, hamiltonian: ArrayLike, reservoirs: Sequence, statistics: str = "fermion",
+                 energy_offset: ArrayLike = 0.0):
+        self.statistics = check_statistics(statistics)
+        g = jnp.asarray(hamiltonian)
+        if jnp.iscomplexobj(g):
+            raise ValueError("QuadraticModel hamiltonian must be a real quadrature matrix "
+                             "(use QuadraticModel.fermionic/.bosonic for (h, Δ) input).")
+        g = g.astype(jnp.float64)
+        if g.ndim != 2 or g.shape[0] != g.shape[1] or g.shape[0] % 2:
+            raise ValueError(f"QuadraticModel hamiltonian must be 2n×2n, got shape {g.shape}.")
+        check_finite(g, "QuadraticModel hamiltonian")
+        if is_concrete(g):
+            a = np.asarray(g)
+            sign = 1.0 if self.statistics == "boson" else -1.0
+            err = np.max(np.abs(a - sign * a.T))
+            kind = "symmetric" if sign > 0 else "antisymmetric"
+            if err > 1e-10 * max(1.0, np.max(np.abs(a))):
+                raise ValueError(f"the {self.statistics} quadrature Hamiltonian must be real "
+                                 f"{kind} (max asymmetry {err:.3g}).")
+        if isinstance(reservoirs, Reservoir | PositionReservoir):
+            reservoirs = (reservoirs,)
+        reservoirs = tuple(reservoirs)
+        if not reservoirs:
+            raise ValueError("QuadraticModel needs at least one reservoir.")
+        n = g.shape[0] // 2
+        for k, r in enumerate(reservoirs):
+            if not isinstance(r, Reservoir | PositionReservoir):
+                raise ValueError(f"reservoirs[{k}] must be a jt.Reservoir or "
+                                 f"jt.PositionReservoir, got {type(r).__name__}.")
+            if isinstance(r, PositionReservoir) and self.statistics != "boson":
+                raise ValueError(
+                    f"reservoirs[{k}] is a PositionReservoir (bosonic oscillator bath) but the "
+                    "model is fermionic: mixed statistics are not allowed.")
+            if r.n_modes != n:
+                raise ValueError(f"reservoirs[{k}] couples to {r.n_modes} modes, the "
+                                 f"hamiltonian has {n}.")
+        self.hamiltonian = g
+        self.reservoirs = reservoirs
+        self.energy_offset = jnp.asarray(energy_offset, jnp.float64)
+        if self.statistics == "boson":
+            self._check_bounded_below()
+
+    # -- constructors ----------------------------------------------------------------------
+    @classmethod
+    def fermionic(cls, hopping, reservoirs, pairing=None) -> QuadraticModel:
+        """H_S = Σ h_ij a_i† a_j + ½ Σ_ij (Δ_ij a_i† a_j† + h.c.), Δ antisymmetric."""
+        return cls._from_bdg(hopping, pairing, reservoirs, "fermion")
+
+    @classmethod
+    def bosonic(cls, hopping, reservoirs, squeezing=None) -> QuadraticModel:
+        """H_S = Σ h_ij a_i† a_j + ½ Σ_ij (S_ij a_i† a_j† + h.c.), S symmetric (squeezing)."""
+        return cls._from_bdg(hopping, squeezing, reservoirs, "boson")
+
+    @classmethod
+    def _from_bdg(cls, hopping, pairing, reservoirs, statistics):
+        h = jnp.asarray(hopping)
+        h = h.reshape(1, 1) if h.ndim == 0 else h
+        check_hermitian(h, "hopping matrix h")
+        if pairing is not None:
+            d = jnp.asarray(pairing)
+            d = d.reshape(1, 1) if d.ndim == 0 else d
+            if d.shape != h.shape:
+                raise ValueError(f"pairing/squeezing must be {h.shape}, got {d.shape}.")
+            check_finite(d, "pairing/squeezing matrix")
+            sign = -1.0 if statistics == "fermion" else 1.0
+            if is_concrete(d) and not np.allclose(np.asarray(d), sign * np.asarray(d).T,
+                                                  atol=1e-12):
+                kind = "antisymmetric" if sign < 0 else "symmetric"
+                raise ValueError(f"the {statistics} pairing matrix must be {kind} "
+                                 f"(Δ_ij a_i†a_j† {'=-' if sign < 0 else '='} Δ_ji a_j†a_i†).")
+            pairing = d
+        g, e0 = quadrature_hamiltonian(h, pairing, statistics)
+        return cls(g, reservoirs, statistics, energy_offset=e0)
+
+    @classmethod
+    def from_model(cls, model: Model) -> QuadraticModel:
+        """The same (number-conserving) model in the general formalism."""
+        return cls._from_bdg(model.hamiltonian, None, model.reservoirs, model.statistics)
+
+    def nambu_doubled(self) -> Model:
+        """The number-conserving ``Model`` of a fermionic model with exchange leads: 2n Nambu
+        modes ψ = (a, a†), reservoirs (particle_0..particle_{M−1}, hole_0..hole_{M−1}); the
+        hole copy of a lead has the mirrored density g(−ω), chemical potential −μ and vector
+        −v*. Its currents give the physical ones as J^N = ½(J^N_p − J^N_h),
+        J^E = ½(J^E_p + J^E_h)."""
+        model = self
+        n = model.n_modes
+        t = jnp.asarray(nambu_transform(n))
+        hn = 1j * t @ model.hamiltonian @ t.conj().T  # dψ/dt = T G T† ψ = −i 𝓗 ψ
+        hn = 0.5 * (hn + hn.conj().T)
+        z = jnp.zeros(n, jnp.complex128)
+        parts, holes = [], []
+        for r in model.reservoirs:
+            if not isinstance(r, Reservoir):
+                raise ValueError("fermionic continuum needs exchange (jt.Reservoir) leads.")
+            parts.append(Reservoir(terms=[(d, jnp.concatenate([v.astype(complex), z]))
+                                          for d, v in r.terms],
+                                   temperature=r.temperature,
+                                   chemical_potential=r.chemical_potential))
+            holes.append(Reservoir(terms=[(MirroredDensity(d), jnp.concatenate(
+                [z, -jnp.conj(v.astype(complex))])) for d, v in r.terms],
+                temperature=r.temperature, chemical_potential=-r.chemical_potential))
+        return Model(hn, tuple(parts + holes), "fermion")
+
+    # -- structure -------------------------------------------------------------------------
+    @property
+    def n_modes(self) -> int:
+        return int(self.hamiltonian.shape[0] // 2)
+
+    def form(self) -> np.ndarray:
+        """E with dr/dt = E G r: Ω (bosons) or the identity (fermions)."""
+        n = self.n_modes
+        return symplectic_form(n) if self.statistics == "boson" else np.eye(2 * n)
+
+    def position_vector(self, k: int) -> Array:
+        """(u, 0) ∈ R^{2n}: X_k = u·x of an x–x reservoir."""
+        return jnp.concatenate([self.reservoirs[k].coupling, jnp.zeros(self.n_modes)])
+
+    def counter_term_matrix(self) -> Array:
+        """ΔG_k = 2 λ_r u u^T (x block) per reservoir (zero without counter-term), (M, 2n, 2n)."""
+        out = []
+        for k, r in enumerate(self.reservoirs):
+            if isinstance(r, PositionReservoir) and r.counter_term:
+                e = self.position_vector(k)
+                out.append(2.0 * r.reorganisation_energy() * jnp.outer(e, e))
+            else:
+                out.append(jnp.zeros_like(self.hamiltonian))
+        return jnp.stack(out)
+
+    def dressed_hamiltonian(self) -> Array:
+        """G + Σ_k ΔG_k (the system matrix the dynamics uses)."""
+        return self.hamiltonian + jnp.sum(self.counter_term_matrix(), axis=0)
+
+    def stability_matrix(self) -> Array:
+        """Bosons: G + ΔG − Σ (static bath renormalisation); must be positive definite for
+        H_total to be bounded below (completing the square in every bath mode)."""
+        g = self.dressed_hamiltonian()
+        for k, r in enumerate(self.reservoirs):
+            if isinstance(r, PositionReservoir):
+                e = self.position_vector(k)
+                g = g - 2.0 * _reorganisation(r.spectral_density) * jnp.outer(e, e)
+            else:
+                hs = 0.0
+                for dens, v in r.terms:
+                    hs = hs + _static_weight(dens) * jnp.outer(v, v.conj())
+                g = g - quadrature_hamiltonian(hs, None, "boson")[0]
+        return g
+
+    def _check_bounded_below(self):
+        if not is_concrete(*jax.tree_util.tree_leaves(self)):
+            return
+        for k, r in enumerate(self.reservoirs):
+            if isinstance(r, Reservoir):
+                for dens, _ in r.terms:
+                    probe = jnp.asarray([-5.0, -1.0, -1e-3, 0.0]) + r.chemical_potential
+                    w = np.asarray(dens(probe))
+                    if np.any(w > 0):
+                        raise ValueError(
+                            f"reservoirs[{k}]: a bosonic exchange reservoir needs a spectral "
+                            "density that vanishes for ω ≤ μ (the Bose function diverges); "
+                            "a Lorentzian on the whole real axis is not a valid bosonic bath.")
+        ev_s = np.linalg.eigvalsh(np.asarray(self.dressed_hamiltonian()))
+        if ev_s.min() <= 0:
+            raise ValueError(
+                "bosonic system Hamiltonian (after counter-terms) is not bounded below: the "
+                f"quadrature matrix has eigenvalue {ev_s.min():.4g} <= 0.")
+        ev = np.linalg.eigvalsh(np.asarray(self.stability_matrix()))
+        if ev.min() <= 0:
+            raise ValueError(
+                "total Hamiltonian is not bounded below: the system matrix minus the static "
+                f"bath renormalisation has eigenvalue {ev.min():.4g} <= 0 (add the "
+                "counter-term, or weaken the coupling).")
+
+
+def _reorganisation(dens):
+    if hasattr(dens, "reorganisation_energy"):
+        return dens.reorganisation_energy()
+    return _static_integral(dens, lambda w: dens(w) / w / np.pi)
+
+
+def _static_weight(dens):
+    """∫ dω/2π g(ω)/ω (positive frequencies) for a bosonic exchange bath."""
+    return _static_integral(dens, lambda w: dens(w) / w / (2 * np.pi))
+
+
+def _static_integral(dens, f):
+    """∫_0^∞ f(ω) dω on the half-line Gauss–Legendre rule (host side; for validation only)."""
+    om, w = half_line_rule(float(dens.scale()) + abs(float(dens.center())))
+    return float(np.sum(w * np.asarray(f(jnp.asarray(om)))))

@@ -1,8 +1,10 @@
-r"""Thermal reservoirs and occupation functions.
+r"""Thermal reservoirs (one family, two couplings) and occupation functions.
 
 A reservoir α is a free Gaussian bath, initially thermal at temperature T_α and chemical
-potential μ_α, coupled to the system through
-:math:`\Gamma_\alpha(\omega) = \sum_j g_j(\omega)\, v_j v_j^\dagger`.
+potential μ_α. ``Reservoir``: exchange (tunnelling) coupling Σ_k (V_k·a† c_k + h.c.), with
+:math:`\Gamma_\alpha(\omega) = \sum_j g_j(\omega)\, v_j v_j^\dagger` (any model).
+``PositionReservoir``: bosonic oscillators coupled through the system position u·x
+(Caldeira–Leggett; ``jt.QuadraticModel`` only), μ = 0.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._validation import as_float_array, check_finite, check_positive
-from .spectral_density import AbstractSpectralDensity
+from ._validation import as_float_array, check_finite, check_positive, is_concrete
+from .densities import AbstractSpectralDensity
 
 STATISTICS = ("fermion", "boson")
 
@@ -111,3 +115,64 @@ class Reservoir(eqx.Module):
         for dens, v in self.terms:
             out = out + dens(omega)[..., None, None] * jnp.outer(v, v.conj())
         return out
+
+
+class PositionReservoir(eqx.Module):
+    """A bosonic reservoir coupled through the system position X = u·x (Caldeira–Leggett).
+
+    H_α = Σ_k ω_k (q_k² + π_k²)/2, H_I^α = X Σ_k g_k q_k, J(ω) = (π/2) Σ g_k² δ(ω − ω_k);
+    with ``counter_term=True`` (default) the system also gets λ_r X², λ_r = (1/π)∫J/ω dω
+    (counted in the coupling energy of this reservoir). Thermal at ``temperature``; the
+    chemical potential is 0 (the bath's number is not conserved by H_I).
+
+    **Arguments:** ``spectral_density`` (e.g. ``DrudeLorentz``; must vanish for ω ≤ 0),
+    ``temperature`` (> 0), ``coupling`` (real vector u of length n), ``counter_term``.
+    """
+
+    spectral_density: AbstractSpectralDensity
+    coupling: Array
+    temperature: Array
+    chemical_potential: Array
+    counter_term: bool = eqx.field(static=True)
+
+    def __init__(self, spectral_density, temperature: ArrayLike = 1.0,
+                 coupling: ArrayLike | None = None, *, counter_term: bool = True):
+        if not isinstance(spectral_density, AbstractSpectralDensity):
+            raise ValueError("PositionReservoir spectral_density must be a spectral density "
+                             f"(e.g. jt.DrudeLorentz), got {type(spectral_density).__name__}.")
+        if coupling is None:
+            raise ValueError("PositionReservoir needs coupling=u (a real vector over the "
+                             "system positions).")
+        u = jnp.asarray(coupling)
+        if jnp.iscomplexobj(u):
+            raise ValueError("PositionReservoir coupling must be real (X = u·x is Hermitian).")
+        u = u.astype(jnp.float64)
+        if u.ndim != 1 or u.shape[0] == 0:
+            raise ValueError(f"PositionReservoir coupling must be a 1-D vector, got {u.shape}.")
+        check_finite(u, "PositionReservoir coupling")
+        if is_concrete(*jax.tree_util.tree_leaves(spectral_density)):
+            neg = np.asarray(spectral_density(jnp.asarray([-1.0, -1e-3, 0.0])))
+            if np.any(neg != 0):
+                raise ValueError("PositionReservoir spectral density must vanish for ω ≤ 0 "
+                                 "(bath oscillators have positive frequencies).")
+        self.spectral_density = spectral_density
+        self.coupling = u
+        self.temperature = as_float_array(temperature, "temperature", ndim=0)
+        check_positive(self.temperature, "PositionReservoir temperature")
+        self.chemical_potential = jnp.asarray(0.0)
+        self.counter_term = bool(counter_term)
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.coupling.shape[0])
+
+    @property
+    def terms(self):
+        return ((self.spectral_density, self.coupling),)
+
+    def reorganisation_energy(self):
+        d = self.spectral_density
+        if hasattr(d, "reorganisation_energy"):
+            return d.reorganisation_energy()
+        raise ValueError(f"{type(d).__name__} has no closed-form reorganisation energy; "
+                         "give counter_term=False or use DrudeLorentz.")

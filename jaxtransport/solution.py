@@ -42,7 +42,51 @@ def integrate_heat(times, j, jd):
     return jnp.concatenate([zero, jnp.cumsum(seg, axis=-2)], axis=-2)
 
 
-class Solution(eqx.Module):
+class AbstractSolution(eqx.Module):
+    """What every method's result has, with the same names, units and signs: currents **out
+    of** each reservoir and coupling energies, shapes (..., time, reservoir); the (T, μ) it
+    was evaluated at and the method's error estimate. Concrete kinds: ``jt.Solution``
+    (number-conserving, with C(t)), ``jt.CurrentSolution`` (currents only) and
+    ``jt.GeneralSolution`` (pairing / position coupling, with the covariance)."""
+
+    times: eqx.AbstractVar[Array]
+    particle_current: eqx.AbstractVar[Array]  # (..., T, M)
+    energy_current: eqx.AbstractVar[Array]  # (..., T, M)
+    heat_current: eqx.AbstractVar[Array]  # (..., T, M)
+    heat_current_derivative: eqx.AbstractVar[Array]  # (..., T, M)
+    coupling_energy: eqx.AbstractVar[Array]  # (..., T, M)  <H_I^α>
+    coupling_energy_derivative: eqx.AbstractVar[Array]  # (..., T, M)  d<H_I^α>/dt
+    temperature: eqx.AbstractVar[Array]  # (..., M)
+    chemical_potential: eqx.AbstractVar[Array]  # (..., M)
+    error_estimate: eqx.AbstractVar[Array]
+    # and ``statistics`` ("fermion" | "boson"; a static field, with a default in subclasses)
+
+    @property
+    def symmetric_heat_current(self) -> Array:
+        """J^Q_α − ½ d<H_I^α>/dt: heat with half the coupling energy assigned to reservoir α
+        (the strong-coupling 'symmetric split')."""
+        return self.heat_current - 0.5 * self.coupling_energy_derivative
+
+    @property
+    def integrated_heat(self) -> Array:
+        """Q_α(t) = ∫_{t_0}^t J^Q_α dt' (heat out of α since the first grid time t_0; equal
+        to ∫_0^t when the grid starts at 0). Fourth-order corrected trapezoid rule using the
+        exact derivative dJ^Q/dt: error O(Δt⁴·max|d⁴J/dt⁴|/720), except on an interval that
+        starts at the switch-on t = 0: there J^Q is not smooth (dJ/dt varies like a power of
+        t, the kernel of a Lorentzian has a kink), so that interval uses the plain trapezoid
+        (error ~Δt²·|dJ/dt|; e.g. 1.6e-5 for Δt = 0.01 in the two-site test model). Use a grid
+        that is fine near t = 0 when Q at short times matters."""
+        return integrate_heat(self.times, self.heat_current, self.heat_current_derivative)
+
+    def to_xarray(self, reservoir_names=None):
+        """An ``xarray.Dataset`` with dims (batch..., time, reservoir)."""
+        return currents_to_xarray(self, reservoir_names)
+
+
+class Solution(AbstractSolution):
+    """Observables of a number-conserving model: the currents of ``AbstractSolution``, the
+    correlation matrix C(t) and the system's energy and particle-number derivatives."""
+
     times: Array
     hamiltonian: Array
     correlation: Array  # (..., T, n, n)  C_ij(t) = <a_j† a_i>
@@ -87,23 +131,6 @@ class Solution(eqx.Module):
     def system_energy(self) -> Array:
         """<H_S>(t) = Tr[h C(t)], shape (..., T)."""
         return jnp.einsum("ij,...tji->...t", self.hamiltonian, self.correlation).real
-
-    @property
-    def symmetric_heat_current(self) -> Array:
-        """J^Q_α − ½ d<H_I^α>/dt: heat with half the coupling energy assigned to reservoir α
-        (physics.md §6; the strong-coupling 'symmetric split')."""
-        return self.heat_current - 0.5 * self.coupling_energy_derivative
-
-    @property
-    def integrated_heat(self) -> Array:
-        """Q_α(t) = ∫_{t_0}^t J^Q_α dt' (heat out of α since the first grid time t_0; equal
-        to ∫_0^t when the grid starts at 0). Fourth-order corrected trapezoid rule using the
-        exact derivative dJ^Q/dt: error O(Δt⁴·max|d⁴J/dt⁴|/720), except on an interval that
-        starts at the switch-on t = 0: there J^Q is not smooth (dJ/dt varies like a power of
-        t, the kernel of a Lorentzian has a kink), so that interval uses the plain trapezoid
-        (error ~Δt²·|dJ/dt|; e.g. 1.6e-5 for Δt = 0.01 in the two-site test model). Use a grid
-        that is fine near t = 0 when Q at short times matters."""
-        return integrate_heat(self.times, self.heat_current, self.heat_current_derivative)
 
     def to_xarray(self, reservoir_names=None):
         """An ``xarray.Dataset`` with dims (batch..., time, reservoir, mode, mode_)."""

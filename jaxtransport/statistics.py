@@ -132,7 +132,7 @@ class FiniteModes(eqx.Module):
         if not isinstance(method, Discretised):
             raise ValueError(f"method must be a jt.Discretised(...), got {type(method).__name__}.")
         grid = method.grid(model)
-        method._check(model, np.zeros(1), grid)  # band-weight warnings / errors
+        method.check_grid(model, np.zeros(1), grid)  # band-weight warnings / errors
         n = model.n_modes
         eps, coup, owner = [], [], []
         for nodes, _dw, r, dens, v, _, spacing in grid:

@@ -105,7 +105,7 @@ class SweepStore:
         import jax
         import zarr
 
-        from . import __version__
+        from ._version import __version__
 
         spec = self.spec
         self.progress.mkdir(parents=True, exist_ok=True)

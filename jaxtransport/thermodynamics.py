@@ -27,42 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._quadrature import gauss_rule
 from ._validation import reservoir_values
 from .reservoir import check_statistics, occupation
-from .solution import Solution
-from .state import GaussianState
-
-
-# ---------------------------------------------------------------------------------------------
-# entropy
-def _xlogx(x):
-    """x ln x with 0 ln 0 = 0 and a finite (zero) derivative at x = 0."""
-    safe = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, x * jnp.log(safe), 0.0)
-
-
-def gaussian_entropy(correlation, statistics: str = "fermion") -> Array:
-    r"""Von Neumann entropy (in nats, k_B = 1) of a number-conserving Gaussian state.
-
-    ``correlation``: C_ij = <a_j† a_i>, shape (..., n, n). With ν_k the eigenvalues of C:
-
-    - fermions: S = −Σ_k [ν_k ln ν_k + (1 − ν_k) ln(1 − ν_k)]  (needs 0 ≤ ν ≤ 1),
-    - bosons:   S = Σ_k [(ν_k + 1) ln(ν_k + 1) − ν_k ln ν_k]  (needs ν ≥ 0).
-
-    Eigenvalues are clipped to the allowed range (round-off); the gradient only involves the
-    eigenvalues, so it is finite at degenerate spectra. Returns shape (...).
-    """
-    statistics = check_statistics(statistics)
-    c = jnp.asarray(correlation)
-    if c.ndim < 2 or c.shape[-1] != c.shape[-2]:
-        raise ValueError(f"correlation must be (..., n, n) square, got shape {c.shape}.")
-    c = 0.5 * (c + jnp.conj(jnp.swapaxes(c, -1, -2)))
-    nu = jnp.linalg.eigvalsh(c)
-    if statistics == "fermion":
-        nu = jnp.clip(nu, 0.0, 1.0)
-        return -jnp.sum(_xlogx(nu) + _xlogx(1.0 - nu), axis=-1)
-    nu = jnp.clip(nu, 0.0, None)
-    return jnp.sum(_xlogx(nu + 1.0) - _xlogx(nu), axis=-1)
+from .solution import Solution, integrate_heat
+from .state import GaussianState, gaussian_entropy  # noqa: F401 (public here too)
 
 
 def _check_starts_at_zero(sol: Solution):
@@ -128,16 +97,6 @@ class EnergyBalance(eqx.Module):
     residual: Array
 
 
-def _cumulative(times, y, yd):
-    """∫_{t0}^t y with the corrected trapezoid rule (as ``Solution.integrated_heat``)."""
-    dt = jnp.diff(times)[:, None]
-    smooth = (times[:-1] > 0)[:, None]
-    seg = 0.5 * dt * (y[..., 1:, :] + y[..., :-1, :]) + jnp.where(
-        smooth, dt**2 / 12 * (yd[..., :-1, :] - yd[..., 1:, :]), 0.0
-    )
-    return jnp.concatenate([jnp.zeros_like(y[..., :1, :]), jnp.cumsum(seg, axis=-2)], axis=-2)
-
-
 def energy_balance(solution: Solution) -> EnergyBalance:
     r"""First-law bookkeeping ΔE_S + Σ_α <H_I^α> + Σ_α Δ<H_α> = 0 for a ``Solution``.
 
@@ -150,7 +109,7 @@ def energy_balance(solution: Solution) -> EnergyBalance:
     times = sol.times
     e_s = sol.system_energy
     zero = jnp.zeros_like(sol.particle_current)
-    dn = -_cumulative(times, sol.particle_current, zero)
+    dn = -integrate_heat(times, sol.particle_current, zero)
     # Q: fourth order (stored derivative); ΔE_α = −Q_α + μ_α ΔN_α
     q = sol.integrated_heat
     mu = sol.chemical_potential[..., None, :]
@@ -376,19 +335,16 @@ def linear_response_conductance(
     mu = float(chemical_potential)
     lo, hi = mu - 40 * t, mu + 40 * t
     npan = max(8, int(math.ceil(80 * panels_per_temperature)))
-    x, w = np.polynomial.legendre.leggauss(nodes_per_panel)
-    edges = np.linspace(lo, hi, npan + 1)
-    half = 0.5 * np.diff(edges)
-    nodes = ((edges[1:] + edges[:-1]) / 2)[:, None] + half[:, None] * x
-    wts = half[:, None] * w / (2 * math.pi)
-    om = jnp.asarray(nodes.ravel())
+    nodes, wts = gauss_rule(np.linspace(lo, hi, npan + 1), nodes_per_panel)
+    wts = wts / (2 * math.pi)
+    om = jnp.asarray(nodes)
     from .steady_state import transmission
 
     tr = jax.vmap(lambda o: transmission(model, o))(om)  # (K, M, M)
     others = jnp.sum(tr[:, hot, :], axis=-1) - tr[:, hot, hot]
     f = occupation(om, t, mu, "fermion")
     integrand = (om - mu) ** 2 / t * f * (1 - f) / t * others
-    return jnp.sum(jnp.asarray(wts.ravel()) * integrand)
+    return jnp.sum(jnp.asarray(wts) * integrand)
 
 
 def negative_windows(times, values, tolerance: float = 0.0) -> list[tuple[float, float]]:

@@ -8,7 +8,7 @@ import pytest
 from general_reference import boson_xx_evolve, fermion_pairing_evolve
 
 import jaxtransport as jt
-from jaxtransport.general.discretised import bath_modes
+from jaxtransport.response.general_discretised import bath_modes
 
 H2 = np.array([[0.4, 0.3], [0.3, -0.2]])
 D2 = np.array([[0.0, 0.35], [-0.35, 0.0]])
@@ -41,7 +41,7 @@ def test_rejects_wrong_symmetry_and_mixed_statistics():
     with pytest.raises(ValueError, match="mixed statistics"):
         jt.QuadraticModel.fermionic(H2, (bath,))
     model = jt.QuadraticModel.fermionic(H2, (lead,))
-    resp = jt.general_response(model, [0.0, 0.1],
+    resp = jt.response(model, [0.0, 0.1],
                                jt.Discretised(4, 5.0, check_recurrence=False, band_warning=1.0))
     with pytest.raises(ValueError, match="mixed statistics"):
         resp.evaluate(jt.CovarianceState(0.5 * np.eye(4), "boson"))
@@ -131,7 +131,7 @@ def test_fermion_pairing_matches_fock_space():
     ref = fermion_pairing_evolve(H2, D2, h_mod, d_mod, baths, times)
     state = jt.CovarianceState(ref["gamma"][0], "fermion")
     assert np.max(np.abs(np.asarray(state.to_nambu())[:2, 2:])) > 0.05  # anomalous ⟨aa⟩
-    sol = jt.solve_general(model, state, times, method)
+    sol = jt.solve(model, state, times, method)
     assert _max(sol.covariance, ref["gamma"]) < 1e-10
     for key in ("particle_current", "energy_current", "coupling_energy", "system_energy"):
         assert _max(getattr(sol, key), ref[key]) < 1e-10, key
@@ -161,7 +161,7 @@ def test_boson_squeezed_xx_model_matches_truncated_fock_space():
     disp = np.array([0.4, -0.2])
     refs = [boson_xx_evolve(gsys, mod, disp, baths, times, c) for c in (12, 14)]
     state = jt.CovarianceState(refs[1]["covariance"][0], "boson", mean=refs[1]["mean"][0])
-    sol = jt.solve_general(model, state, times, method)
+    sol = jt.solve(model, state, times, method)
     for k in ("covariance", "mean", "energy_current", "coupling_energy", "system_energy"):
         trunc = _max(refs[0][k], refs[1][k])
         err14, err12 = _max(getattr(sol, k), refs[1][k]), _max(getattr(sol, k), refs[0][k])
@@ -184,7 +184,7 @@ def engine_pair():
     times = np.linspace(0.0, 8.0, 11)
     method = jt.Discretised(80, 30.0, grid_scale=4.0, band_warning=0.5)
     ref = jt.solve(model, C0, times, method=method)
-    sol = jt.solve_general(jt.QuadraticModel.from_model(model), jt.GaussianState(C0), times,
+    sol = jt.solve(jt.QuadraticModel.from_model(model), jt.GaussianState(C0), times,
                            method)
     return ref, sol
 
@@ -209,7 +209,7 @@ def test_energy_conservation_and_second_law(engine_pair):
     times = np.linspace(0.0, 8.0, 33)
     model = jt.QuadraticModel.fermionic(H2, _leads(cutoff=4.0), pairing=D2)
     state = jt.CovarianceState.from_gaussian_state(jt.GaussianState(np.diag([1.0, 0.0])))
-    bdg = jt.solve_general(model, state, times,
+    bdg = jt.solve(model, state, times,
                            jt.Discretised(80, 30.0, grid_scale=4.0, band_warning=0.5))
     lhs = np.sum(np.asarray(bdg.energy_current), -1)
     rhs = np.asarray(bdg.system_energy_derivative) + np.sum(
@@ -223,11 +223,11 @@ def _continuum_vs_discretised(model, state, times, energy_tol=1e-6, n_modes=1200
     """Continuum (error estimate < 1e-8) vs Discretised (``n_modes`` per lead term, band 250,
     sinh grid): covariance 1e-8, particle currents and coupling energies 1e-6, system energy
     1e-8, energy/heat currents ``energy_tol``."""
-    cont = jt.solve_general(model, state, times)
+    cont = jt.solve(model, state, times)
     assert float(cont.error_estimate) < 1e-8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        disc = jt.solve_general(model, state, times,
+        disc = jt.solve(model, state, times,
                                 jt.Discretised(n_modes, 250.0, grid_scale=4.0, band_warning=0.05))
     assert _max(cont.covariance, disc.covariance) < 1e-8
     for key, tol in (("particle_current", 1e-6), ("coupling_energy", 1e-6),
@@ -286,7 +286,7 @@ def test_brownian_oscillator_relaxes_to_exact_equilibrium():
 
     w0, lam, gam, temp = 1.0, 0.5, 2.0, 0.6
     model, state = _brownian(jt.DrudeLorentz(lam, gam))
-    sol = jt.solve_general(model, state, np.array([0.0, 90.0]))
+    sol = jt.solve(model, state, np.array([0.0, 90.0]))
 
     def im_chi(w):
         return (1.0 / (w0**2 + 2 * lam - w**2 - 2 * lam * gam / (gam - 1j * w))).imag
@@ -306,11 +306,11 @@ def _both_methods(model, state, times, method):
     the discretised band warnings (expected for these deliberately chosen bands) are muted."""
     import warnings
 
-    cont = jt.solve_general(model, state, times)
+    cont = jt.solve(model, state, times)
     assert float(cont.error_estimate) < 1e-6
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        disc = jt.solve_general(model, state, times, method)
+        disc = jt.solve(model, state, times, method)
     return cont, disc
 
 
@@ -374,8 +374,8 @@ def test_two_oscillators_cutoff_baths_continuum_matches_discretised():
     on 2 cores: two 8000-dimensional symplectic problems)."""
     model = _two_oscillators(cross=0.2, high_cutoffs=(8.0, 6.0))
     state = jt.CovarianceState(0.5 * np.eye(4), "boson")
-    late = jt.solve_general(model, state, np.array([0.0, 90.0]))
-    ss = jt.general_steady_state(model)
+    late = jt.solve(model, state, np.array([0.0, 90.0]))
+    ss = jt.steady_state(model)
     assert _max(np.asarray(late.heat_current)[-1], ss.heat_current) < 1e-7
     times = np.linspace(0.0, 8.0, 9)
     cont, disc = _both_methods(model, state, times,
@@ -405,24 +405,24 @@ def _two_oscillators(cross=0.0, high_cutoffs=None):
 
 
 def test_phonon_transmission_formula_matches_long_time_continuum():
-    """J^Q_α = Σ_β∫dω/2π ω 4J_αJ_β|𝒢_αβ|²(n_α − n_β) (general_steady_state) == the
+    """J^Q_α = Σ_β∫dω/2π ω 4J_αJ_β|𝒢_αβ|²(n_α − n_β) (jt.steady_state) == the
     continuum (auxiliary-variable closure) heat currents at t = 90 from the vacuum, for a
     model with an x–p cross term (measured 2.4e-9; slowest closed-loop decay rate 0.084);
     the transmission and direct forms agree to round-off; energy is conserved."""
     model = _two_oscillators(cross=0.2)
-    ss = jt.general_steady_state(model)
+    ss = jt.steady_state(model)
     j = np.asarray(ss.heat_current)
     assert j[0] > 1e-2 and abs(j[0] + j[1]) < 1e-12
     assert float(ss.error_estimate) < 1e-10
     assert np.all(np.isnan(np.asarray(ss.particle_current)))
-    sol = jt.solve_general(model, jt.CovarianceState(0.5 * np.eye(4), "boson"),
+    sol = jt.solve(model, jt.CovarianceState(0.5 * np.eye(4), "boson"),
                            np.array([0.0, 90.0]))
     assert float(sol.error_estimate) < 1e-8
     assert _max(np.asarray(sol.heat_current)[-1], j) < 1e-8
 
 
 def test_phonon_steady_state_matches_textbook_formula():
-    """Separable case: general_steady_state == the textbook phonon Landauer formula
+    """Separable case: jt.steady_state == the textbook phonon Landauer formula
     J = ∫_0^∞ dω/2π ω 4 J_h J_c |(D^{-1})_{12}|² (n_h − n_c), D = K′ − ω² − diag(χ_h, χ_c),
     χ = 2λγ/(γ − iω), K′ = K + 2λ (counter-terms), integrated independently (scipy quad)."""
     from scipy.integrate import quad
@@ -439,7 +439,7 @@ def test_phonon_steady_state_matches_textbook_formula():
 
     ref = quad(integrand, 0.0, 60.0, points=[1.0, 1.2, 1.4], epsabs=1e-14, epsrel=1e-12,
                limit=500)[0]
-    ss = jt.general_steady_state(model)
+    ss = jt.steady_state(model)
     assert abs(float(ss.heat_current[0]) - ref) < 1e-10 * max(1.0, abs(ref))
     assert abs(float(ss.heat_current[1]) + ref) < 1e-10
 
@@ -448,12 +448,12 @@ def test_bdg_steady_state_matches_long_time_continuum():
     """Nambu-doubled Landauer–Büttiker currents (particle, energy, heat; particle number not
     conserved: Andreev processes) == continuum at t = 50 (measured 1.5e-10)."""
     model = jt.QuadraticModel.fermionic(H2, _leads(), pairing=D2)
-    ss = jt.general_steady_state(model)
+    ss = jt.steady_state(model)
     assert float(ss.error_estimate) < 1e-10
     jn, je = np.asarray(ss.particle_current), np.asarray(ss.energy_current)
     assert abs(je[0] + je[1]) < 1e-10 and abs(jn[0] + jn[1]) > 1e-3
     state = jt.CovarianceState.from_gaussian_state(jt.GaussianState(np.diag([1.0, 0.0])))
-    sol = jt.solve_general(model, state, np.array([0.0, 50.0]))
+    sol = jt.solve(model, state, np.array([0.0, 50.0]))
     for key in ("particle_current", "energy_current", "heat_current"):
         assert _max(np.asarray(getattr(sol, key))[-1], getattr(ss, key)) < 1e-8, key
 
@@ -468,7 +468,7 @@ def test_optimiser_accepts_bdg_models():
     """optimise_preparation on a BdG model (number-conserving preparations C0 of the paired
     system): reaches the analytic optimum of the linear objective (its certificate: the
     projector onto the negative eigenspace of the affine kernel) to 1e-6, and the returned
-    Solution equals a fresh solve_general of the returned state."""
+    Solution equals a fresh jt.solve of the returned state."""
     model = jt.QuadraticModel.fermionic(H2, _leads(), pairing=D2)
     times = np.linspace(0.0, 2.0, 5)
     objective = jt.HeatCurrentAt(times[2], reservoir=0)
@@ -476,14 +476,14 @@ def test_optimiser_accepts_bdg_models():
                                   steps=200, n_starts=2, progress=False)
     assert res.certificate["relative_error"] < 1e-6
     assert res.certificate["affine_residual"] < 1e-10
-    ref = jt.solve_general(model, res.state, times, SMALL)
+    ref = jt.solve(model, res.state, times, SMALL)
     assert _max(res.solution.heat_current, ref.heat_current) < 1e-12
     assert abs(float(objective(ref)) - res.value) < 1e-12
 
 
 def test_sweep_accepts_bdg_models(tmp_path):
     """run_sweep on a BdG model over (T_0, μ_1, C0): traces (per-axis outer sums) and the
-    summaries-only fast path == per-configuration solve_general with rebuilt models."""
+    summaries-only fast path == per-configuration jt.solve with rebuilt models."""
     model = jt.QuadraticModel.fermionic(H2, _leads(), pairing=D2)
     times = np.linspace(0.0, 2.0, 5)
     states = [np.diag([1.0, 0.0]), np.array([[0.5, 0.3j], [-0.3j, 0.5]])]
@@ -503,7 +503,7 @@ def test_sweep_accepts_bdg_models(tmp_path):
                                  coupling=right.terms[0][1])
             m2 = jt.QuadraticModel.fermionic(H2, (left, right), pairing=D2)
             for s, c0 in enumerate(states):
-                ref = jt.solve_general(m2, jt.GaussianState(c0), times, SMALL)
+                ref = jt.solve(m2, jt.GaussianState(c0), times, SMALL)
                 for name in traces:
                     assert _max(full[name].values[i, j, s], getattr(ref, name)) < 1e-12, name
                 assert abs(float(fast.min_heat_current.values[i, j, s])
@@ -512,7 +512,7 @@ def test_sweep_accepts_bdg_models(tmp_path):
 
 def test_sweep_accepts_bosonic_xx_models(tmp_path):
     """run_sweep over the hot bath's temperature for two oscillators between x–x Drude baths
-    (finite baths): heat currents and coupling energies == solve_general with rebuilt
+    (finite baths): heat currents and coupling energies == jt.solve with rebuilt
     models (≤ 1e-12)."""
     model = _two_oscillators()
     times = np.linspace(0.0, 3.0, 4)
@@ -528,6 +528,6 @@ def test_sweep_accepts_bosonic_xx_models(tmp_path):
             hot = jt.PositionReservoir(hot.spectral_density, temperature=t0,
                                        coupling=hot.coupling)
             m2 = jt.QuadraticModel(model.hamiltonian, (hot, cold), "boson")
-            ref = jt.solve_general(m2, 0.5 * np.eye(4), times, method)
+            ref = jt.solve(m2, 0.5 * np.eye(4), times, method)
             for name in names:
                 assert _max(ds[name].values[i, 0], getattr(ref, name)) < 1e-12, name

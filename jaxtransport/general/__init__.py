@@ -1,30 +1,21 @@
-"""General quadratic systems: pairing (BdG), squeezing and position–position coupling in the
-Majorana / quadrature covariance formalism (physics.md §8). Conventions: ``model.py``."""
+"""Deprecated namespace: general quadratic systems are part of the one model hierarchy now.
 
-from .continuum import GeneralContinuum
-from .model import CutoffDrudeLorentz, DrudeLorentz, PositionReservoir, QuadraticModel
-from .response import (
-    GeneralResponse,
-    GeneralSolution,
-    covariance_entropy,
-    general_response,
-    solve_general,
-)
-from .state import CovarianceState
-from .steady_state import GeneralSteadyState, general_steady_state
+``jt.QuadraticModel`` (``jaxtransport.model``), ``jt.PositionReservoir``
+(``jaxtransport.reservoir``), ``jt.DrudeLorentz`` (``jaxtransport.densities``),
+``jt.CovarianceState`` (``jaxtransport.state``) go through ``jt.response``, ``jt.solve`` and
+``jt.steady_state`` like every model. These names stay importable from here.
+"""
 
-__all__ = [
-    "CovarianceState",
-    "CutoffDrudeLorentz",
-    "DrudeLorentz",
-    "GeneralContinuum",
-    "GeneralResponse",
-    "GeneralSolution",
-    "GeneralSteadyState",
-    "PositionReservoir",
-    "QuadraticModel",
-    "covariance_entropy",
-    "general_response",
-    "general_steady_state",
-    "solve_general",
-]
+from ..densities import CutoffDrudeLorentz, DrudeLorentz
+from ..model import QuadraticModel
+from ..reservoir import PositionReservoir
+from ..response.api import general_response, solve_general
+from ..response.general import GeneralResponse, GeneralSolution
+from ..response.general_continuum import GeneralContinuum
+from ..state import CovarianceState, covariance_entropy
+from ..steady_state import GeneralSteadyState, general_steady_state
+
+__all__ = ["CovarianceState", "CutoffDrudeLorentz", "DrudeLorentz", "GeneralContinuum",  # noqa: RUF022
+           "GeneralResponse", "GeneralSolution", "GeneralSteadyState", "PositionReservoir",
+           "QuadraticModel", "covariance_entropy", "general_response", "general_steady_state",
+           "solve_general"]

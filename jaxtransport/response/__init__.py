@@ -1,7 +1,8 @@
-"""Stage 1 (response kernels) by two independent exact methods, and stage 2 (evaluate)."""
+"""Stage 1 (response kernels) by the exact methods, and stage 2 (``AbstractResponse.evaluate``)."""
 
-from .base import Response, response, solve
+from .api import response, solve
+from .base import AbstractResponse, Response
 from .continuum import Continuum
 from .discretised import Discretised
 
-__all__ = ["Continuum", "Discretised", "Response", "response", "solve"]
+__all__ = ["AbstractResponse", "Continuum", "Discretised", "Response", "response", "solve"]

@@ -16,6 +16,7 @@ J^x_α = 2 Re X^x_α, and the coupling energy <H_I^α> = −2 Im X^N_α.
 
 from __future__ import annotations
 
+import abc
 import math
 
 import equinox as eqx
@@ -30,39 +31,64 @@ from ..state import GaussianState
 
 # default: occupations must equal 1 below and 0 above the stored frequency window to this
 # accuracy (Continuum sets it from its tolerance)
-_EDGE_TOL = 1e-11
+EDGE_TOL = 1e-11
 
 
-class Stage2Base(eqx.Module):
-    """What every stage-1 result shares: occupations at its frequency nodes, the window check
-    and the validation of stage-2 inputs. Subclasses have fields ``temperature``,
-    ``chemical_potential`` (M,), ``nodes`` (M, K), ``window`` (2,), ``statistics`` and
-    ``edge_tolerance``, and a property ``n_modes``."""
+class AbstractResponse(eqx.Module):
+    """The stage-2 protocol every exact method implements (``Response``, ``CurrentResponse``,
+    ``PadeResponse``, ``GeneralResponse``).
+
+    Every observable is affine in the initial state and depends on (T, μ) only through the
+    reservoirs, so a result is the sum of three *terms* (tuples of arrays that add
+    elementwise): ``state_terms(state)`` (linear in the initial state),
+    ``bath_terms(temperature, chemical_potential)`` (the reservoir part) and
+    ``offset_terms()`` (independent of both); ``assemble`` turns their sum into the method's
+    solution (a ``jt.AbstractSolution``). ``checked_temperature`` validates (T, μ) (also under
+    jit). ``evaluate`` is written once, here, for every method; tools that need the parts
+    (sweeps, optimiser) call the same four methods.
+    """
+
+    times: eqx.AbstractVar[Array]
+    temperature: eqx.AbstractVar[Array]  # (M,) the model's values (defaults for evaluate)
+    chemical_potential: eqx.AbstractVar[Array]
+    # and ``statistics`` ("fermion" | "boson"), a static field
+
+    @property
+    @abc.abstractmethod
+    def n_modes(self) -> int:
+        """Number of system modes n."""
 
     @property
     def n_reservoirs(self) -> int:
         return int(self.temperature.shape[0])
 
-    def occupations(self, temperature, chemical_potential):
-        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
-        t = jnp.asarray(temperature)[..., :, None]
-        mu = jnp.asarray(chemical_potential)[..., :, None]
-        return occupation(self.nodes, t, mu, self.statistics)
+    # --- the four stage-2 terms ----------------------------------------------------------
+    @abc.abstractmethod
+    def state_terms(self, state):
+        """The initial-state part (linear in ``state``, as returned by ``initial_state``, or
+        a correlation array C0 (..., n, n))."""
 
-    def _check_window(self, temperature, chemical_potential):
-        lo, hi = self.window[0], self.window[1]
-        t = jnp.asarray(temperature)
-        mu = jnp.asarray(chemical_potential)
-        f_lo = occupation(lo, t, mu, self.statistics)
-        f_hi = occupation(hi, t, mu, self.statistics)
-        tol = self.edge_tolerance
-        if self.statistics == "boson":  # no weight below the window; f_B(hi) ≈ 0
-            return jnp.any(mu > lo) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
-        bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
-        return bad
+    @abc.abstractmethod
+    def bath_terms(self, temperature, chemical_potential):
+        """The reservoir part for temperatures and chemical potentials (..., M)."""
 
-    def _stage2_inputs(self, state, temperature, chemical_potential):
-        """Validated (C0, T, μ) arrays for ``evaluate`` (shapes and statistics)."""
+    @abc.abstractmethod
+    def offset_terms(self):
+        """The part independent of the initial state, T and μ."""
+
+    @abc.abstractmethod
+    def assemble(self, terms, temperature, chemical_potential):
+        """The solution from the summed terms."""
+
+    @abc.abstractmethod
+    def checked_temperature(self, temperature, chemical_potential):
+        """``temperature``, with an error (eager ``ValueError`` or ``eqx.error_if`` under jit)
+        if (T, μ) are outside what this response can evaluate."""
+
+    # --- hooks with defaults -------------------------------------------------------------
+    def initial_state(self, state):
+        """The validated initial-state input of ``state_terms``: by default the correlation
+        matrix C0 (..., n, n) of a ``jt.GaussianState`` or array."""
         if isinstance(state, GaussianState) and state.statistics != self.statistics:
             raise ValueError(
                 f"the initial state is {state.statistics}ic but the model is "
@@ -75,6 +101,22 @@ class Stage2Base(eqx.Module):
                 f"initial correlation must be (..., {self.n_modes}, {self.n_modes}) for this "
                 f"model, got {c0.shape}."
             )
+        return c0
+
+    def runs_eagerly(self, state, temperature, chemical_potential) -> bool:
+        """True where ``evaluate`` should run the stage-2 terms op by op instead of compiling
+        them (a method whose terms have a cheaper eager route); default False."""
+        return False
+
+    def refine(self, solution, state, temperature, chemical_potential):
+        """The solution ``evaluate`` returns, given the one the terms gave: a method whose
+        accuracy depends on (state, T, μ) may check its error estimate here and return a
+        more accurate solution (e.g. re-evaluate with more poles); default: unchanged."""
+        return solution
+
+    def stage2_inputs(self, state, temperature=None, chemical_potential=None):
+        """Validated (state, T, μ) for ``evaluate`` (shapes and statistics)."""
+        s = self.initial_state(state)
         temp, mu = reservoir_values(self.temperature, self.chemical_potential,
                                     temperature, chemical_potential)
         for name, x in (("temperature", temp), ("chemical_potential", mu)):
@@ -83,26 +125,104 @@ class Stage2Base(eqx.Module):
                     f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
                     f"reservoir), got {x.shape}."
                 )
-        return c0, temp, mu
+        return s, temp, mu
+
+    def evaluate(self, state, temperature=None, chemical_potential=None):
+        """Observables for the initial ``state`` and reservoir temperatures / chemical
+        potentials of shape (..., M) (default: the model's values).
+
+        ``state`` is a ``jt.GaussianState`` or a correlation matrix C0 (..., n, n) (and, for
+        a ``GeneralResponse``, a ``jt.CovarianceState`` or covariance (..., 2n, 2n)). Leading
+        batch axes broadcast against each other; ``jax.vmap``, ``jax.grad`` and ``jax.jit``
+        work too. Raises (also under jit) if (T, μ) are outside what the response was built
+        for (e.g. a ``Continuum``'s frequency window: pass ``temperature_range`` /
+        ``chemical_potential_range`` to widen it).
+        """
+        s, temp, mu = self.stage2_inputs(state, temperature, chemical_potential)
+        if self.runs_eagerly(s, temp, mu):
+            sol = stage2(self, s, temp, mu)
+        else:
+            sol = _stage2_jit(self, s, temp, mu)
+        return self.refine(sol, s, temp, mu)
 
 
-def window_error(resp, temp, mu):
-    """``temp`` with a runtime error (also under jit) if (T, μ) leave the Response's window."""
-    return eqx.error_if(
-        temp,
-        resp._check_window(temp, mu),
-        "temperature/chemical_potential outside the range the Response was built for "
-        "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
-        "frequency): the frequency window does not cover the occupation functions. Rebuild "
-        "with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
-    )
+def add_terms(*terms):
+    """Elementwise sum of stage-2 term tuples."""
+    return tuple(sum(parts) for parts in zip(*terms, strict=True))
 
 
-class Response(Stage2Base):
+def stage2(resp: AbstractResponse, state, temp, mu):
+    """The stage-2 evaluation of any response: check (T, μ), add the three terms, assemble."""
+    temp = resp.checked_temperature(temp, mu)
+    terms = add_terms(resp.state_terms(state), resp.bath_terms(temp, mu), resp.offset_terms())
+    return resp.assemble(terms, temp, mu)
+
+
+_stage2_jit = eqx.filter_jit(stage2)  # one compiled program per response structure and shape
+
+
+class AbstractNodeResponse(AbstractResponse):
+    """A response whose reservoir part is a sum over frequency nodes ω_βk with weights w_βk,
+    Σ_βk w_βk f_β(ω_βk) L_βk (the Continuum's quadrature, or the Discretised modes):
+    ``bath_terms`` contracts ``node_terms`` with the weighted occupations, and (T, μ) must
+    keep the occupations filled below and empty above the stored ``window``."""
+
+    nodes: eqx.AbstractVar[Array]  # (M, K)
+    weights: eqx.AbstractVar[Array]  # (M, K), includes the 1/2π of ∫dω/2π
+    window: eqx.AbstractVar[Array]  # (2,)
+    # and ``edge_tolerance`` (static float): how far from 0 / 1 occupations may be at the
+    # window edges
+
+    @abc.abstractmethod
+    def node_terms(self, weighted_occupations, reservoirs=None):
+        """The reservoir part for weighted occupations w_βk f_β(ω_βk) (..., M', K) of the
+        reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+
+    def occupations(self, temperature, chemical_potential):
+        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
+        t = jnp.asarray(temperature)[..., :, None]
+        mu = jnp.asarray(chemical_potential)[..., :, None]
+        return occupation(self.nodes, t, mu, self.statistics)
+
+    def weighted_occupations(self, temperature, chemical_potential):
+        """w_βk f_β(ω_βk), shape (..., M, K) (zero at padded nodes of zero weight)."""
+        return jnp.where(self.weights != 0,
+                         self.weights * self.occupations(temperature, chemical_potential), 0.0)
+
+    def bath_terms(self, temperature, chemical_potential):
+        return self.node_terms(self.weighted_occupations(temperature, chemical_potential))
+
+    def window_violated(self, temperature, chemical_potential):
+        """True if a temperature is not positive or an occupation is not within
+        ``edge_tolerance`` of 0 above the window (fermions: and of 1 below it; bosons: a
+        chemical potential above the lowest bath frequency)."""
+        lo, hi = self.window[0], self.window[1]
+        t = jnp.asarray(temperature)
+        mu = jnp.asarray(chemical_potential)
+        tol = self.edge_tolerance
+        bad = jnp.any(occupation(hi, t, mu, self.statistics) > tol) | jnp.any(~(t > 0))
+        if self.statistics == "boson":  # no weight below the window
+            return bad | jnp.any(mu > lo)
+        return bad | jnp.any(occupation(lo, t, mu, self.statistics) < 1 - tol)
+
+    def checked_temperature(self, temperature, chemical_potential):
+        return eqx.error_if(
+            temperature,
+            self.window_violated(temperature, chemical_potential),
+            "temperature/chemical_potential outside the range the Response was built for "
+            "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
+            "frequency; position (x–x) reservoirs: a chemical potential other than 0): the "
+            "frequency window does not cover the occupation functions. "
+            "Rebuild with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
+        )
+
+
+class Response(AbstractNodeResponse):
     """Stage-1 result: exact response kernels for one Hamiltonian, coupling set and time grid.
 
-    Create with ``jt.response(model, times, method=...)``; evaluate with ``.evaluate``.
-    Shapes: T times, n system modes, M reservoirs, K frequency nodes per reservoir.
+    Create with ``jt.response(model, times, method=...)``; evaluate with ``.evaluate``
+    (-> ``jt.Solution``). Shapes: T times, n system modes, M reservoirs, K frequency nodes per
+    reservoir.
     """
 
     times: Float[Array, " T"]
@@ -132,7 +252,7 @@ class Response(Stage2Base):
     method: str = eqx.field(static=True)
     statistics: str = eqx.field(static=True)
     # occupations must be within this of 1 (0) at the lower (upper) window edge
-    edge_tolerance: float = eqx.field(default=_EDGE_TOL, static=True)
+    edge_tolerance: float = eqx.field(default=EDGE_TOL, static=True)
     # optional (methods' ``correlation_dt=True``): kernels of dC/dt, the same layout as
     # correlation_kernel / correlation_offset; None when not stored (memory: as much again as
     # correlation_kernel). Used for the effective master equation's gain/loss rates.
@@ -143,26 +263,53 @@ class Response(Stage2Base):
     def n_modes(self) -> int:
         return int(self.propagator.shape[-1])
 
-    def evaluate(
-        self,
-        state: GaussianState | Array,
-        temperature: Array | None = None,
-        chemical_potential: Array | None = None,
-    ) -> Solution:
-        """Observables for initial state C0 and reservoir temperatures/chemical potentials.
+    def state_terms(self, state):
+        """(C(t), X, dX/dt, d/dt(Tr hC, Tr C)) of the initial correlation C0 (..., n, n)."""
+        c0 = jnp.asarray(state).astype(jnp.complex128)
+        g, gd = self.propagator, self.propagator_dt
+        corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
+        x = jnp.einsum("txaij,...ji->...txa", self.current_state, c0)
+        xd = jnp.einsum("txaij,...ji->...txa", self.current_state_dt, c0)
+        # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
+        gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
+        sd = jnp.stack(
+            [2 * jnp.einsum("ij,...tji->...t", self.hamiltonian, gcg).real,
+             2 * jnp.einsum("...tii->...t", gcg).real],
+            axis=-1,
+        )
+        return corr, x, xd, sd
 
-        ``temperature`` and ``chemical_potential`` have shape (..., M) (default: the model's
-        values); ``state`` is a ``GaussianState`` or a correlation matrix (..., n, n). Leading
-        batch axes broadcast against each other; ``jax.vmap`` works too. Raises (also under
-        jit) if a temperature/chemical potential lies outside the range this Response's
-        frequency window was built for (pass ``temperature_range``/``chemical_potential_range``
-        to ``Continuum`` to widen it).
-        """
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
-        return _evaluate(self, c0, temp, mu)
+    def node_terms(self, weighted_occupations, reservoirs=None):
+        sel = slice(None) if reservoirs is None else slice(*reservoirs)
+        wf = weighted_occupations
+        return (
+            node_contraction(wf, self.correlation_kernel[sel]),
+            node_contraction(wf, self.current_kernel[sel]),
+            node_contraction(wf, self.current_kernel_dt[sel]),
+            node_contraction(wf, self.scalar_kernel_dt[sel]),
+        )
+
+    def offset_terms(self):
+        return (self.correlation_offset, self.current_offset, self.current_offset_dt,
+                self.scalar_offset_dt)
+
+    def assemble(self, terms, temperature, chemical_potential) -> Solution:
+        corr, x, xd, sd = terms
+        return Solution.from_amplitudes(
+            times=self.times,
+            hamiltonian=self.hamiltonian,
+            correlation=corr,
+            amplitude=x,
+            amplitude_dt=xd,
+            scalar_dt=sd,
+            temperature=temperature,
+            chemical_potential=chemical_potential,
+            error_estimate=self.error_estimate,
+            statistics=self.statistics,
+        )
 
 
-def _bath(wf, kernel):
+def node_contraction(wf, kernel):
     """Σ_βk wf[..., β, k] kernel[β, k, ...] as one real GEMM.
 
     wf is real, so for large batches a complex kernel is contracted as its (real, imaginary)
@@ -179,123 +326,25 @@ def _bath(wf, kernel):
     return (out[..., :r] + 1j * out[..., r:]).reshape(*wf.shape[:-2], *rest)
 
 
-def state_terms(resp, c0):
-    """The C0-dependent parts (corr, X, dX/dt, d/dt(Tr hC, Tr C)) for c0 (..., n, n).
-    Other responses (``jt.CurrentResponse``, ``jt.GeneralResponse``) provide their own terms
-    as methods."""
-    if not isinstance(resp, Response):
-        return resp.state_terms(c0)
-    c0 = c0.astype(jnp.complex128)
-    g, gd = resp.propagator, resp.propagator_dt
-    corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
-    x = jnp.einsum("txaij,...ji->...txa", resp.current_state, c0)
-    xd = jnp.einsum("txaij,...ji->...txa", resp.current_state_dt, c0)
-    # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
-    gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
-    sd = jnp.stack(
-        [2 * jnp.einsum("ij,...tji->...t", resp.hamiltonian, gcg).real,
-         2 * jnp.einsum("...tii->...t", gcg).real],
-        axis=-1,
-    )
-    return corr, x, xd, sd
+# --- the protocol as free functions (used by the sweeps) ---------------------------------
+def state_terms(resp: AbstractResponse, c0):
+    """``resp.state_terms(c0)``."""
+    return resp.state_terms(c0)
 
 
-def bath_terms(resp, wf, reservoirs=None):
-    """The occupation-dependent parts for weighted occupations wf (..., M', K) of the
-    reservoirs ``reservoirs`` = (start, stop) (default all M)."""
-    if not isinstance(resp, Response):
-        return resp.bath_terms(wf, reservoirs)
-    sel = slice(None) if reservoirs is None else slice(*reservoirs)
-    return (
-        _bath(wf, resp.correlation_kernel[sel]),
-        _bath(wf, resp.current_kernel[sel]),
-        _bath(wf, resp.current_kernel_dt[sel]),
-        _bath(wf, resp.scalar_kernel_dt[sel]),
-    )
+def bath_terms(resp: AbstractNodeResponse, wf, reservoirs=None):
+    """``resp.node_terms(wf, reservoirs)``: the reservoir part for weighted occupations."""
+    return resp.node_terms(wf, reservoirs)
 
 
-def offset_terms(resp):
-    """The T-, μ- and C0-independent parts (the filled frequency tail)."""
-    if not isinstance(resp, Response):
-        return resp.offset_terms()
-    return (resp.correlation_offset, resp.current_offset, resp.current_offset_dt,
-            resp.scalar_offset_dt)
+def offset_terms(resp: AbstractResponse):
+    """``resp.offset_terms()``."""
+    return resp.offset_terms()
 
 
-def assemble(resp, terms, temp, mu) -> Solution:
-    """A ``Solution`` from summed (corr, X, dX/dt, scalar d/dt) terms."""
-    if not isinstance(resp, Response):
-        return resp.assemble(terms, temp, mu)
-    corr, x, xd, sd = terms
-    return Solution.from_amplitudes(
-        times=resp.times,
-        hamiltonian=resp.hamiltonian,
-        correlation=corr,
-        amplitude=x,
-        amplitude_dt=xd,
-        scalar_dt=sd,
-        temperature=temp,
-        chemical_potential=mu,
-        error_estimate=resp.error_estimate,
-        statistics=resp.statistics,
-    )
-
-
-def add_terms(*terms):
-    return tuple(sum(parts) for parts in zip(*terms))
-
-
-@eqx.filter_jit
-def _evaluate(resp, c0, temp, mu):
-    """The stage-2 contractions (one compiled program per shape)."""
-    temp = window_error(resp, temp, mu)
-    wf = resp.weights * resp.occupations(temp, mu)  # (..., M, K), real
-    terms = add_terms(state_terms(resp, c0), bath_terms(resp, wf), offset_terms(resp))
-    return assemble(resp, terms, temp, mu)
-
-
-def response(model, times, method=None, observables: str = "all") -> Response:
-    """Stage 1: exact response kernels of ``model`` on the time grid ``times``.
-
-    ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
-    error estimate) or ``jt.Discretised(n_modes, band)`` (finite reservoirs, exact unitary
-    evolution). The result does not depend on temperatures, chemical potentials or C0.
-
-    ``observables="all"`` (default) returns a ``Response`` (currents, coupling energies and
-    C(t)); ``observables="currents"`` returns a ``CurrentResponse`` whose ``evaluate`` gives a
-    ``CurrentSolution`` with the currents and coupling energies only: O(T n) state storage
-    instead of O(T n²) and no per-node correlation kernels, for systems of hundreds of modes.
-    A ``jt.QuadraticModel`` (pairing, squeezing, x–x coupling) gets ``jt.general_response``
-    (full observables only).
-    """
-    from ..general.model import QuadraticModel
-    from .continuum import Continuum
-
-    if isinstance(model, QuadraticModel):
-        from ..general.response import general_response
-
-        if observables != "all":
-            raise ValueError("observables='currents' is available for jt.Model (number-"
-                             "conserving), not for jt.QuadraticModel; use observables='all'.")
-        return general_response(model, times, method)
-
-    method = Continuum() if method is None else method
-    if observables == "all":
-        return method.response(model, times)
-    if observables == "currents":
-        if not hasattr(method, "current_response"):
-            raise ValueError(
-                f"observables='currents' is available for jt.Continuum and jt.Discretised, "
-                f"not {type(method).__name__}."
-            )
-        return method.current_response(model, times)
-    raise ValueError(f"observables must be 'all' or 'currents', got {observables!r}.")
-
-
-def solve(model, state, times, method=None, observables: str = "all") -> Solution:
-    """One call: ``response(model, times, method, observables).evaluate(state)`` at the
-    model's T and μ."""
-    return response(model, times, method, observables).evaluate(state)
+def assemble(resp: AbstractResponse, terms, temp, mu):
+    """``resp.assemble(terms, temp, mu)``."""
+    return resp.assemble(terms, temp, mu)
 
 
 def stack_reservoir_arrays(model):

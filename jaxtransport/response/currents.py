@@ -41,13 +41,15 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._validation import is_concrete
-from ..solution import current_fields, currents_to_xarray, integrate_heat
-from .base import Stage2Base, _bath, add_terms, stack_reservoir_arrays, window_error
+from ..solution import AbstractSolution, current_fields
+from .base import EDGE_TOL, AbstractNodeResponse, node_contraction, stack_reservoir_arrays
+from .closure import pole_data
+from .plan import edge_tolerance, padded_rules
 
 _TWO_PI = 2.0 * math.pi
 
 
-class CurrentSolution(eqx.Module):
+class CurrentSolution(AbstractSolution):
     """Currents and coupling energies of one (or a batch of) evaluation(s) of a
     ``CurrentResponse``. Same fields, units and sign conventions as ``jt.Solution``
     (currents **out of** each reservoir, shapes (..., time, reservoir)); no correlation
@@ -65,22 +67,8 @@ class CurrentSolution(eqx.Module):
     error_estimate: Array
     statistics: str = eqx.field(static=True, default="fermion")
 
-    @property
-    def symmetric_heat_current(self) -> Array:
-        """J^Q_α − ½ d<H_I^α>/dt (physics.md §6)."""
-        return self.heat_current - 0.5 * self.coupling_energy_derivative
 
-    @property
-    def integrated_heat(self) -> Array:
-        """Q_α(t) = ∫ J^Q_α dt' since the first grid time (see ``Solution.integrated_heat``)."""
-        return integrate_heat(self.times, self.heat_current, self.heat_current_derivative)
-
-    def to_xarray(self, reservoir_names=None):
-        """An ``xarray.Dataset`` with dims (batch..., time, reservoir)."""
-        return currents_to_xarray(self, reservoir_names)
-
-
-class CurrentResponse(Stage2Base):
+class CurrentResponse(AbstractNodeResponse):
     """Stage-1 result for currents only (see the module docstring). Evaluate with
     ``.evaluate(state, temperature, chemical_potential)`` -> ``CurrentSolution``; vmappable and
     differentiable in C0, T and μ like ``Response.evaluate``.
@@ -106,21 +94,15 @@ class CurrentResponse(Stage2Base):
     error_estimate: Array
     method: str = eqx.field(static=True)
     statistics: str = eqx.field(static=True)
-    edge_tolerance: float = eqx.field(default=1e-11, static=True)
+    edge_tolerance: float = eqx.field(default=EDGE_TOL, static=True)
 
     @property
     def n_modes(self) -> int:
         return int(self.state_rows.shape[-1])
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> CurrentSolution:
-        """Currents for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's)."""
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
-        return _evaluate_currents(self, c0, temp, mu)
-
-    # stage-2 term interface (as ``response.base.state_terms`` etc., used by sweeps): tuples
-    # (∅, X, dX/dt, ∅) with empty (..., T, 0) placeholders where the full Response has C(t)
-    # and the scalar derivatives, so that terms add like the full Response's
+    # stage-2 terms: tuples (∅, X, dX/dt, ∅) with empty (..., T, 0) placeholders where the
+    # full Response has C(t) and the scalar derivatives, so that terms add like the full
+    # Response's (evaluate -> CurrentSolution)
     def state_terms(self, c0):
         c0 = jnp.asarray(c0).astype(jnp.complex128)
         x = _bilinear(self.state_coef, self.state_rows, self.state_cols, c0)
@@ -128,9 +110,11 @@ class CurrentResponse(Stage2Base):
               + _bilinear(self.state_coef, self.state_rows, self.state_cols_dt, c0))
         return _padded(x, xd)
 
-    def bath_terms(self, wf, reservoirs=None):
+    def node_terms(self, weighted_occupations, reservoirs=None):
         sel = slice(None) if reservoirs is None else slice(*reservoirs)
-        return _padded(_bath(wf, self.current_kernel[sel]), _bath(wf, self.current_kernel_dt[sel]))
+        wf = weighted_occupations
+        return _padded(node_contraction(wf, self.current_kernel[sel]),
+                       node_contraction(wf, self.current_kernel_dt[sel]))
 
     def offset_terms(self):
         return _padded(self.current_offset, self.current_offset_dt)
@@ -152,14 +136,6 @@ def _bilinear(coef, rows, cols, c0):
     """Σ_r coef[x, α, r] rows[t, r] · C0 · cols[t, r] -> (..., T, 2, M)."""
     s = jnp.einsum("tri,...ij,trj->...tr", rows, c0, cols)
     return jnp.einsum("xar,...tr->...txa", coef, s)
-
-
-@eqx.filter_jit
-def _evaluate_currents(resp, c0, temp, mu):
-    temp = window_error(resp, temp, mu)
-    wf = resp.weights * resp.occupations(temp, mu)
-    terms = add_terms(resp.state_terms(c0), resp.bath_terms(wf), resp.offset_terms())
-    return resp.assemble(terms, temp, mu)
 
 
 # ----------------------------------------------------------------------------------------
@@ -334,19 +310,12 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
 
 
 def build_continuum_currents(model, times, plan, node_batch, sizes=None, tolerance=1e-8):
-    """``CurrentResponse`` arrays for one Continuum quadrature plan (cf. ``continuum._build``)."""
-    from . import continuum as cm
-
-    a, w_lo, w_hi = plan[:3]
-    wn, ww, on, ow, sn, sw = cm._rules(plan)
-    if sizes is None:
-        sizes = cm._padded_sizes(wn, on, sn, node_batch)
-    wn, ww = cm._pad(wn, ww, sizes[0], w_hi)
-    on, ow = cm._pad(on, ow, sizes[1], a)
-    sn, sw = cm._pad(sn, sw, sizes[2], 1.0)
+    """``CurrentResponse`` arrays for one Continuum ``QuadraturePlan`` (cf.
+    ``continuum_kernels.build_response``)."""
+    wn, ww, on, ow, sn, sw = padded_rules(plan, node_batch, sizes)
     arrays, eig_err = _continuum_current_arrays(
-        cm._poles(model, plan[10]),
-        *(jnp.asarray(x) for x in (times, wn, on, ow / _TWO_PI, sn, sw)), jnp.asarray(a),
+        pole_data(model, plan.fits),
+        *(jnp.asarray(x) for x in (times, wn, on, ow / _TWO_PI, sn, sw)), jnp.asarray(plan.a),
         node_batch=node_batch,
     )
     eig_err = float(eig_err)
@@ -363,15 +332,62 @@ def build_continuum_currents(model, times, plan, node_batch, sizes=None, toleran
         times=jnp.asarray(times), temperature=temp, chemical_potential=mu,
         nodes=jnp.broadcast_to(jnp.asarray(wn), (nres, len(wn))),
         weights=jnp.broadcast_to(jnp.asarray(ww / _TWO_PI), (nres, len(wn))),
-        window=jnp.asarray([w_lo, w_hi]), error_estimate=jnp.asarray(jnp.nan),
+        window=jnp.asarray([plan.w_lo, plan.w_hi]), error_estimate=jnp.asarray(jnp.nan),
         method="continuum", statistics=model.statistics,
-        edge_tolerance=cm._edge_tolerance(tolerance), **arrays,
+        edge_tolerance=edge_tolerance(tolerance), **arrays,
     )
 
 
 # ----------------------------------------------------------------------------------------
 # Discretised: a few probe rows of the finite-mode propagator
 # ----------------------------------------------------------------------------------------
+@jax.custom_jvp
+def probe_evolution(hmat, probes, times):
+    """probes @ exp(−i H t) for every t: shape (T, r, D)."""
+    lam, vec = jnp.linalg.eigh(hmat)
+    ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
+    pe = (probes @ vec)[None] * ph[:, None, :]
+    if not jnp.iscomplexobj(vec):  # real H: real eigh (~5x faster) and two real GEMMs
+        return (jnp.einsum("trd,ed->tre", pe.real, vec)
+                + 1j * jnp.einsum("trd,ed->tre", pe.imag, vec))
+    return jnp.einsum("trd,ed->tre", pe, vec.conj())
+
+
+@probe_evolution.defjvp
+def probe_evolution_jvp(primals, tangents):
+    """Daleckii–Krein derivative of e^{−iHt}, finite at degenerate spectra.
+
+    In the eigenbasis, d e^{−iHt} = V (Φ(t) ∘ X) V†, X = V† dH V and
+    Φ_ij = (e^{−iλ_i t} − e^{−iλ_j t})/(λ_i − λ_j). For separated pairs Φ∘X splits into
+    diagonal phases times the constant Q = X/(λ_i − λ_j); for (near-)degenerate pairs
+    (|λ_i − λ_j| t_max < 1e-4) Φ_ij = −it e^{−iλ_i t}(1 + O((Δλ t)²) ≤ 1e-9). Everything is then a
+    batched product over times without a per-time D×D matrix (no eigh gradient, no NaN)."""
+    hmat, probes, times = primals
+    dh, dp, dt = tangents
+    lam, vec = jnp.linalg.eigh(hmat)
+    vd = vec.conj().T
+    pv = probes @ vec
+    x = vd @ dh @ vec
+    dpv = dp @ vec
+    diff = lam[:, None] - lam[None, :]
+    tmax = jnp.maximum(jnp.max(jnp.abs(times)), 1e-12)
+    deg = jnp.abs(diff) * tmax < 1e-4
+    q = jnp.where(deg, 0.0, x / jnp.where(deg, 1.0, diff))
+    xdeg = jnp.where(deg, x, 0.0)
+    ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
+    pe = pv[None] * ph[:, None, :]  # (T, r, D)
+    out_e = pe  # primal in the eigenbasis
+    tan_e = (
+        jnp.einsum("tri,ij->trj", pe, q)
+        - (pv @ q)[None] * ph[:, None, :]
+        - 1j * times[:, None, None] * jnp.einsum("tri,ij->trj", pe, xdeg)
+        + dpv[None] * ph[:, None, :]
+        - 1j * dt[:, None, None] * pe * lam[None, None, :]
+    )
+    to_site = lambda y: jnp.einsum("trd,ed->tre", y, vec.conj())
+    return to_site(out_e), to_site(tan_e)
+
+
 @eqx.filter_jit
 def _discretised_current_arrays(h, eps, amps, vecs, term, owner_onehot, times):
     """Probe rows s_j = v_j† (system part) and r^p_j = Σ_{k∈j} a_k ε_k^p e_k (p = 0, 1) of
@@ -380,8 +396,6 @@ def _discretised_current_arrays(h, eps, amps, vecs, term, owner_onehot, times):
     With V_k = a_k v_{j(k)}: the amplitude of bath mode q is X^x_α(q) = −i Σ_{j∈α}
     conj(S_j(q)) ρ^x_j(q), S_j = s_j U, ρ^x_j = r^x_j U, and the state part is
     X^x_α = −i Σ_{j∈α} ρ^x_j|_S · C0 · conj(S_j|_S)."""
-    from .discretised import _probe_evolution
-
     n, kb = h.shape[0], eps.shape[0]
     nt = vecs.shape[0]
     d = n + kb
@@ -397,7 +411,7 @@ def _discretised_current_arrays(h, eps, amps, vecs, term, owner_onehot, times):
               for p in range(2)]
     probes = jnp.concatenate([s_rows, *r_rows])  # (3J, D)
     probes = jnp.concatenate([probes, -1j * probes @ hmat])  # and d/dt
-    up = _probe_evolution(hmat, probes, times)  # (T, 6J, D)
+    up = probe_evolution(hmat, probes, times)  # (T, 6J, D)
     s, rho = up[:, :nt], up[:, nt:3 * nt].reshape(-1, 2, nt, d)
     ds, drho = up[:, 3 * nt:4 * nt], up[:, 4 * nt:].reshape(-1, 2, nt, d)
     oh = owner_onehot.astype(complex)  # (M, J)

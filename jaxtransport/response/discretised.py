@@ -15,7 +15,6 @@ the discrete bath returns excitations — requested times beyond that raise an e
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
@@ -24,58 +23,52 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._quadrature import gauss_rule, legendre, panel_edges
 from .._validation import check_times, is_concrete
-from ..spectral_density import density_rule, gauss_rule, panel_edges
+from ..densities import density_rule
 from .base import Response, flatten_terms, stack_reservoir_arrays
+from .currents import build_discretised_currents, probe_evolution
 
 _GOLDEN = 0.6180339887498949
 
 
-@jax.custom_jvp
-def _probe_evolution(hmat, probes, times):
-    """probes @ exp(−i H t) for every t: shape (T, r, D)."""
-    lam, vec = jnp.linalg.eigh(hmat)
-    ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
-    pe = (probes @ vec)[None] * ph[:, None, :]
-    if not jnp.iscomplexobj(vec):  # real H: real eigh (~5x faster) and two real GEMMs
-        return (jnp.einsum("trd,ed->tre", pe.real, vec)
-                + 1j * jnp.einsum("trd,ed->tre", pe.imag, vec))
-    return jnp.einsum("trd,ed->tre", pe, vec.conj())
+class BathGrid(eqx.Module):
+    """The finite modes of one density term of a reservoir (host arrays): mode energies
+    ``nodes`` and quadrature ``spacing`` (V_k = sqrt(g(ω_k) spacing_k / 2π) v), the spacing
+    ``dw`` that sets the recurrence time 2π/dw, the ``reservoir`` index, the ``density``
+    and coupling ``vector`` of the term, and the ``band`` (lo, hi) covered. Unpacks as the
+    former tuple (nodes, dw, reservoir, density, vector, band, spacing)."""
+
+    nodes: np.ndarray
+    dw: float
+    reservoir: int
+    density: object
+    vector: object
+    band: tuple
+    spacing: np.ndarray
+
+    def __iter__(self):
+        return iter((self.nodes, self.dw, self.reservoir, self.density, self.vector,
+                     self.band, self.spacing))
 
 
-@_probe_evolution.defjvp
-def _probe_evolution_jvp(primals, tangents):
-    """Daleckii–Krein derivative of e^{−iHt}, finite at degenerate spectra.
+class BathModes(eqx.Module):
+    """All finite bath modes of a model: energies ε_k (Kb,), amplitudes a_k and the term
+    vectors (V_k = a_k v_{term[k]}), the term and reservoir (``owner``) of each mode, and per
+    reservoir the padded mode indices ``index`` and ``mask`` (M, K). Unpacks as the former
+    tuple (energies, amplitudes, vectors, term, owner, index, mask)."""
 
-    In the eigenbasis, d e^{−iHt} = V (Φ(t) ∘ X) V†, X = V† dH V and
-    Φ_ij = (e^{−iλ_i t} − e^{−iλ_j t})/(λ_i − λ_j). For separated pairs Φ∘X splits into
-    diagonal phases times the constant Q = X/(λ_i − λ_j); for (near-)degenerate pairs
-    (|λ_i − λ_j| t_max < 1e-4) Φ_ij = −it e^{−iλ_i t}(1 + O((Δλ t)²) ≤ 1e-9). Everything is then a
-    batched product over times without a per-time D×D matrix (no eigh gradient, no NaN)."""
-    hmat, probes, times = primals
-    dh, dp, dt = tangents
-    lam, vec = jnp.linalg.eigh(hmat)
-    vd = vec.conj().T
-    pv = probes @ vec
-    x = vd @ dh @ vec
-    dpv = dp @ vec
-    diff = lam[:, None] - lam[None, :]
-    tmax = jnp.maximum(jnp.max(jnp.abs(times)), 1e-12)
-    deg = jnp.abs(diff) * tmax < 1e-4
-    q = jnp.where(deg, 0.0, x / jnp.where(deg, 1.0, diff))
-    xdeg = jnp.where(deg, x, 0.0)
-    ph = jnp.exp(-1j * times[:, None] * lam[None, :])  # (T, D)
-    pe = pv[None] * ph[:, None, :]  # (T, r, D)
-    out_e = pe  # primal in the eigenbasis
-    tan_e = (
-        jnp.einsum("tri,ij->trj", pe, q)
-        - (pv @ q)[None] * ph[:, None, :]
-        - 1j * times[:, None, None] * jnp.einsum("tri,ij->trj", pe, xdeg)
-        + dpv[None] * ph[:, None, :]
-        - 1j * dt[:, None, None] * pe * lam[None, None, :]
-    )
-    to_site = lambda y: jnp.einsum("trd,ed->tre", y, vec.conj())
-    return to_site(out_e), to_site(tan_e)
+    energies: object
+    amplitudes: object
+    vectors: list
+    term: np.ndarray
+    owner: np.ndarray
+    index: np.ndarray
+    mask: np.ndarray
+
+    def __iter__(self):
+        return iter((self.energies, self.amplitudes, self.vectors, self.term, self.owner,
+                     self.index, self.mask))
 
 
 class Discretised(eqx.Module):
@@ -116,7 +109,7 @@ class Discretised(eqx.Module):
             raise ValueError(f"Discretised band must be a finite number > 0, got {self.band}.")
 
     def grid(self, model):
-        """Per term: (nodes, spacing, reservoir index, density, vector). Host-side layout."""
+        """Per density term of every reservoir its ``BathGrid`` (host-side layout)."""
         out = []
         for j, (dens, v, r) in enumerate(flatten_terms(model)):
             if self.band is not None:
@@ -142,7 +135,7 @@ class Discretised(eqx.Module):
                 edges = panel_edges(lo_b, hi_b, h, bps, dens.singular_points(), levels=6)
                 nodes, spacing = gauss_rule(edges, q)
                 dw = 2 * math.pi / (0.75 * q / float(np.max(np.diff(edges))))
-                out.append((nodes, dw, r, dens, v, (lo_b, hi_b), spacing))
+                out.append(BathGrid(nodes, dw, r, dens, v, (lo_b, hi_b), spacing))
                 continue
             if self.grid_scale is None:  # uniform
                 dw = 2.0 * band / self.n_modes
@@ -156,10 +149,12 @@ class Discretised(eqx.Module):
                 nodes = c + s0 * np.sinh(u)
                 spacing = s0 * np.cosh(u) * du
                 dw = float(spacing.min())
-            out.append((nodes, dw, r, dens, v, (c - band, c + band), spacing))
+            out.append(BathGrid(nodes, dw, r, dens, v, (c - band, c + band), spacing))
         return out
 
-    def _check(self, model, times, grid):
+    def check_grid(self, model, times, grid):
+        """Raise if the finite bath recurs within ``times`` or the band misses too much
+        spectral weight (warn above ``band_warning``)."""
         tmax = float(times[-1])
         for nodes, dw, r, dens, _, (lo, hi), _sp in grid:
             t_rec = 2 * math.pi / dw
@@ -186,12 +181,10 @@ class Discretised(eqx.Module):
                     stacklevel=3,
                 )
 
-    def bath_modes(self, model, times):
-        """The finite baths: energies ε_k (Kb,), amplitudes a_k and vectors (V_k = a_k v_j(k)),
-        the term index j(k) and reservoir index of each mode, and per reservoir the padded
-        mode indices and mask (M, K). Checks recurrences and band truncation."""
+    def bath_modes(self, model, times) -> BathModes:
+        """The finite baths as ``BathModes``. Checks recurrences and band truncation."""
         grid = self.grid(model)
-        self._check(model, times, grid)
+        self.check_grid(model, times, grid)
         nres = model.n_reservoirs
         eps, amps, term, owner = [], [], [], []
         for j, (nodes, _dw, r, dens, _v, _, spacing) in enumerate(grid):
@@ -208,8 +201,8 @@ class Discretised(eqx.Module):
             idx[r, : len(ks)] = ks
             mask[r, : len(ks)] = 1.0
         vecs = [v for *_, v, _, _ in grid]
-        return (jnp.concatenate(eps), jnp.concatenate(amps), vecs, np.concatenate(term), owner,
-                idx, mask)
+        return BathModes(jnp.concatenate(eps), jnp.concatenate(amps), vecs,
+                         np.concatenate(term), owner, idx, mask)
 
     def response(self, model, times) -> Response:
         times = check_times(times)
@@ -258,14 +251,7 @@ class Discretised(eqx.Module):
     def current_response(self, model, times):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): evolves a few
         probe rows per bath term instead of all n system rows (see ``response/currents.py``)."""
-        from .currents import build_discretised_currents
-
         return build_discretised_currents(self, model, check_times(times))
-
-
-@functools.lru_cache(maxsize=4)
-def _legendre(q):
-    return np.polynomial.legendre.leggauss(q)
 
 
 def _weight_outside(dens, lo, hi) -> float:
@@ -277,7 +263,7 @@ def _weight_outside(dens, lo, hi) -> float:
         total = float(np.sum(gw))
         inside = float(np.sum(gw[(xs >= lo) & (xs <= hi)]))
         return float(max(0.0, 1.0 - inside / total)) if total > 0 else 0.0
-    x, w = _legendre(800)
+    x, w = legendre(800)
     c, s = float(dens.center()), float(dens.scale())
 
     def integral(th_lo, th_hi):
@@ -310,7 +296,7 @@ def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=Fals
             pr = jnp.zeros((n, d), complex).at[:, n:].set(coup.T * (sel * eps**p)[None, :])
             rows.append(pr)
     probes = jnp.concatenate(rows)  # (n(1+3M), D)
-    up = _probe_evolution(hmat, probes, times)  # (T, r, D)
+    up = probe_evolution(hmat, probes, times)  # (T, r, D)
     us = up[:, :n]  # U_S(t)
     pu = up[:, n:].reshape(up.shape[0], 3, nres, n, d)  # P_{α,p} U
     h_sa_h_as = jnp.stack(

@@ -61,8 +61,8 @@ from jaxtyping import Array, Float
 
 from .._validation import check_times, is_concrete
 from ..solution import Solution
-from .base import Stage2Base, flatten_terms, stack_reservoir_arrays
-from .continuum import closure_generator
+from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
+from .closure import closure_generator
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -271,7 +271,7 @@ def _build(model, times, n_pade, stage1):
     )
 
 
-class PadeResponse(Stage2Base):
+class PadeResponse(AbstractResponse):
     """Stage-1 result of ``jt.Pade()``: the closure eigendecomposition (T-independent) and the
     Padé constants. ``evaluate(state, temperature, chemical_potential)`` -> ``jt.Solution``
     (same fields, units and signs as the Continuum's), vmappable and differentiable in C0, T,
@@ -307,18 +307,78 @@ class PadeResponse(Stage2Base):
     def method(self) -> str:
         return "pade"
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> Solution:
-        """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's)."""
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
-        leaves = [c0, temp, mu, *jax.tree_util.tree_leaves(self)]
-        if c0.ndim == 2 and temp.ndim == 1 and mu.ndim == 1 and is_concrete(*leaves):
-            # one concrete configuration outside any transformation: the same kernel in
-            # NumPy, so that a single transient needs no compilation at all
-            return _evaluate_numpy(self, c0, temp, mu)
-        temp = eqx.error_if(temp, jnp.any(~(temp > 0)) | jnp.any(~jnp.isfinite(mu)),
-                            "temperature must be > 0 and chemical potentials finite")
-        return _evaluate(self, c0, temp, mu)
+    def runs_eagerly(self, state, temperature, chemical_potential) -> bool:
+        """One concrete configuration outside any transformation: the terms run in NumPy, so
+        that a single transient needs no compilation at all."""
+        leaves = [state, temperature, chemical_potential, *jax.tree_util.tree_leaves(self)]
+        return (state.ndim == 2 and temperature.ndim == 1 and chemical_potential.ndim == 1
+                and is_concrete(*leaves))
+
+    def checked_temperature(self, temperature, chemical_potential):
+        msg = "temperature must be > 0 and chemical potentials finite"
+        if is_concrete(temperature, chemical_potential):
+            t, u = np.asarray(temperature, float), np.asarray(chemical_potential, float)
+            if not (np.all(t > 0) and np.all(np.isfinite(u))):
+                raise ValueError(f"{msg}, got T = {t}, mu = {u}.")
+            return temperature
+        bad = jnp.any(~(temperature > 0)) | jnp.any(~jnp.isfinite(chemical_potential))
+        return eqx.error_if(temperature, bad, msg)
+
+    # stage-2 terms: (C(t), X, dX/dt, scalar d/dt, Padé-truncation estimate, rounding bound)
+    def state_terms(self, state):
+        """The C0 part (..., n, n): the closure modes alone (no Padé poles involved)."""
+        xp = np if is_concrete(state, *jax.tree_util.tree_leaves(self)) else jnp
+        arr = self._arrays(xp)
+        y, ydt, bound = _state_modal(xp, arr, xp.asarray(state, complex), self.n_modes,
+                                     2 * len(self.term_res))
+        return (*_readout(xp, self, arr, y, ydt), 0.0 * bound, bound)
+
+    def bath_terms(self, temperature, chemical_potential):
+        """The lead part at (T, μ) (..., M): with N and with fewer Padé poles (the
+        difference is the truncation estimate)."""
+        temp, mu = temperature, chemical_potential
+        if temp.ndim == 1 and mu.ndim == 1 and is_concrete(
+                temp, mu, *jax.tree_util.tree_leaves(self)):
+            arr = self._arrays(np)
+            t, u = np.asarray(temp, float), np.asarray(mu, float)
+            hi = _bath_one(np, self, arr, t, u, np.asarray(self.xi), np.asarray(self.eta))
+            lo = _bath_one(np, self, arr, t, u, np.asarray(self.xi_lo),
+                           np.asarray(self.eta_lo))
+            return (*hi[:4], _truncation(np, hi, lo), hi[4])
+        m_res = self.n_reservoirs
+        batch = jnp.broadcast_shapes(temp.shape[:-1], mu.shape[:-1])
+        tb = jnp.broadcast_to(temp, batch + (m_res,)).reshape(-1, m_res)
+        mb = jnp.broadcast_to(mu, batch + (m_res,)).reshape(-1, m_res)
+        arr = self._arrays(jnp)
+        xis = jnp.stack([self.xi, self.xi_lo])
+        etas = jnp.stack([self.eta, self.eta_lo])
+
+        def one(t, u):
+            both = jax.vmap(lambda x_, e_: _bath_one(jnp, self, arr, t, u, x_, e_))(xis, etas)
+            hi = tuple(b[0] for b in both)
+            lo = tuple(b[1] for b in both)
+            return (*hi[:4], _truncation(jnp, hi, lo), hi[4])
+
+        out = jax.vmap(one)(tb, mb)
+        return tuple(x.reshape(batch + x.shape[1:]) for x in out)
+
+    def offset_terms(self):
+        return (0.0,) * 6
+
+    def assemble(self, terms, temperature, chemical_potential) -> Solution:
+        corr, amp, amp_dt, sdt, trunc, bound = terms
+        xp = np if isinstance(corr, np.ndarray) else jnp
+        batch = corr.shape[:-3]
+        mres = self.n_reservoirs
+        sol = Solution.from_amplitudes(
+            times=self.times, hamiltonian=self.hamiltonian, correlation=corr, amplitude=amp,
+            amplitude_dt=amp_dt, scalar_dt=sdt,
+            temperature=xp.broadcast_to(temperature, batch + (mres,)),
+            chemical_potential=xp.broadcast_to(chemical_potential, batch + (mres,)),
+            error_estimate=xp.broadcast_to(xp.maximum(trunc, bound), batch),
+            statistics="fermion",
+        )
+        return jax.tree_util.tree_map(jnp.asarray, sol)
 
     def _arrays(self, xp):
         names = ("times", "hamiltonian", "ell", "rr", "rinv", "vec", "kappa", "lam", "tvec",
@@ -326,59 +386,29 @@ class PadeResponse(Stage2Base):
         return {k: xp.asarray(getattr(self, k)) for k in names}
 
 
-def _error(xp, hi, lo):
-    """Padé-truncation estimate (N vs N_low) plus the rounding bound."""
-    err = xp.maximum(xp.max(xp.abs(hi[0] - lo[0])), 2 * xp.max(xp.abs(hi[1] - lo[1])))
-    return xp.maximum(err, hi[4])
+def _truncation(xp, hi, lo):
+    """Padé-truncation estimate: N vs N_low poles (occupations and current amplitudes)."""
+    return xp.maximum(xp.max(xp.abs(hi[0] - lo[0])), 2 * xp.max(xp.abs(hi[1] - lo[1])))
 
 
-def _solution(resp, corr, amp, amp_dt, sdt, temp, mu, err):
-    return Solution.from_amplitudes(
-        times=resp.times, hamiltonian=resp.hamiltonian, correlation=corr, amplitude=amp,
-        amplitude_dt=amp_dt, scalar_dt=sdt, temperature=temp, chemical_potential=mu,
-        error_estimate=err, statistics="fermion",
-    )
-
-
-def _evaluate_numpy(resp: PadeResponse, c0, temp, mu):
-    temp, mu = np.asarray(temp, float), np.asarray(mu, float)
-    if not (np.all(temp > 0) and np.all(np.isfinite(mu))):
-        raise ValueError(f"temperature must be > 0 and chemical potentials finite, got "
-                         f"T = {temp}, mu = {mu}.")
-    arr = resp._arrays(np)
-    c0 = np.asarray(c0, complex)
-    hi = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi), np.asarray(resp.eta))
-    lo = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi_lo),
-                    np.asarray(resp.eta_lo))
-    sol = _solution(resp, *hi[:4], temp, mu, _error(np, hi, lo))
-    return jax.tree_util.tree_map(jnp.asarray, sol)
-
-
-@eqx.filter_jit
-def _evaluate(resp: PadeResponse, c0, temp, mu):
-    n = resp.n_modes
-    batch = jnp.broadcast_shapes(c0.shape[:-2], temp.shape[:-1], mu.shape[:-1])
-    m_res = resp.n_reservoirs
-    c0b = jnp.broadcast_to(c0, batch + (n, n)).reshape(-1, n, n)
-    tb = jnp.broadcast_to(temp, batch + (m_res,)).reshape(-1, m_res)
-    mb = jnp.broadcast_to(mu, batch + (m_res,)).reshape(-1, m_res)
-    arr = resp._arrays(jnp)
-    xis = jnp.stack([resp.xi, resp.xi_lo])
-    etas = jnp.stack([resp.eta, resp.eta_lo])
-
-    def one(c, t, u):
-        both = jax.vmap(lambda x_, e_: _solve_one(jnp, resp, arr, c, t, u, x_, e_))(xis, etas)
-        hi = tuple(b[0] for b in both)
-        lo = tuple(b[1] for b in both)
-        return (*hi[:4], _error(jnp, hi, lo))
-
-    corr, amp, amp_dt, sdt, err = jax.vmap(one)(c0b, tb, mb)
-    nt = resp.times.shape[0]
-    rs = lambda x, tail: x.reshape(batch + tail)  # noqa: E731
-    return _solution(resp, rs(corr, (nt, n, n)), rs(amp, (nt, 2, m_res)),
-                     rs(amp_dt, (nt, 2, m_res)), rs(sdt, (nt, 2)),
-                     jnp.broadcast_to(temp, batch + (m_res,)),
-                     jnp.broadcast_to(mu, batch + (m_res,)), rs(err, ()))
+def _state_modal(xp, arr, c0, n, n_filter_rows):
+    """Readout rows (closure rows, then zero filter rows) of e^{Lt} (C0 ⊕ 0) e^{L†t} for C0
+    (..., n, n), their time derivative and a rounding bound."""
+    ell, rr, rinv, times = arr["ell"], arr["rr"], arr["rinv"], arr["times"]
+    m = ell.shape[0]
+    s0 = rinv[:, :n] @ c0 @ rinv[:, :n].conj().T  # (..., m, m) modal coordinates
+    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
+    a = rr[None] * ec[:, None, :]  # (T, m, m): R e^{Λt}
+    b = (rr[:n][None] * ec[:, None, :]).conj()  # (T, n, m)
+    sd = ell[:, None] * s0 + s0 * ell.conj()[None, :]
+    y = xp.einsum("trk,...kl,tjl->...trj", a, s0, b)
+    ydt = xp.einsum("trk,...kl,tjl->...trj", a, sd, b)
+    zeros = xp.zeros(y.shape[:-2] + (n_filter_rows, n), complex)
+    y, ydt = (xp.concatenate([x, zeros], axis=-2) for x in (y, ydt))
+    ab = xp.abs
+    bound = xp.max(ab(rr) @ ab(s0) @ ab(rr[:n]).T, axis=(-2, -1))
+    bound = 8 * m * _EPS * bound * (1.0 + 1e2 * _EPS * arr["eig_condition"])
+    return y, ydt, bound
 
 
 def _phi(xp, x, t, ext):
@@ -392,9 +422,9 @@ def _phi(xp, x, t, ext):
     return xp.where(small, series, (ext - 1.0) / xs)
 
 
-def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
-    """One configuration: (correlation (T,n,n), amplitude (T,2,M), its derivative, scalar_dt
-    (T,2), rounding bound)."""
+def _bath_one(xp, resp: PadeResponse, arr, temp, mu, xi, eta):
+    """The lead part at one (T, μ) (C0 = 0): (correlation (T,n,n), amplitude (T,2,M), its
+    derivative, scalar_dt (T,2), rounding bound)."""
     times = arr["times"]
     n = resp.n_modes
     npol = arr["lam"].shape[0]
@@ -455,8 +485,7 @@ def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
     # M(t) = S0 ∘ e^{(Λ_k+Λ̄_l)t} + SQ ∘ φ(Λ_k+Λ̄_l, t), C_ψ = R_ext M R_ext†. The filter–filter
     # block is stationary (M_ff = Σ for all t: Q_w/(μ_q + μ̄_q') = −Σ), so it only enters the
     # constant part; the closure–closure block uses the stable φ (weakly damped modes).
-    c0pad = xp.pad(xp.asarray(c0, complex), ((0, npol), (0, npol)))
-    s_cc = rinv @ c0pad @ rinv.conj().T + what @ sig @ what.conj().T
+    s_cc = what @ sig @ what.conj().T
     s_cf = what @ sig  # S0[c, f]
     q_cc = what @ qw @ what.conj().T
     q_cf = what @ qw
@@ -500,26 +529,37 @@ def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
              + a(rows_f) @ (a(sig) @ a(cols_f)))
     bound = 8 * (m + nq) * _EPS * xp.max(bound) * (1.0 + 1e2 * _EPS * arr["eig_condition"])
     bound = bound + 1e3 * tmax * jordan * xp.max(a(sig)) * xp.max(a(rr)) ** 2
-    corr = y[:, :n, :]
-    cb = xp.einsum("tpi,ip->tp", y[:, n:m, :], arr["vec"])
-    cbd = xp.einsum("tpi,ip->tp", ydt[:, n:m, :], arr["vec"])
-    cxn = xp.einsum("tji,ij->tj", y[:, m:m + nt, :], arr["tvec"])
-    cxe = xp.einsum("tji,ij->tj", y[:, m + nt:, :], arr["tvec"])
-    cxnd = xp.einsum("tji,ij->tj", ydt[:, m:m + nt, :], arr["tvec"])
-    cxed = xp.einsum("tji,ij->tj", ydt[:, m + nt:, :], arr["tvec"])
+    return (*_readout(xp, resp, arr, y, ydt), bound)
+
+
+def _readout(xp, resp: PadeResponse, arr, y, ydt):
+    """(correlation, amplitude, its derivative, scalar d/dt) from the readout rows y(t)
+    (..., T, n + P + 2J, n) (system rows, pole rows, filter outputs N and E)."""
+    n = resp.n_modes
+    m = n + arr["lam"].shape[0]
+    nt = len(resp.term_res)
+    lam = arr["lam"]
+    corr = y[..., :n, :]
+    cb = xp.einsum("...tpi,ip->...tp", y[..., n:m, :], arr["vec"])
+    cbd = xp.einsum("...tpi,ip->...tp", ydt[..., n:m, :], arr["vec"])
+    cxn = xp.einsum("...tji,ij->...tj", y[..., m:m + nt, :], arr["tvec"])
+    cxe = xp.einsum("...tji,ij->...tj", y[..., m + nt:, :], arr["tvec"])
+    cxnd = xp.einsum("...tji,ij->...tj", ydt[..., m:m + nt, :], arr["tvec"])
+    cxed = xp.einsum("...tji,ij->...tj", ydt[..., m + nt:, :], arr["tvec"])
     mres = resp.n_reservoirs
     p1 = xp.asarray(np.eye(mres)[np.asarray(resp.pole_res)].T)  # (M, P)
     t1 = xp.asarray(np.eye(mres)[np.asarray(resp.term_res)].T)  # (M, J)
 
     def amplitude(cxn_, cxe_, cb_):
         xn = -1j * cxn_ @ t1.T - cb_ @ p1.T
-        xe = -1j * cxe_ @ t1.T + (1j * lam[None, :] * cb_) @ p1.T
-        return xp.stack([xn, xe], axis=1)  # (T, 2, M)
+        xe = -1j * cxe_ @ t1.T + (1j * lam * cb_) @ p1.T
+        return xp.stack([xn, xe], axis=-2)  # (..., T, 2, M)
 
     amp = amplitude(cxn, cxe, cb)
     amp_dt = amplitude(cxnd, cxed, cbd)
-    cdt = ydt[:, :n, :]
+    cdt = ydt[..., :n, :]
     h = arr["hamiltonian"]
-    sdt = xp.stack([xp.einsum("ij,tji->t", h, cdt).real,
-                     xp.trace(cdt, axis1=1, axis2=2).real], axis=1)
-    return corr, amp, amp_dt, sdt, bound
+    sdt = xp.stack([xp.einsum("ij,...tji->...t", h, cdt).real,
+                    xp.einsum("...tii->...t", cdt).real], axis=-1)
+    return corr, amp, amp_dt, sdt
+

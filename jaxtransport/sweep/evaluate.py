@@ -228,7 +228,7 @@ def grid_parts(spec: Sweep, resp):
         tt, mm = (np.repeat(t_vals, len(m_vals)), np.tile(m_vals, len(t_vals)))
         wf = resp.weights[b] * resp.occupations(jnp.asarray(tt)[:, None],
                                                 jnp.asarray(mm)[:, None])[:, b]
-        bad = resp._check_window(jnp.asarray(tt), jnp.asarray(mm))
+        bad = resp.window_violated(jnp.asarray(tt), jnp.asarray(mm))
         if bool(bad):
             raise ValueError(f"reservoir {b}: swept temperatures/chemical potentials lie "
                              "outside the Response's frequency window; pass a method built "

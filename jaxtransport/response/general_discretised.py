@@ -30,8 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times
-from .model import PositionReservoir, exchange_block, symplectic_form
-from .response import GeneralResponse, mode_blocks
+from .._quadrature import tail_rule
+from ..nambu import exchange_block, symplectic_form
+from ..reservoir import PositionReservoir
+from .general import GeneralResponse, mode_blocks
 
 _GOLDEN = 0.6180339887498949
 
@@ -58,7 +60,7 @@ def bath_modes(model, method, times):
     out = []
     if model.statistics == "fermion":
         grid = method.grid(model)
-        method._check(model, times, grid)
+        method.check_grid(model, times, grid)
         for nodes, _dw, r, dens, v, _, spacing in grid:
             amp = np.sqrt(np.asarray(dens(jnp.asarray(nodes))) * spacing / (2 * math.pi))
             blocks = jax.vmap(lambda a, v=v: exchange_block(a * v, "fermion"))(jnp.asarray(amp))
@@ -91,10 +93,8 @@ def _warn_band(dens, band, res):
     """Warn when the band misses > 1e-3 of the reorganisation energy (1/π)∫J/ω."""
     if not hasattr(dens, "reorganisation_energy"):
         return
-    x, w = np.polynomial.legendre.leggauss(200)
-    u = 0.5 * (x + 1)  # ω = band/u on [band, ∞)
-    om = band / u
-    tail = np.sum(0.5 * w * np.asarray(dens(jnp.asarray(om))) / om * band / u**2) / np.pi
+    om, w = tail_rule(band)  # [band, ∞)
+    tail = np.sum(w * np.asarray(dens(jnp.asarray(om))) / om) / np.pi
     frac = tail / float(dens.reorganisation_energy())
     if frac > 1e-3:
         warnings.warn(f"Discretised band {band:g} misses a fraction {frac:.3g} of the "
@@ -149,7 +149,9 @@ def discretised_response(model, times, method) -> GeneralResponse:
         temperature=model.temperatures,
         chemical_potential=model.chemical_potentials,
         energy_offset=model.energy_offset,
-        window=jnp.asarray([-jnp.inf, jnp.inf]),
+        # bosons: no bath weight below the lowest mode (μ must stay below it)
+        window=jnp.asarray([float(np.min(np.asarray(nodes))) if stat == "boson" else -np.inf,
+                            np.inf]),
         error_estimate=jnp.asarray(jnp.nan),
         statistics=stat,
         number_conserving=tuple(not isinstance(r, PositionReservoir) for r in model.reservoirs),

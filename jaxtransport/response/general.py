@@ -30,16 +30,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validation import reservoir_values
-from ..reservoir import occupation
-from ..solution import Solution
-from ..state import GaussianState
-from .model import symplectic_form
-from .state import CovarianceState, covariance_from_correlation, nambu_correlation
+from ..nambu import covariance_from_correlation, nambu_correlation
+from ..solution import AbstractSolution
+from ..state import CovarianceState, GaussianState, covariance_entropy
+from .base import EDGE_TOL, AbstractNodeResponse
 
 
-class GeneralSolution(eqx.Module):
-    """Observables of a general quadratic model (shapes (..., T, ...); see module doc)."""
+class GeneralSolution(AbstractSolution):
+    """Observables of a general quadratic model (shapes (..., T, ...); see module doc): the
+    currents of ``jt.AbstractSolution`` plus the covariance, mean and system energy."""
 
     times: Array
     covariance: Array  # (..., T, 2n, 2n) V(t) or Γ(t)
@@ -56,15 +55,6 @@ class GeneralSolution(eqx.Module):
     chemical_potential: Array
     error_estimate: Array
     statistics: str = eqx.field(static=True)
-
-    @property
-    def integrated_heat(self) -> Array:
-        """Q_α(t) = ∫_0^t J^Q_α (same corrected trapezoid rule as ``jt.Solution``)."""
-        return Solution.integrated_heat.fget(self)
-
-    @property
-    def symmetric_heat_current(self) -> Array:
-        return self.heat_current - 0.5 * self.coupling_energy_derivative
 
     @property
     def entropy(self) -> Array:
@@ -90,31 +80,8 @@ class GeneralSolution(eqx.Module):
         return nambu_correlation(self.covariance, self.mean, self.statistics)
 
 
-def _xlogx(x):
-    safe = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, x * jnp.log(safe), 0.0)
-
-
-def covariance_entropy(covariance, statistics: str) -> Array:
-    r"""Gaussian von Neumann entropy from the covariance (nats).
-
-    Fermions: ±ν_k eigenvalues of iΓ (0 ≤ ν ≤ ½): S = Σ_k h(½ + ν_k), h(p) = −p ln p −
-    (1−p) ln(1−p). Bosons: symplectic eigenvalues ν_k ≥ ½ (|eig(iΩV)|):
-    S = Σ_k [(ν + ½) ln(ν + ½) − (ν − ½) ln(ν − ½)]. Each pair ±ν is counted once (½ sum)."""
-    x = jnp.asarray(covariance)
-    n = x.shape[-1] // 2
-    if statistics == "fermion":
-        nu = jnp.linalg.eigvalsh(1j * x)
-        p = jnp.clip(0.5 + nu, 0.0, 1.0)
-        return -0.5 * jnp.sum(_xlogx(p) + _xlogx(1.0 - p), axis=-1)
-    om = jnp.asarray(symplectic_form(n))
-    nu = jnp.abs(jnp.linalg.eigvals(1j * om @ x).real)
-    nu = jnp.maximum(nu, 0.5)
-    return 0.5 * jnp.sum(_xlogx(nu + 0.5) - _xlogx(nu - 0.5), axis=-1)
-
-
-class GeneralResponse(eqx.Module):
-    """Stage-1 kernels of a general quadratic model (create with ``general_response``).
+class GeneralResponse(AbstractNodeResponse):
+    """Stage-1 kernels of a general quadratic model (create with ``jt.response(model, times)``).
 
     Shapes: T times, 2n quadratures, M reservoirs, K nodes per reservoir, P = 3M + 1 scalars.
     """
@@ -136,39 +103,32 @@ class GeneralResponse(eqx.Module):
     statistics: str = eqx.field(static=True)
     number_conserving: tuple = eqx.field(static=True)  # per reservoir: particle current defined
     method: str = eqx.field(static=True)
-    edge_tolerance: float = eqx.field(default=1e-11, static=True)
+    edge_tolerance: float = eqx.field(default=EDGE_TOL, static=True)
 
     @property
     def n_modes(self) -> int:
         return int(self.propagator.shape[-1] // 2)
 
-    @property
-    def n_reservoirs(self) -> int:
-        return int(self.temperature.shape[0])
+    def window_violated(self, temperature, chemical_potential):
+        """The window check, and a chemical potential ≠ 0 at a position (x–x) reservoir."""
+        bad = super().window_violated(temperature, chemical_potential)
+        if all(self.number_conserving):
+            return bad
+        xx = ~jnp.asarray(self.number_conserving)
+        return bad | jnp.any(jnp.where(xx, jnp.asarray(chemical_potential) != 0, False))
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> GeneralSolution:
-        """Observables for the initial ``state`` and reservoir temperatures/chemical
-        potentials (..., M) (default: the model's). ``state``: ``CovarianceState``, a
-        covariance array (..., 2n, 2n), or a number-conserving state (``jt.GaussianState``
-        or a correlation array C_ij = ⟨a_j† a_i⟩ of shape (..., n, n), as the optimiser and
-        sweeps pass). Raises under jit if an occupation is not negligible at the top of the
-        stored frequency window (Continuum) or a temperature is not positive."""
+    def initial_state(self, state):
+        """(X0, d0) of the initial ``state``: a ``CovarianceState``, a covariance array
+        (..., 2n, 2n), or a number-conserving state (``jt.GaussianState`` or a correlation
+        array C_ij = ⟨a_j† a_i⟩ of shape (..., n, n), as the optimiser and sweeps pass)."""
         if isinstance(state, GaussianState):
             state = CovarianceState.from_gaussian_state(state)
         if isinstance(state, CovarianceState):
             if state.statistics != self.statistics:
                 raise ValueError(f"mixed statistics: a {state.statistics} state for a "
                                  f"{self.statistics} model.")
-            x0, d0 = state.covariance, state.mean
-        else:
-            x0, d0 = self.initial_covariance(state)
-        temp, mu = reservoir_values(self.temperature, self.chemical_potential,
-                                    temperature, chemical_potential)
-        for name, x in (("temperature", temp), ("chemical_potential", mu)):
-            if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
-                raise ValueError(f"{name} must have shape (..., {self.n_reservoirs}), got "
-                                 f"{x.shape}.")
-        return _evaluate(self, x0, d0, temp, mu)
+            return state.covariance, state.mean
+        return self.initial_covariance(state)
 
     # -- stage-2 building blocks (the interface of jt.response.base used by the sweeps) ----
     def initial_covariance(self, state):
@@ -185,32 +145,13 @@ class GeneralResponse(eqx.Module):
                              f"a correlation matrix (..., {n}, {n}), got shape {a.shape}.")
         return x0, jnp.zeros(x0.shape[:-1])
 
-    def occupations(self, temperature, chemical_potential):
-        """f_β(ω_βk) at the nodes, shape (..., M, K)."""
-        t = jnp.asarray(temperature)[..., :, None]
-        mu = jnp.asarray(chemical_potential)[..., :, None]
-        return occupation(self.nodes, t, mu, self.statistics)
-
-    def _check_window(self, temperature, chemical_potential):
-        """True if a temperature is not positive or an occupation is not negligible (within
-        ``edge_tolerance``) at the top (and, fermions, not filled at the bottom) of the
-        stored window."""
-        temp, mu = jnp.asarray(temperature), jnp.asarray(chemical_potential)
-        f_top = occupation(self.window[1], temp, mu, self.statistics)
-        bad = jnp.any(~(temp > 0)) | jnp.any(jnp.abs(f_top) > self.edge_tolerance)
-        if self.statistics == "fermion":
-            f_lo = occupation(self.window[0], temp, mu, self.statistics)
-            bad = bad | jnp.any(f_lo < 1 - self.edge_tolerance)
-        return bad
-
-    def state_terms(self, state, mean=None):
+    def state_terms(self, state):
         """Initial-state part of the stage-2 terms (covariance, amplitude, amplitude_dt,
-        system energy [value, d/dt], mean) for a covariance or correlation array (see
-        ``initial_covariance``) and an optional displacement. The amplitudes follow the
-        engine's convention (``jt.response.base``): J^N_α = 2 Re X^N_α, J^E_α = 2 Re X^E_α,
-        ⟨H_I^α⟩ = −2 Im X^N_α."""
-        x0, d0 = self.initial_covariance(state)
-        d0 = d0 if mean is None else jnp.asarray(mean, jnp.float64)
+        system energy [value, d/dt], mean) for (X0, d0) (``initial_state``) or a covariance
+        or correlation array (``initial_covariance``, zero displacement). The amplitudes
+        follow the engine's convention (``jt.response.base``): J^N_α = 2 Re X^N_α,
+        J^E_α = 2 Re X^E_α, ⟨H_I^α⟩ = −2 Im X^N_α."""
+        x0, d0 = state if isinstance(state, tuple) else self.initial_covariance(state)
         s = self.propagator
         sig = x0 + d0[..., :, None] * d0[..., None, :]
         cov = jnp.einsum("tij,...jk,tlk->...til", s, x0, s)
@@ -218,9 +159,8 @@ class GeneralResponse(eqx.Module):
         sc = jnp.einsum("txpij,...ij->...txp", self.state_kernel, sig)
         return (cov, *self._amplitudes(sc), mean_t)
 
-    def bath_terms(self, wf, reservoirs=None):
-        """Occupation-dependent terms for weighted occupations wf (..., M', K) of the
-        reservoirs ``reservoirs`` = (start, stop) (default all M)."""
+    def node_terms(self, weighted_occupations, reservoirs=None):
+        wf = weighted_occupations
         sel = slice(None) if reservoirs is None else slice(*reservoirs)
         cov = jnp.einsum("...bk,bktij->...tij", wf, self.bath_covariance[sel])
         sc = jnp.einsum("...bk,bktxp->...txp", wf, self.bath_scalar[sel])
@@ -271,17 +211,6 @@ class GeneralResponse(eqx.Module):
         )
 
 
-@eqx.filter_jit
-def _evaluate(resp: GeneralResponse, x0, d0, temp, mu):
-    temp = eqx.error_if(temp, resp._check_window(temp, mu),
-                        "temperature <= 0, or occupations not negligible at the top or bottom "
-                        "of the stored frequency window (rebuild the Response with a larger "
-                        "temperature_range).")
-    wf = jnp.where(resp.weights != 0, resp.weights * resp.occupations(temp, mu), 0.0)
-    parts = (resp.state_terms(x0, d0), resp.bath_terms(wf), resp.offset_terms())
-    return resp.assemble(tuple(sum(p) for p in zip(*parts, strict=True)), temp, mu)
-
-
 def mode_blocks(statistics):
     """(b0, b1) with the thermal covariance of one bath mode (q, π) = b0 + f·b1: bosons
     V = (f + ½) 1; fermions Γ = (f − ½) [[0, 1], [−1, 0]]."""
@@ -304,32 +233,3 @@ def state_from(state, statistics, n):
                              "model.")
         return state
     return CovarianceState(state, statistics)
-
-
-def general_response(model, times, method=None) -> GeneralResponse:
-    """Stage 1 for a ``QuadraticModel``: ``method`` is ``jt.Discretised(...)`` (finite
-    reservoirs, exact) or ``None``/``jt.Continuum(...)``/``GeneralContinuum(...)`` (exact
-    continuum closure: Lorentzian-pole exchange reservoirs for fermions, Drude–Lorentz x–x
-    reservoirs for bosons). Independent of T, μ and the initial state."""
-    from ..response.continuum import Continuum
-    from ..response.discretised import Discretised
-    from .continuum import GeneralContinuum
-    from .discretised import discretised_response
-
-    if isinstance(method, Discretised):
-        return discretised_response(model, times, method)
-    if method is None or isinstance(method, Continuum):  # bosons: keep its temperature range
-        method = GeneralContinuum(engine=method, temperature_range=getattr(
-            method, "temperature_range", None))
-    if not isinstance(method, GeneralContinuum):
-        raise ValueError(f"unknown method {method!r}: use jt.Discretised(...) or "
-                         "jt.GeneralContinuum(...).")
-    return method.response(model, times)
-
-
-def solve_general(model, state, times, method=None) -> GeneralSolution:
-    """One call: ``general_response(model, times, method).evaluate(state)`` at the model's T
-    and μ. ``state``: ``CovarianceState``, ``jt.GaussianState`` (number-conserving) or a
-    covariance array."""
-    resp = general_response(model, times, method)
-    return resp.evaluate(state_from(state, model.statistics, model.n_modes))

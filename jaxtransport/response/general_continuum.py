@@ -36,20 +36,20 @@ lower-order rule on the same panels.
 
 from __future__ import annotations
 
-import math
+import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._quadrature import gauss_panels, ray_rule
 from .._validation import check_times
-from ..model import Model
-from ..reservoir import Reservoir
-from ..response.continuum import Continuum, _gauss_panels, _ray_rule, _window_cut
-from ..spectral_density import AbstractSpectralDensity, Lorentzian
-from .model import PositionReservoir, nambu_transform, symplectic_form
-from .response import GeneralResponse
+from ..nambu import nambu_transform
+from .continuum import Continuum
+from .drude import DrudeClosure, drude_closure
+from .general import GeneralResponse
+from .plan import default_order, edge_tolerance, window_cut
 
 
 class GeneralContinuum(eqx.Module):
@@ -59,73 +59,62 @@ class GeneralContinuum(eqx.Module):
 
     - ``engine``: the ``jt.Continuum`` settings for fermionic models (default
       ``jt.Continuum()``; tolerance 1e-8 with its own error estimate).
-    - ``tolerance``: bosons: sets the window (f < tolerance·e^{−5} at ω_max) and the default
-      Gauss order.
+    - ``tolerance``: bosons: target absolute accuracy of the covariance, energy currents and
+      coupling energies (default 1e-8); it sets the window (f < tolerance·e^{−5} at ω_max),
+      and the quadrature is refined (panels halved, up to ``max_refinements`` times) until
+      the error estimate (difference to a lower-order rule) is below it; a warning says when
+      it is not reached.
     - ``temperature_range``: bosons: (T_min, T_max) for which stage 2 must be valid (default
       the model's temperatures × [0.8, 1.25]).
+    - ``chemical_potential_range``: passed on to the fermionic engine; position (x–x)
+      reservoirs have μ = 0, so for them only None or (0, 0) is accepted.
     - ``nodes_per_panel``, ``panel_factor``: bosonic quadrature resolution (panel width =
       factor × min(1/t_max·4, T_min, pole distances)).
+
+    ``jt.response(model, times, jt.Continuum(...))`` builds one from the ``Continuum``'s
+    settings (``from_continuum``).
     """
 
     engine: Continuum | None = None
     tolerance: float = eqx.field(default=1e-8, static=True)
     temperature_range: tuple | None = eqx.field(default=None, static=True)
+    chemical_potential_range: tuple | None = eqx.field(default=None, static=True)
     nodes_per_panel: int = eqx.field(default=12, static=True)
     panel_factor: float = eqx.field(default=1.0, static=True)
+    max_refinements: int = eqx.field(default=2, static=True)
+
+    @classmethod
+    def from_continuum(cls, method: Continuum | None) -> GeneralContinuum:
+        """The settings of a ``jt.Continuum`` (tolerance, ranges, order, refinements)."""
+        if method is None:
+            return cls()
+        return cls(engine=method, tolerance=method.tolerance,
+                   temperature_range=method.temperature_range,
+                   chemical_potential_range=method.chemical_potential_range,
+                   nodes_per_panel=method.nodes_per_panel or default_order(method.tolerance),
+                   max_refinements=method.max_refinements)
 
     def response(self, model, times) -> GeneralResponse:
         times = check_times(times)
         if model.statistics == "fermion":
-            return _nambu_response(model, times, self.engine or Continuum())
+            engine = self.engine or Continuum(
+                tolerance=self.tolerance, temperature_range=self.temperature_range,
+                chemical_potential_range=self.chemical_potential_range)
+            return _nambu_response(model, times, engine)
+        rng = self.chemical_potential_range
+        if rng is not None and tuple(float(x) for x in rng) != (0.0, 0.0):
+            raise ValueError(
+                f"chemical_potential_range={rng} does not apply to position (x–x) reservoirs: "
+                "their chemical potential is 0 (the bath number is not conserved by the "
+                "coupling). Omit it (or pass (0, 0)).")
         return _drude_response(model, times, self)
 
 
 # ------------------------------------------------------------------------------------------
 # fermions: Nambu doubling onto the number-conserving engine
 # ------------------------------------------------------------------------------------------
-class MirroredDensity(AbstractSpectralDensity):
-    """g(−ω) of a density g (the hole copy of a lead)."""
-
-    density: AbstractSpectralDensity
-
-    def __call__(self, omega):
-        return self.density(-omega)
-
-    def lorentzian_terms(self):
-        return tuple(Lorentzian(t.gamma, t.width, -t.center_, _pole=True)
-                     for t in self.density.lorentzian_terms())
-
-    def scale(self):
-        return self.density.scale()
-
-    def center(self):
-        return -self.density.center()
-
-
-def nambu_model(model) -> Model:
-    """The number-conserving engine model of a fermionic ``QuadraticModel`` with exchange
-    leads: 2n Nambu modes, reservoirs (particle_0..particle_{M−1}, hole_0..hole_{M−1})."""
-    n = model.n_modes
-    t = jnp.asarray(nambu_transform(n))
-    hn = 1j * t @ model.hamiltonian @ t.conj().T  # dψ/dt = T G T† ψ = −i 𝓗 ψ
-    hn = 0.5 * (hn + hn.conj().T)
-    z = jnp.zeros(n, jnp.complex128)
-    parts, holes = [], []
-    for r in model.reservoirs:
-        if not isinstance(r, Reservoir):
-            raise ValueError("fermionic continuum needs exchange (jt.Reservoir) leads.")
-        parts.append(Reservoir(terms=[(d, jnp.concatenate([v.astype(complex), z]))
-                                      for d, v in r.terms],
-                               temperature=r.temperature,
-                               chemical_potential=r.chemical_potential))
-        holes.append(Reservoir(terms=[(MirroredDensity(d), jnp.concatenate(
-            [z, -jnp.conj(v.astype(complex))])) for d, v in r.terms],
-            temperature=r.temperature, chemical_potential=-r.chemical_potential))
-    return Model(hn, tuple(parts + holes), "fermion")
-
-
 def _nambu_response(model, times, engine) -> GeneralResponse:
-    nm = nambu_model(model)
+    nm = model.nambu_doubled()
     er = engine.response(nm, times) if not isinstance(engine, GeneralResponse) else engine
     n, m = model.n_modes, model.n_reservoirs
     t = jnp.asarray(nambu_transform(n))
@@ -210,84 +199,6 @@ def _nambu_response(model, times, engine) -> GeneralResponse:
 # ------------------------------------------------------------------------------------------
 # bosons: x–x coupling to Drude–Lorentz baths, auxiliary-variable closure
 # ------------------------------------------------------------------------------------------
-class _Drude(eqx.Module):
-    lmat: jax.Array  # (m, m) real generator of E = (r_S, y)
-    beta: jax.Array  # (M, m) noise input per reservoir
-    eext: jax.Array  # (M, m) X_α = e_α·E
-    lam_gam: jax.Array  # (M, P) 2λ_pγ_p on the terms of α (0 elsewhere)
-    lam_gam2: jax.Array  # (M, P) 2λ_pγ_p²
-    counter: jax.Array  # (M,) λ_r (0 without counter-term)
-    gsys: jax.Array  # (2n, 2n) bare system matrix (system energy)
-    dens: tuple  # per reservoir: density (analytic J(ω))
-
-    def scalars(self, z, n1, ne):
-        """[d<N>/dt (0), d<H_α>/dt, <H_I^α>, <H_S> − E_0] from an extended second-moment
-        contribution z (…, m, m) and noise correlations n1, ne (…, M)."""
-        n2 = self.gsys.shape[0]
-        x2 = jnp.einsum("am,...mk,ak->...a", self.eext, z, self.eext)
-        xy = jnp.einsum("am,...mp->...ap", self.eext, z[..., :, n2:])
-        coup = n1 - jnp.sum(self.lam_gam * xy, -1) + self.counter * x2
-        je = ne - jnp.sum(self.lam_gam, -1) * x2 + jnp.sum(self.lam_gam2 * xy, -1)
-        es = 0.5 * jnp.einsum("ij,...ij->...", self.gsys, z[..., :n2, :n2])
-        return jnp.concatenate([jnp.zeros_like(je), -je, coup, es[..., None]], -1)
-
-    def formal(self, omega, phi, zz, src):
-        """Observables of source reservoir ``src`` at frequency ω (complex allowed) with the
-        phase e^{iωt} replaced by the symbol zz (e^{−iωt} by 1/zz). Returns (cov, scalars)."""
-        m = self.lmat.shape[0]
-        eye = jnp.eye(m)
-        b = self.beta[src]
-        a = jnp.linalg.solve(self.lmat - 1j * omega * eye, phi @ b - zz * b)
-        at = jnp.linalg.solve(self.lmat + 1j * omega * eye, phi @ b - b / zz)
-        j = 2.0 / math.pi * _analytic(self.dens, src, omega)
-        z = 0.5 * j * (jnp.outer(a, at) + jnp.outer(at, a))
-        e = self.eext[src]
-        onehot = jax.nn.one_hot(src, self.eext.shape[0])
-        n1 = 0.5 * j * (e @ a / zz + e @ at * zz) * onehot
-        ne = 0.5 * j * omega * (-1j * (e @ a) / zz + 1j * (e @ at) * zz) * onehot
-        n2 = self.gsys.shape[0]
-        return z[:n2, :n2], self.scalars(z, n1, ne)
-
-
-def _analytic(dens, src, omega):
-    return jax.lax.switch(src, [lambda w, d=d: d.analytic(w) for d in dens], omega)
-
-
-def _drude_setup(model) -> _Drude:
-    n = model.n_modes
-    n2 = 2 * n
-    om = jnp.asarray(symplectic_form(n))
-    terms = []
-    for a, r in enumerate(model.reservoirs):
-        if not (isinstance(r, PositionReservoir) and hasattr(r.spectral_density, "drude_terms")):
-            raise ValueError(
-                "the bosonic continuum method needs x–x reservoirs (jt.PositionReservoir) with "
-                "Drude–Lorentz densities (jt.DrudeLorentz); use jt.Discretised(...) for other "
-                "bosonic baths.")
-        terms += [(a, lam, gam) for lam, gam in r.spectral_density.drude_terms()]
-    p = len(terms)
-    m = n2 + p
-    lmat = jnp.zeros((m, m)).at[:n2, :n2].set(om @ model.dressed_hamiltonian())
-    mres = model.n_reservoirs
-    lg = jnp.zeros((mres, p))
-    lg2 = jnp.zeros((mres, p))
-    for q, (a, lam, gam) in enumerate(terms):
-        e = model.position_vector(a)
-        lmat = lmat.at[:n2, n2 + q].set(-2 * lam * gam * (om @ e))
-        lmat = lmat.at[n2 + q, :n2].set(e)
-        lmat = lmat.at[n2 + q, n2 + q].set(-gam)
-        lg = lg.at[a, q].set(2 * lam * gam)
-        lg2 = lg2.at[a, q].set(2 * lam * gam**2)
-    pad = jnp.zeros(p)
-    eext = jnp.stack([jnp.concatenate([model.position_vector(a), pad]) for a in range(mres)])
-    beta = jnp.stack([jnp.concatenate([om @ model.position_vector(a), pad])
-                      for a in range(mres)])
-    counter = jnp.stack([r.reorganisation_energy() if r.counter_term else jnp.asarray(0.0)
-                         for r in model.reservoirs])
-    return _Drude(lmat, beta, eext, lg, lg2, counter, model.hamiltonian,
-                  tuple(r.spectral_density for r in model.reservoirs))
-
-
 def _laurent(f, zvals=(1.0, -1.0, 1j)):
     """Coefficients (F_−, F_0, F_+) of F(z) = F_−/z + F_0 + F_+ z from F(1), F(−1), F(i)."""
     f1, fm, fi = (f(z) for z in zvals)
@@ -300,7 +211,7 @@ def _laurent(f, zvals=(1.0, -1.0, 1j)):
 
 
 @eqx.filter_jit
-def _drude_arrays(dr: _Drude, times, wn, ww, on, ow, sn, sw, a):
+def _drude_arrays(dr: DrudeClosure, times, wn, ww, on, ow, sn, sw, a):
     """Window kernels (M, K, T, …), state kernels and the vacuum offset (window + [ω_max, a]
     + rays beyond a), each with its time derivative."""
     lm = dr.lmat
@@ -377,11 +288,23 @@ def _drude_arrays(dr: _Drude, times, wn, ww, on, ow, sn, sw, a):
     return phis[:, :n2, :n2], sk, bc, bs, oc, os_
 
 
-def _drude_plan(dr, model, times, method):
+class DrudePlan(eqx.Module):
+    """Where the bosonic x–x continuum's nodes lie (host floats): the stored window
+    (0, ``w_hi``], the rays' start ``a``, the largest panel ``width``, the near-axis
+    ``poles`` (centre, scale) the panels resolve, and the last time ``tmax``."""
+
+    w_hi: float
+    a: float
+    width: float
+    poles: tuple
+    tmax: float
+
+
+def _drude_plan(dr, model, times, method) -> DrudePlan:
     temps = np.asarray(model.temperatures)
     t_lo, t_hi = method.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
     tmax = max(float(times[-1]), 1e-3)
-    w_hi = _window_cut(method.tolerance) * t_hi
+    w_hi = window_cut(method.tolerance) * t_hi
     ev = np.linalg.eigvals(np.asarray(dr.lmat))
     nu, kap = np.abs(ev.imag), np.abs(ev.real)
     gams = [float(d.cutoff) for d in dr.dens]
@@ -390,36 +313,50 @@ def _drude_plan(dr, model, times, method):
     scales = np.maximum(kap, 1.0 / tmax)
     poles = [(float(c), float(s)) for c, s in zip(nu, scales, strict=False) if 4.0 * s < width]
     poles += [(0.0, g) for g in gams if 4.0 * g < width]
-    return w_hi, a, width, tuple(sorted(set(poles))), tmax
+    return DrudePlan(w_hi=float(w_hi), a=float(a), width=float(width),
+                     poles=tuple(sorted(set(poles))), tmax=tmax)
 
 
-def _drude_build(dr, model, times, plan, q, factor):
-    w_hi, a, width, poles, tmax = plan
-    wn, ww = _gauss_panels(0.0, w_hi, width, q, poles, factor)
-    on, ow = _gauss_panels(w_hi, a, width, q, poles, factor) if a > w_hi else (
+def _drude_build(dr, model, times, plan: DrudePlan, q, factor):
+    w_hi, a, width, poles, tmax = plan.w_hi, plan.a, plan.width, plan.poles, plan.tmax
+    wn, ww = gauss_panels(0.0, w_hi, width, q, poles, factor)
+    on, ow = gauss_panels(w_hi, a, width, q, poles, factor) if a > w_hi else (
         np.zeros(0), np.zeros(0))
-    sn, sw = _ray_rule(min(1.0 / tmax, 1.0), 1e3 * (a + 1.0), q)
+    sn, sw = ray_rule(min(1.0 / tmax, 1.0), 1e3 * (a + 1.0), q)
     rules = (jnp.asarray(x) for x in (wn, ww, on, ow, sn, sw))
     return _drude_arrays(dr, jnp.asarray(times), *rules, jnp.asarray(a)), wn, w_hi
 
 
 def _drude_response(model, times, method) -> GeneralResponse:
-    dr = _drude_setup(model)
+    """Build with ``method.nodes_per_panel`` and with two nodes fewer per panel on the same
+    panels; their difference is the error estimate. Panels are halved until it meets
+    ``method.tolerance`` (at most ``method.max_refinements`` times)."""
+    dr = drude_closure(model)
     plan = _drude_plan(dr, model, times, method)
     q = method.nodes_per_panel
-    (prop, sk, bc, bs, oc, os_), wn, w_hi = _drude_build(dr, model, times, plan, q,
-                                                         method.panel_factor)
-    (_, _, bc2, bs2, oc2, os2), wn2, _ = _drude_build(dr, model, times, plan, q - 2,
-                                                      method.panel_factor)
     mres = model.n_reservoirs
-    nodes = jnp.broadcast_to(jnp.asarray(wn), (mres, len(wn)))
-    resp = _drude_pack(model, times, prop, sk, bc, bs, oc, os_, nodes, w_hi, method)
-    coarse = _drude_pack(model, times, prop, sk, bc2, bs2, oc2, os2,
-                         jnp.broadcast_to(jnp.asarray(wn2), (mres, len(wn2))), w_hi, method)
     zero = jnp.diag(jnp.full(2 * model.n_modes, 0.5))
-    s1, s2 = resp.evaluate(zero), coarse.evaluate(zero)
-    err = max(float(jnp.max(jnp.abs(getattr(s1, k) - getattr(s2, k))))
-              for k in ("covariance", "energy_current", "coupling_energy"))
+    factor = method.panel_factor
+    for _ in range(method.max_refinements + 1):
+        (prop, sk, bc, bs, oc, os_), wn, w_hi = _drude_build(dr, model, times, plan, q, factor)
+        (_, _, bc2, bs2, oc2, os2), wn2, _ = _drude_build(dr, model, times, plan, q - 2,
+                                                          factor)
+        nodes = jnp.broadcast_to(jnp.asarray(wn), (mres, len(wn)))
+        resp = _drude_pack(model, times, prop, sk, bc, bs, oc, os_, nodes, w_hi, method)
+        coarse = _drude_pack(model, times, prop, sk, bc2, bs2, oc2, os2,
+                             jnp.broadcast_to(jnp.asarray(wn2), (mres, len(wn2))), w_hi,
+                             method)
+        s1, s2 = resp.evaluate(zero), coarse.evaluate(zero)
+        err = max(float(jnp.max(jnp.abs(getattr(s1, k) - getattr(s2, k))))
+                  for k in ("covariance", "energy_current", "coupling_energy"))
+        if err <= method.tolerance:
+            break
+        factor *= 0.5
+    else:
+        warnings.warn(
+            f"the bosonic continuum did not reach tolerance {method.tolerance:g} after "
+            f"{method.max_refinements} refinements (error estimate {err:.3g}); raise "
+            "max_refinements or nodes_per_panel.", RuntimeWarning, stacklevel=3)
     return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err))
 
 
@@ -442,5 +379,5 @@ def _drude_pack(model, times, prop, sk, bc, bs, oc, os_, nodes, w_hi, method):
         statistics="boson",
         number_conserving=(False,) * model.n_reservoirs,
         method="continuum",
-        edge_tolerance=float(math.exp(-(_window_cut(method.tolerance) - 0.5))),
+        edge_tolerance=edge_tolerance(method.tolerance),
     )
