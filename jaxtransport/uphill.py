@@ -81,6 +81,7 @@ def uphill_margin(heat_current, temperature, *, smoothing: float | None = None) 
 
     ``heat_current`` (..., T, M): J^Q out of each reservoir; ``temperature`` (..., M). R > 0
     exactly when heat moves uphill (module docs); −inf when all temperatures are equal.
+    Units: energy/ħ (ħ = k_B = 1).
     ``smoothing`` τ (energy/ħ): soft min/max (log-sum-exp at temperature τ, within τ ln 2 of
     the min and τ ln M of the max) for gradients; invalid splits are dropped either way."""
     a, b, valid = _group_flows(heat_current, temperature)
@@ -97,7 +98,8 @@ def uphill_rate(heat_current, temperature, *, smoothing: float | None = None) ->
 
     Two reservoirs: r = max(0, min(−J^Q_hot, J^Q_cold)), hot/cold from ``temperature`` per
     configuration. ``smoothing`` τ: r ≈ τ softplus(R_τ/τ) with the soft margin R_τ (smooth
-    everywhere, within τ (ln 2 + ln M) of the hard r; for gradient-based optimisation)."""
+    everywhere, within τ (ln 2 + ln M) of the hard r; for gradient-based optimisation).
+    Units: energy/ħ (ħ = k_B = 1); heat currents are out of each reservoir."""
     r = uphill_margin(heat_current, temperature, smoothing=smoothing)
     if smoothing is None:
         return jnp.maximum(r, 0.0)
@@ -162,7 +164,8 @@ def _windows(t, y, tolerance):
 
 @dataclasses.dataclass(frozen=True)
 class UphillFlow:
-    """Genuine uphill (cold-to-hot) heat flow along one transient (host-side numbers).
+    """Genuine uphill (cold-to-hot) heat flow along one transient (host-side numbers): heat out
+    of the colder reservoir(s) and into the hotter one(s) at once. Units: ħ = k_B = 1.
 
     - ``times``, ``rate``: the grid and r(t) on it (energy/ħ).
     - ``heat``: Q_up = ∫ r dt over the whole grid (energy), exact for linearly interpolated
@@ -207,7 +210,8 @@ def uphill_flow(solution=None, *, times=None, heat_current=None, temperature=Non
     ``heat_current`` (T, M) and ``temperature`` (M,). ``tolerance`` (energy/ħ, ≥ 0): windows
     are where r > tolerance (Q_up is always the full integral of r); default
     1e-10 · max_t,α |J^Q_α(t)|, so that round-off (e.g. r ~ 1e-17 at t = 0 when every current
-    vanishes there) does not open a window."""
+    vanishes there) does not open a window. Units: ħ = k_B = 1 (rates energy/ħ, heats
+    energy); heat currents are out of each reservoir."""
     if solution is not None:
         times, heat_current, temperature = (solution.times, solution.heat_current,
                                             solution.temperature)
@@ -248,7 +252,8 @@ def uphill_heat(solution=None, *, times=None, heat_current=None, temperature=Non
     r"""Q_up = ∫ r dt for every configuration of a (batched) transient, shape (...) (energy).
 
     Same arguments as ``uphill_flow`` but with any leading batch axes: heat_current
-    (..., T, M), temperature (..., M) (broadcast)."""
+    (..., T, M) out of each reservoir, temperature (..., M) (broadcast). Units: energy
+    (ħ = k_B = 1)."""
     if solution is not None:
         times, heat_current, temperature = (solution.times, solution.heat_current,
                                             solution.temperature)

@@ -371,7 +371,8 @@ class UphillHeat(AbstractObjective):
     Trapezoid rule on the grid (equal to ``uphill_flow(...).heat`` up to O(Δt²) at window
     edges). ``smoothing`` τ (energy/ħ) replaces r by its smooth version (within τ (ln 2 + ln M)
     of r; needed for gradients where r = 0 on the whole grid). Fix the system energy with
-    ``jt.FermionicGaussian(n, energy=E, hamiltonian=h)`` to optimise at a given energy."""
+    ``jt.FermionicGaussian(n, energy=E, hamiltonian=h)`` to optimise at a given energy.
+    Units: energy (ħ = k_B = 1); heat currents are out of each reservoir."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     smoothing: float | None = eqx.field(default=None, static=True, converter=_opt_float)
@@ -394,7 +395,8 @@ class UphillDuration(AbstractObjective):
     R = ``jt.thermodynamics.uphill_margin`` (signed; R > 0 exactly when heat leaves the colder
     side and enters the hotter side), σ the logistic function at smoothing temperature τ
     (energy/ħ; R is soft-maximised at τ too). τ → 0 counts the uphill time exactly. Minimising
-    it lengthens the uphill window; combine with ``UphillHeat`` to keep it substantial."""
+    it lengthens the uphill window; combine with ``UphillHeat`` to keep it substantial.
+    Units: ħ/energy (ħ = k_B = 1); heat currents are out of each reservoir."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     smoothing: float = eqx.field(default=1e-3, static=True, converter=_opt_float)
