@@ -182,11 +182,11 @@ def _python_blocks(path: Path) -> list[str]:
                       flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("path", HOWTO, ids=[p.stem for p in HOWTO])
+@pytest.mark.parametrize("path", HOWTO, ids=[str(p.relative_to(ROOT / "docs")) for p in HOWTO])
 def test_howto_code_blocks_run(path, tmp_path):
     blocks = _python_blocks(path)
     if not blocks:
-        pytest.skip(f"{path.name} has no python code blocks")
+        pytest.skip(f"{path.relative_to(ROOT)} has no python code blocks")
     script = tmp_path / f"{path.stem}.py"
     script.write_text("\n\n".join(f"# --- block {i + 1}\n{b}" for i, b in enumerate(blocks)),
                       encoding="utf-8")
