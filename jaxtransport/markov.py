@@ -1,5 +1,8 @@
 r"""Markovian (weak-coupling GKSL / Lindblad) baseline for the same ``Model``.
 
+Units ħ = k_B = 1 (rates and energies in the units of h); every current is **out of** its
+reservoir; C_ij = <a_j† a_i>.
+
 Born–Markov with the rates of Fermi's golden rule taken from the spectral densities:
 
 - **global** (secular): the jump operators are the eigenmodes b_m of h (frequencies ω_m);
