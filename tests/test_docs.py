@@ -18,8 +18,8 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.util
-import pkgutil
 import os
+import pkgutil
 import re
 import subprocess
 import sys
