@@ -37,6 +37,8 @@ from .optimise import (  # noqa: E402
     ModelParameters,
     ReversalDuration,
     ReversedHeat,
+    UphillDuration,
+    UphillHeat,
     SlaterDeterminant,
     SmoothMinHeatCurrent,
     ThermalState,
@@ -74,6 +76,7 @@ from .thermodynamics import (  # noqa: E402
     linear_response_conductance,
     negative_windows,
 )
+from .uphill import UphillFlow, uphill_flow, uphill_heat, uphill_rate  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -89,6 +92,8 @@ __all__ = [
     "ModelParameters",
     "ReversalDuration",
     "ReversedHeat",
+    "UphillDuration",
+    "UphillHeat",
     "SlaterDeterminant",
     "SmoothMinHeatCurrent",
     "ThermalState",
@@ -145,6 +150,10 @@ __all__ = [
     "markov_steady_state",
     "master_equation",
     "negative_windows",
+    "UphillFlow",
+    "uphill_flow",
+    "uphill_heat",
+    "uphill_rate",
     "statistics",
     "thermodynamics",
     # general quadratic systems (issue 9)
