@@ -1,9 +1,10 @@
 r"""The exact global optimum of a linear objective over all fermionic Gaussian states.
 
-Every first moment is affine in C0 (docs/theory.md, "The exact solution and its two stages"), so a linear objective is
-f(C0) = Tr[M C0] + b with M Hermitian (the hermitised response kernel of f) and b the
-state-independent part (bath and switch-on terms). Over the convex set 0 ≤ C0 ≤ 1,
-f is minimised by the projector onto the eigenvectors of M with negative eigenvalues:
+Every first moment is affine in C0 (docs/theory.md, "The exact solution and its two
+stages"), so a linear objective is f(C0) = Tr[M C0] + b with M Hermitian (the hermitised
+response kernel of f) and b the state-independent part (bath and switch-on terms). Over the
+convex set 0 ≤ C0 ≤ 1, f is minimised by the projector onto the eigenvectors of M with
+negative eigenvalues:
 
     C0* = Σ_{λ_k < 0} v_k v_k†,     f* = b + Σ_{λ_k < 0} λ_k.
 
