@@ -22,6 +22,8 @@ from .optimise import (  # noqa: E402
     ModelParameters,
     ReversalDuration,
     ReversedHeat,
+    UphillDuration,
+    UphillHeat,
     SlaterDeterminant,
     SmoothMinHeatCurrent,
     ThermalState,
@@ -30,14 +32,14 @@ from .optimise import (  # noqa: E402
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import PositionReservoir, Reservoir, occupation  # noqa: E402
-from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
-from .response.api import general_response, solve_general  # noqa: E402
+from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.base import AbstractResponse  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
 from .response.general_continuum import GeneralContinuum  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
 from .solution import AbstractSolution, Solution  # noqa: E402
+from .solve import general_response, response, solve, solve_general  # noqa: E402
 from .densities import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffDrudeLorentz,
@@ -71,6 +73,7 @@ from .thermodynamics import (  # noqa: E402
     linear_response_conductance,
     negative_windows,
 )
+from .uphill import UphillFlow, uphill_flow, uphill_heat, uphill_rate  # noqa: E402
 
 from ._version import __version__  # noqa: E402, F401
 
@@ -86,6 +89,8 @@ __all__ = [
     "ModelParameters",
     "ReversalDuration",
     "ReversedHeat",
+    "UphillDuration",
+    "UphillHeat",
     "SlaterDeterminant",
     "SmoothMinHeatCurrent",
     "ThermalState",
@@ -145,6 +150,10 @@ __all__ = [
     "markov_steady_state",
     "master_equation",
     "negative_windows",
+    "UphillFlow",
+    "uphill_flow",
+    "uphill_heat",
+    "uphill_rate",
     "statistics",
     "thermodynamics",
     # general quadratic systems (issue 9)

@@ -9,7 +9,7 @@
 from ..densities import CutoffDrudeLorentz, DrudeLorentz
 from ..model import QuadraticModel
 from ..reservoir import PositionReservoir
-from ..response.api import general_response, solve_general
+from ..solve import general_response, solve_general
 from ..response.general import GeneralResponse, GeneralSolution
 from ..response.general_continuum import GeneralContinuum
 from ..state import CovarianceState, covariance_entropy

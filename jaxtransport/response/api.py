@@ -1,19 +1,18 @@
-"""The entry points ``jt.response`` and ``jt.solve`` for every model kind and method.
+"""Stage 1 for a given method, for every model kind (``jt.response`` with a forced method;
+the automatic choice is ``jaxtransport.solve``).
 
 ``jt.Model`` (number-conserving) and ``jt.QuadraticModel`` (pairing, squeezing, position
-coupling) go through the same two functions; the model kind picks the stage-1 builder of the
+coupling) go through the same function; the model kind picks the stage-1 builder of the
 method, and the result implements the one stage-2 protocol (``AbstractResponse``).
 """
 
 from __future__ import annotations
 
-import warnings
-
 from ..model import QuadraticModel
 from .base import AbstractResponse
 from .continuum import Continuum
 from .discretised import Discretised
-from .general import GeneralResponse, GeneralSolution, state_from
+from .general import GeneralResponse
 from .general_continuum import GeneralContinuum
 from .general_discretised import discretised_response
 
@@ -53,16 +52,6 @@ def response(model, times, method=None, observables: str = "all") -> AbstractRes
     return method.current_response(model, times)
 
 
-def solve(model, state, times, method=None, observables: str = "all"):
-    """One call: ``response(model, times, method, observables).evaluate(state)`` at the
-    model's T and μ. For a ``jt.QuadraticModel`` the state may be a ``jt.CovarianceState``,
-    a ``jt.GaussianState`` (number-conserving) or a covariance / correlation array."""
-    resp = response(model, times, method, observables)
-    if isinstance(model, QuadraticModel):
-        state = state_from(state, model.statistics, model.n_modes)
-    return resp.evaluate(state)
-
-
 def _quadratic_response(model, times, method) -> GeneralResponse:
     if isinstance(method, Discretised):
         return discretised_response(model, times, method)
@@ -72,23 +61,3 @@ def _quadratic_response(model, times, method) -> GeneralResponse:
         raise ValueError(f"{type(method).__name__} does not solve jt.QuadraticModel: use "
                          "jt.Continuum(...) (or GeneralContinuum(...)) or jt.Discretised(...).")
     return method.response(model, times)
-
-
-def _deprecated(old, new):
-    warnings.warn(f"jt.{old} is deprecated: use jt.{new} (it takes every model kind).",
-                  DeprecationWarning, stacklevel=3)
-
-
-def general_response(model, times, method=None) -> GeneralResponse:
-    """Deprecated: ``jt.response(model, times, method)``."""
-    _deprecated("general_response", "response")
-    return response(model, times, method)
-
-
-def solve_general(model, state, times, method=None) -> GeneralSolution:
-    """Deprecated: ``jt.solve(model, state, times, method)``."""
-    _deprecated("solve_general", "solve")
-    return solve(model, state, times, method)
-
-
-__all__ = ["general_response", "response", "solve", "solve_general"]

@@ -304,7 +304,7 @@ def _param_values(spec, p):
 
 def _response(spec, model, cache, key):
     if key not in cache:
-        from ..response.base import response
+        from ..response.api import response
 
         t0 = _time.perf_counter()
         cache[key] = jax.block_until_ready(response(
