@@ -118,15 +118,16 @@ def test_eager_equals_jit(responses, name):
 
 def test_pairing_model_matches_particle_hole_twin():
     """The BdG continuum (``jt.solve`` on a ``QuadraticModel`` with pairing, default method)
-    against the number-conserving continuum of its particle–hole transformed twin (see
-    above): two independent engines; ≤ 1e-6 in occupations and every current of both leads
-    (each method's quadrature tolerance is 1e-8)."""
+    against the Padé closed form of its number-conserving particle–hole transformed twin (see
+    above): two independent methods; ≤ 1e-6 in occupations and every current of both leads
+    (each method's tolerance is 1e-8)."""
     bdg, twin = _pairing_pair()
-    times = np.linspace(0.0, 6.0, 13)
+    times = np.linspace(0.0, 6.0, 7)
     state = jt.CovarianceState.from_nambu(_nambu_of_twin(C_TWIN), "fermion")
     assert np.max(np.abs(np.asarray(state.to_nambu())[:2, 2:])) > 0.2  # anomalous ⟨a a⟩
     sol = jt.solve(bdg, state, times)
-    ref = jt.solve(twin, jt.GaussianState(C_TWIN), times)
+    assert sol.method == "continuum"
+    ref = jt.solve(twin, jt.GaussianState(C_TWIN), times, method=jt.Pade(tolerance=1e-8))
     occ, occ_ref = np.asarray(sol.occupation), np.asarray(ref.occupation)
     assert np.max(np.abs(occ[:, 0] - occ_ref[:, 0])) < 1e-6
     assert np.max(np.abs(occ[:, 1] - (1.0 - occ_ref[:, 1]))) < 1e-6
