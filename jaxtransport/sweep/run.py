@@ -90,7 +90,7 @@ def _bytes_per_config(spec):
 
 
 def _n_bath_modes(spec):
-    return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
+    return sum(len(g.nodes) for g in spec.cumulant_method.grid(spec.model))
 
 
 def _sub_batch(spec, rows_configs, budget):
