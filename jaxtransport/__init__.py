@@ -8,38 +8,7 @@ from ._validation import enable_x64
 enable_x64()
 
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
-from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
-from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
-from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
-from .optimise import (  # noqa: E402
-    BosonicGaussian,
-    FermionicGaussian,
-    HeatCurrentAt,
-    IntegratedHeat,
-    MinConductanceG1,
-    MinHeatCurrent,
-    MinSymmetricHeatCurrent,
-    ModelParameters,
-    ReversalDuration,
-    ReversedHeat,
-    UphillDuration,
-    UphillHeat,
-    SlaterDeterminant,
-    SmoothMinHeatCurrent,
-    ThermalState,
-    optimal_linear_preparation,
-    optimise_preparation,
-)
-from .pole_fit import KernelFit, fit_kernel  # noqa: E402
-from .reservoir import PositionReservoir, Reservoir, occupation  # noqa: E402
-from .response import Continuum, Discretised, Response  # noqa: E402
-from .response.base import AbstractResponse  # noqa: E402
-from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
-from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
-from .response.general_continuum import GeneralContinuum  # noqa: E402
-from .response.pade import Pade, PadeResponse  # noqa: E402
-from .solution import AbstractSolution, Solution  # noqa: E402
-from .solve import general_response, response, solve, solve_general  # noqa: E402
+from ._version import __version__  # noqa: E402, F401
 from .densities import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffDrudeLorentz,
@@ -54,6 +23,38 @@ from .densities import (  # noqa: E402
     SumDensity,
     Tabulated,
 )
+from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
+from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
+from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
+from .optimise import (  # noqa: E402
+    BosonicGaussian,
+    FermionicGaussian,
+    HeatCurrentAt,
+    IntegratedHeat,
+    MinConductanceG1,
+    MinHeatCurrent,
+    MinSymmetricHeatCurrent,
+    ModelParameters,
+    ReversalDuration,
+    ReversedHeat,
+    SlaterDeterminant,
+    SmoothMinHeatCurrent,
+    ThermalState,
+    UphillDuration,
+    UphillHeat,
+    optimal_linear_preparation,
+    optimise_preparation,
+)
+from .pole_fit import KernelFit, fit_kernel  # noqa: E402
+from .reservoir import PositionReservoir, Reservoir, occupation  # noqa: E402
+from .response import Continuum, Discretised, Response  # noqa: E402
+from .response.base import AbstractResponse  # noqa: E402
+from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
+from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
+from .response.general_continuum import GeneralContinuum  # noqa: E402
+from .response.pade import Pade, PadeResponse  # noqa: E402
+from .solution import AbstractSolution, Solution  # noqa: E402
+from .solve import general_response, response, solve, solve_general  # noqa: E402
 from .state import CovarianceState, GaussianState, covariance_entropy  # noqa: E402
 from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
 from .steady_state import (  # noqa: E402
@@ -74,8 +75,6 @@ from .thermodynamics import (  # noqa: E402
     negative_windows,
 )
 from .uphill import UphillFlow, uphill_flow, uphill_heat, uphill_rate  # noqa: E402
-
-from ._version import __version__  # noqa: E402, F401
 
 __all__ = [
     # optimisation layer (jaxtransport.optimise)

@@ -134,7 +134,8 @@ def LorentzianSum(gammas, widths, centers) -> SumDensity:
             "LorentzianSum needs gammas, widths and centers of equal length, got "
             f"{gammas.shape}, {widths.shape}, {centers.shape}."
         )
-    return SumDensity(tuple(Lorentzian(g, w, c) for g, w, c in zip(gammas, widths, centers)))
+    return SumDensity(tuple(Lorentzian(g, w, c)
+                            for g, w, c in zip(gammas, widths, centers, strict=True)))
 
 
 # ----------------------------------------------------------------------------------------

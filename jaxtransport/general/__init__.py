@@ -9,9 +9,9 @@
 from ..densities import CutoffDrudeLorentz, DrudeLorentz
 from ..model import QuadraticModel
 from ..reservoir import PositionReservoir
-from ..solve import general_response, solve_general
 from ..response.general import GeneralResponse, GeneralSolution
 from ..response.general_continuum import GeneralContinuum
+from ..solve import general_response, solve_general
 from ..state import CovarianceState, covariance_entropy
 from ..steady_state import GeneralSteadyState, general_steady_state
 

@@ -160,7 +160,7 @@ class Continuum(eqx.Module):
         # ~4 max(distance, 1/t_max) near them, growing with distance from them
         scales = np.maximum(np.abs(im_dist), 1.0 / tmax)
         poles = tuple(sorted({(round(float(c), 12), round(float(d), 12))
-                              for c, d in zip(re_poles, scales) if 4.0 * d < width}))
+                              for c, d in zip(re_poles, scales, strict=True) if 4.0 * d < width}))
         s_first = min(1.0 / tmax, 1.0)
         s_far = 1e3 * (abs(a) + margin + 1.0)
         return dict(a=float(a), w_lo=float(w_lo), w_hi=float(w_hi), width=float(width),

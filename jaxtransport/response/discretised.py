@@ -156,7 +156,7 @@ class Discretised(eqx.Module):
         """Raise if the finite bath recurs within ``times`` or the band misses too much
         spectral weight (warn above ``band_warning``)."""
         tmax = float(times[-1])
-        for nodes, dw, r, dens, _, (lo, hi), _sp in grid:
+        for _nodes, dw, r, dens, _, (lo, hi), _sp in grid:
             t_rec = 2 * math.pi / dw
             if self.check_recurrence and tmax >= t_rec:
                 raise ValueError(

@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_times
 from .._quadrature import tail_rule
+from .._validation import check_times
 from ..nambu import exchange_block, symplectic_form
 from ..reservoir import PositionReservoir
 from .general import GeneralResponse, mode_blocks

@@ -49,7 +49,7 @@ def _observe(sol, spec_static, resp):
 
 
 @eqx.filter_jit
-def _cumulant_chunk(modes, c0, temp, mu, times, hot, orders, stride):
+def cumulant_chunk(modes, c0, temp, mu, times, hot, orders, stride):
     """Heat cumulants κ_n(t) of the hot reservoir for a batch of configurations (B, ...) by
     ``statistics.cumulants`` (one call: the spectrum is shared by the batch), the requested
     orders at the stored times: (B, T', len(orders)). ``times``: a tuple (static)."""
@@ -67,7 +67,7 @@ def _status(out):
 
 
 @eqx.filter_jit
-def _grid_chunk(resp, parts, index, temp, mu, spec_static, sub_batch):
+def grid_chunk(resp, parts, index, temp, mu, spec_static, sub_batch):
     """Outer sum of per-axis parts for the configurations in ``index`` (B, n_parts)."""
     state_p, bath_p = parts  # state: tuple of (S, ...); bath: per reservoir tuple of (V_β, ...)
     off = offset_terms(resp)
@@ -87,7 +87,7 @@ def _grid_chunk(resp, parts, index, temp, mu, spec_static, sub_batch):
 
 
 @eqx.filter_jit
-def _sample_chunk(resp, c0, temp, mu, spec_static, sub_batch):
+def sample_chunk(resp, c0, temp, mu, spec_static, sub_batch):
     """Per-configuration contractions (GEMMs over each sub-batch)."""
 
     def block(args):
@@ -102,7 +102,7 @@ def _sample_chunk(resp, c0, temp, mu, spec_static, sub_batch):
 
 
 @eqx.filter_jit
-def _grid_chunk_fast(q_parts, index, spec_static, sub_batch, times):
+def grid_chunk_fast(q_parts, index, spec_static, sub_batch, times):
     """Summaries of the hot heat current only: the per-axis parts are pre-reduced to real
     traces J^Q_hot(t) (C0 part + offset, one part per reservoir's (T, μ) value), so each
     configuration is an outer sum of a few rows of length T, fused with its reductions."""
@@ -139,7 +139,7 @@ def _reductions(jq, times, observables):
 
 
 @eqx.filter_jit
-def _block_fast(row_parts, const_parts, times, observables):
+def block_fast(row_parts, const_parts, times, observables):
     """A cartesian block (rows of the leading axis × all other axes) as an outer sum of
     per-axis J^Q_hot traces, fused with the reductions; one leading row at a time."""
     const = sum(const_parts)[0]  # (T, rest...): time first, so that one pass over time
@@ -172,7 +172,7 @@ def _block_fast(row_parts, const_parts, times, observables):
     return out, _status(out)
 
 
-def _block_parts(spec, q_parts, r0, r1):
+def block_parts(spec, q_parts, r0, r1):
     """Per-axis J^Q_hot parts shaped for broadcasting over the block's dims (+ time); split
     into those that vary along the leading axis (sliced to rows r0:r1) and the rest."""
     state_q, bath_q = q_parts
@@ -194,7 +194,7 @@ def _block_parts(spec, q_parts, r0, r1):
     return tuple(row), tuple(const)
 
 
-def _hot_heat_parts(spec, resp, parts):
+def hot_heat_parts(spec, resp, parts):
     """The grid parts reduced to real J^Q_hot(t) traces (μ_hot fixed): C0 part (+ the
     constant offset) and one part per reservoir value."""
     hot = spec.hot
@@ -208,7 +208,7 @@ def _hot_heat_parts(spec, resp, parts):
     return q(state_p[1]) + q(off), tuple(q(bp[1]) for bp in bath_p)
 
 
-def _fast_path(spec):
+def fast_path(spec):
     return (spec.kind == "grid" and all(o in SUMMARIES for o in spec.observables)
             and len(_reservoir_values(spec, spec.hot)[1]) == 1)
 
@@ -244,7 +244,7 @@ def _reservoir_values(spec, b):
     return np.asarray(t, float), np.asarray(m, float)
 
 
-def _grid_indices(spec, flat):
+def grid_indices(spec, flat):
     """Per flat configuration index: (parameter index, state index, per-reservoir part index),
     temperatures (B, M) and chemical potentials (B, M)."""
     sub = np.unravel_index(flat, spec.shape)

@@ -12,16 +12,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .evaluate import (
-    _block_fast,
-    _block_parts,
-    _cumulant_chunk,
-    _fast_path,
-    _grid_chunk,
-    _grid_chunk_fast,
-    _grid_indices,
-    _hot_heat_parts,
-    _sample_chunk,
+    block_fast,
+    block_parts,
+    cumulant_chunk,
+    fast_path,
+    grid_chunk,
+    grid_chunk_fast,
+    grid_indices,
     grid_parts,
+    hot_heat_parts,
+    sample_chunk,
 )
 from .spec import CUMULANTS, MODEL_FAILED, OK, Sweep
 
@@ -78,7 +78,7 @@ def chunk_rows(spec: Sweep, memory_budget: float, chunk_size: int | None) -> int
 def _bytes_per_config(spec):
     nt, m, n = len(spec.times), spec.model.n_reservoirs, spec.model.n_modes
     out = sum(8 * math.prod(shape) for _, shape in spec.variables().values()) + 1
-    if _fast_path(spec):
+    if fast_path(spec):
         return out + 8  # outputs; the sub-batches bound the temporaries
     if "heat_cumulants" in spec.observables:  # a whole chunk at once: D×D series per config
         d = n + _n_bath_modes(spec)
@@ -94,7 +94,7 @@ def _n_bath_modes(spec):
 
 
 def _sub_batch(spec, rows_configs, budget):
-    if _fast_path(spec):
+    if fast_path(spec):
         per = 8 * len(spec.times) * 4  # one real trace and its temporaries
     else:
         nn = 0 if spec.currents_only else spec.model.n_modes ** 2
@@ -198,7 +198,7 @@ def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
         c0 = spec.initial_states[flat]
         temp, mu = spec.temperature["all"][flat], spec.chemical_potential["all"][flat]
     else:
-        par, index, temp, mu = _grid_indices(spec, flat)
+        par, index, temp, mu = grid_indices(spec, flat)
         c0 = spec.initial_states[index[:, 0]]
     times = tuple(float(t) for t in spec.times)
     nt, no = len(spec.stored_times), len(spec.cumulant_orders)
@@ -209,7 +209,7 @@ def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
         modes = _finite_modes(spec, int(p), cache)
         if modes is None:  # the model of this parameter point failed (recorded in errors)
             continue
-        o, s = _cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
+        o, s = cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
                                spec.hot, spec.cumulant_orders, spec.time_stride)
         o, s = _to_host(o, s, len(sel))
         out[sel], status[sel] = o["heat_cumulants"], s
@@ -240,12 +240,12 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
     if spec.kind == "samples":
         resp = _response(spec, spec.model, cache, key=None)
-        out, status = _sample_chunk(resp, put(spec.initial_states[flat]),
+        out, status = sample_chunk(resp, put(spec.initial_states[flat]),
                                     put(spec.temperature["all"][flat]),
                                     put(spec.chemical_potential["all"][flat]), static, sub)
         return _to_host(out, status, nvalid)
     if spec.parameters:
-        par, index, temp, mu = _grid_indices(spec, flat)
+        par, index, temp, mu = grid_indices(spec, flat)
     else:  # one model; the per-configuration indices only if a gather path needs them
         par, index, temp, mu = np.zeros(len(flat), int), None, None, None
     outs, stats = [], []
@@ -256,25 +256,25 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
             outs.append(_failed(spec, len(sel)))
             stats.append(np.full(len(sel), MODEL_FAILED, np.int8))
             continue
-        if _fast_path(spec) and ("q", int(p)) not in cache:
-            cache[("q", int(p))] = _hot_heat_parts(spec, resp, parts)
-        if _fast_path(spec) and not spec.parameters and row_shard.mesh.size == 1:
+        if fast_path(spec) and ("q", int(p)) not in cache:
+            cache[("q", int(p))] = hot_heat_parts(spec, resp, parts)
+        if fast_path(spec) and not spec.parameters and row_shard.mesh.size == 1:
             rest = spec.size // spec.shape[0]  # the chunk is whole leading rows: a block
             r0, r1 = flat[0] // rest, flat[-1] // rest + 1
-            rows_p, const_p = _block_parts(spec, cache[("q", int(p))], r0, r1)
+            rows_p, const_p = block_parts(spec, cache[("q", int(p))], r0, r1)
             if rows_p:
-                o, s = _block_fast(rows_p, const_p, resp.times, spec.observables)
+                o, s = block_fast(rows_p, const_p, resp.times, spec.observables)
                 o, s = _to_host(o, s, len(sel))
                 outs.append(o)
                 stats.append(s)
                 continue
         if index is None:
-            _, index, temp, mu = _grid_indices(spec, flat)
-        if _fast_path(spec):
-            o, s = _grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
+            _, index, temp, mu = grid_indices(spec, flat)
+        if fast_path(spec):
+            o, s = grid_chunk_fast(cache[("q", int(p))], put(index[sel]), static, sub,
                                     resp.times)
         else:
-            o, s = _grid_chunk(resp, parts, put(index[sel]), put(temp[sel]), put(mu[sel]),
+            o, s = grid_chunk(resp, parts, put(index[sel]), put(temp[sel]), put(mu[sel]),
                                static, sub)
         o, s = _to_host(o, s, len(sel))
         outs.append(o)

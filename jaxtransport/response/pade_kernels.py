@@ -1,0 +1,229 @@
+r"""The Padé method's stage-2 kernels (maths: ``pade.py``): the lead part at one (T, μ) in
+the modal coordinates of the extended linear model, the initial-state part, and the readout
+of correlations and current amplitudes. ``xp`` is ``numpy`` (one concrete configuration,
+nothing to compile) or ``jax.numpy``."""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def pade_fermi(z, temperature, mu, xi, eta, xp=jnp):
+    """f_N(z) at complex z (the Padé approximant used consistently everywhere)."""
+    x = (z - mu) / temperature
+    return 0.5 - xp.sum(eta * 2 * x[..., None] / (x[..., None] ** 2 + xi**2), axis=-1)
+
+
+def truncation(xp, hi, lo):
+    """Padé-truncation estimate: N vs N_low poles (occupations and current amplitudes)."""
+    return xp.maximum(xp.max(xp.abs(hi[0] - lo[0])), 2 * xp.max(xp.abs(hi[1] - lo[1])))
+
+
+def state_modal(xp, arr, c0, n, n_filter_rows):
+    """Readout rows (closure rows, then zero filter rows) of e^{Lt} (C0 ⊕ 0) e^{L†t} for C0
+    (..., n, n), their time derivative and a rounding bound."""
+    ell, rr, rinv, times = arr["ell"], arr["rr"], arr["rinv"], arr["times"]
+    m = ell.shape[0]
+    s0 = rinv[:, :n] @ c0 @ rinv[:, :n].conj().T  # (..., m, m) modal coordinates
+    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
+    a = rr[None] * ec[:, None, :]  # (T, m, m): R e^{Λt}
+    b = (rr[:n][None] * ec[:, None, :]).conj()  # (T, n, m)
+    sd = ell[:, None] * s0 + s0 * ell.conj()[None, :]
+    bt = xp.swapaxes(b, -1, -2)  # (T, m, n)
+    y = (a @ s0[..., None, :, :]) @ bt  # (..., T, m, n)
+    ydt = (a @ sd[..., None, :, :]) @ bt
+    zeros = xp.zeros(y.shape[:-2] + (n_filter_rows, n), complex)
+    y, ydt = (xp.concatenate([x, zeros], axis=-2) for x in (y, ydt))
+    ab = xp.abs
+    bound = xp.max(ab(rr) @ ab(s0) @ ab(rr[:n]).T, axis=(-2, -1))
+    bound = 8 * m * EPS * bound * (1.0 + 1e2 * EPS * arr["eig_condition"])
+    return y, ydt, bound
+
+
+@functools.cache
+def blas_controller():
+    """One ``threadpoolctl`` controller (built once: it scans the loaded BLAS libraries)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_thread_blas():
+    """The NumPy path multiplies small matrices: threaded BLAS only adds synchronisation
+    (measured 6x slower on a loaded 2-core machine), so it runs on one BLAS thread."""
+    return blas_controller().limit(limits=1, user_api="blas")
+
+
+def phi_series(xp, x, t, ext):
+    """(e^{xt} − 1)/x from ``ext`` = e^{xt} (x (..., K), t (T,) -> (T, ..., K)), with a series
+    where |xt| < 1e-2 (weakly damped modes; elsewhere the relative error is ≤ ε/|xt|)."""
+    xt = x[None] * t.reshape((-1,) + (1,) * x.ndim)
+    small = xp.abs(xt) < 1e-2
+    xs = xp.where(small, 1.0, x)
+    tt = t.reshape((-1,) + (1,) * x.ndim)
+    series = tt * (1 + xt / 2 + xt**2 / 6 + xt**3 / 24 + xt**4 / 120)
+    return xp.where(small, series, (ext - 1.0) / xs)
+
+
+def filter_exp(xp, times, muq, q_pole, r_of_q, mu):
+    """e^{μ_q t} (T, Q): the Padé modes' exponents are −Tξ_i − iμ, so their phase is one
+    per reservoir; only the few lead-pole modes need a complex exponential of their own."""
+    poles = np.nonzero(q_pole >= 0)[0]
+    phase_res = xp.exp(-1j * times[:, None] * mu[None, :])  # (T, M)
+    phase_pole = xp.exp(1j * times[:, None] * muq[poles].imag[None, :])  # (T, P)
+    col = np.asarray(r_of_q).copy()
+    col[poles] = mu.shape[0] + np.arange(len(poles))
+    phase = xp.concatenate([phase_res, phase_pole], axis=1)[:, col]
+    return xp.exp(times[:, None] * muq.real[None, :]) * phase
+
+
+def bath_one(xp, resp, arr, temp, mu, xi, eta):
+    """The lead part at one (T, μ) (C0 = 0): (correlation (T,n,n), amplitude (T,2,M), its
+    derivative, scalar_dt (T,2), rounding bound)."""
+    times = arr["times"]
+    n = resp.n_modes
+    npol = arr["lam"].shape[0]
+    m = n + npol
+    nt = len(resp.term_res)
+    npd = xi.shape[0]
+    kap, lam = arr["kappa"], arr["lam"]
+    # ---- filter modes: per term j, its own poles then its N Padé poles (static layout) ----
+    q_term, q_pole, q_pade = [], [], []
+    for j in range(nt):
+        for p in range(npol):
+            if resp.pole_term[p] == j:
+                q_term.append(j), q_pole.append(p), q_pade.append(-1)
+        for i in range(npd):
+            q_term.append(j), q_pole.append(-1), q_pade.append(i)
+    q_term, q_pole, q_pade = map(np.asarray, (q_term, q_pole, q_pade))
+    nq = len(q_term)
+    is_pole = xp.asarray(q_pole >= 0)
+    r_of_q = np.asarray(resp.term_res)[q_term]
+    tq, uq = temp[r_of_q], mu[r_of_q]
+    pp = np.maximum(q_pole, 0)
+    ii = np.maximum(q_pade, 0)
+    # pole exponents: ν = λ̄_p, c = κ̄_p f_N(iλ̄_p)
+    z_pole = 1j * lam[pp].conj()
+    c_pole = kap[pp].conj() * pade_fermi(z_pole, tq, uq, xi, eta, xp)
+    # Padé exponents: ν = Tξ_i − iμ, c = −iTη_i g_j(μ + iTξ_i)
+    z_pd = uq + 1j * tq * xi[ii]
+    term_of_pole = np.asarray(resp.pole_term)
+    in_term = xp.asarray(term_of_pole[None, :] == q_term[:, None], float)  # (Q, P)
+    g_parts = (1j * kap[None, :] / (z_pd[:, None] + 1j * lam[None, :])
+               - 1j * kap.conj()[None, :] / (z_pd[:, None] - 1j * lam.conj()[None, :]))
+    g_z = xp.sum(in_term * g_parts, axis=1)
+    c_pd = -1j * tq * eta[ii] * g_z
+    nu = xp.where(is_pole, lam[pp].conj(), tq * xi[ii] - 1j * uq)
+    c = xp.where(is_pole, c_pole, c_pd)
+    # model noise: rows sums r_q = c̄_q, filter eigenvalues μ_q = −ν̄_q
+    r = c.conj()
+    muq = -nu.conj()
+    same = xp.asarray(q_term[:, None] == q_term[None, :], float)
+    counts = xp.asarray(np.bincount(q_term, minlength=nt)[q_term], float)
+    tot = xp.asarray(np.eye(nt)[q_term].T) @ r  # (J,) real up to rounding
+    u = (r - tot.real[q_term] / (2 * counts)) / counts
+    sig = same * (u[:, None] + u.conj()[None, :])
+    qw = (nu.conj()[:, None] + nu[None, :]) * sig
+    # ---- extended eigenvectors in the closure eigenbasis ----
+    ell, rr, rinv = arr["ell"], arr["rr"], arr["rinv"]
+    bmat = xp.concatenate([-1j * arr["tvec"][:, q_term], xp.zeros((npol, nq), complex)], 0)
+    w = rinv @ bmat  # (m, Q)
+    # filter mode q vs closure mode k: an exactly shared eigenvalue with no coupling (e.g. the
+    # dark combination of two identical leads' pseudomodes, ℓ = −λ) needs no mixing; a coupled
+    # one would be a Jordan block (secular t e^{ℓt} term), whose size enters the error bound
+    gap = ell[:, None] - muq[None, :]
+    tiny = xp.abs(gap) < 1e-9 * (1.0 + xp.abs(muq[None, :]))
+    what = xp.where(tiny, 0.0, w / xp.where(tiny, 1.0, gap))
+    jordan = xp.max(xp.where(tiny, xp.abs(w), 0.0))
+    ufull = -rr @ what  # (m, Q): closure-part of the filter eigenvectors
+    # Modal coordinates: closure modes c (eigenvalues ℓ), filter modes f (μ_q). In them
+    # M(t) = S0 ∘ e^{(Λ_k+Λ̄_l)t} + SQ ∘ φ(Λ_k+Λ̄_l, t), C_ψ = R_ext M R_ext†. The filter–filter
+    # block is stationary (M_ff = Σ for all t: Q_w/(μ_q + μ̄_q') = −Σ), so it only enters the
+    # constant part; the closure–closure block uses the stable φ (weakly damped modes).
+    s_cc = what @ sig @ what.conj().T
+    s_cf = what @ sig  # S0[c, f]
+    q_cc = what @ qw @ what.conj().T
+    q_cf = what @ qw
+    x_cf = ell[:, None] + muq.conj()[None, :]
+    k_cf = s_cf + q_cf / x_cf  # coefficient of e^{ℓ_k t} e^{μ̄_q t}
+    kd_cf = x_cf * s_cf + q_cf
+    x_cc = ell[:, None] + ell.conj()[None, :]
+    # constant parts: −SQ/x on mixed blocks, +Σ on the filter block
+    const_cf = -q_cf / x_cf
+    # readout rows (n sys, P pole rows, J filter outputs N, J filter outputs E) in modal coords
+    onehot_q = xp.asarray(np.eye(nt)[q_term].T, complex)  # (J, Q)
+    rows_c = xp.concatenate([rr, xp.zeros((2 * nt, m), complex)], axis=0)
+    rows_f = xp.concatenate([ufull, onehot_q, onehot_q * (-1j * nu.conj())[None, :]], axis=0)
+    cols_c = rr[:n].conj().T  # (m, n)
+    cols_f = ufull[:n].conj().T  # (Q, n)
+    const = (rows_c @ (const_cf @ cols_f) + rows_f @ (const_cf.conj().T @ cols_c)
+             + rows_f @ (sig @ cols_f))
+    ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
+    ef = filter_exp(xp, times, muq, q_pole, r_of_q, mu)  # (T, Q)
+    ecc = ec[:, :, None] * ec.conj()[:, None, :]  # e^{(ℓ_k + ℓ̄_l)t}, (T, m, m)
+    phi = phi_series(xp, x_cc, times, ecc)
+    m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
+    md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
+    rr_rows = rows_c[:m]  # the other closure rows are zero
+
+    def assemble(mcc, kcf):
+        # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f (one GEMM
+        # over the filter modes)
+        w1 = (kcf.T[:, :, None] * cols_f[:, None, :]).reshape(nq, m * n)
+        zc = mcc @ cols_c + ec[:, :, None] * (ef.conj() @ w1).reshape(-1, m, n)
+        # filter rows: e^{μ_q t} Σ_k conj(kcf)_qk e^{ℓ̄_k t} cols_c (GEMMs over k, then q)
+        v = (kcf.conj()[:, :, None] * cols_c[:, None, :]).reshape(m, nq * n)
+        zf = ef[:, :, None] * (ec.conj() @ v).reshape(-1, nq, n)
+        out_f = xp.moveaxis(xp.tensordot(zf, rows_f, axes=([1], [1])), 2, 1)  # (T, R, n)
+        out_c = xp.moveaxis(xp.tensordot(zc, rr_rows, axes=([1], [1])), 2, 1)  # (T, m, n)
+        return out_f + xp.concatenate([out_c, xp.zeros_like(out_f[:, m:])], axis=1)
+
+    y = assemble(m_cc, k_cf) + const[None]
+    ydt = assemble(md_cc, kd_cf)
+    # rounding bound of the sums (|e^{Λt}| ≤ 1): large where modes nearly coincide
+    a = xp.abs
+    tmax = times[-1]
+    bound = (a(rows_c) @ ((a(s_cc) + tmax * a(q_cc)) @ a(cols_c))
+             + a(rows_c) @ (a(k_cf) @ a(cols_f)) + a(rows_f) @ (a(k_cf).T @ a(cols_c))
+             + a(rows_c) @ (a(const_cf) @ a(cols_f)) + a(rows_f) @ (a(const_cf).T @ a(cols_c))
+             + a(rows_f) @ (a(sig) @ a(cols_f)))
+    bound = 8 * (m + nq) * EPS * xp.max(bound) * (1.0 + 1e2 * EPS * arr["eig_condition"])
+    bound = bound + 1e3 * tmax * jordan * xp.max(a(sig)) * xp.max(a(rr)) ** 2
+    return (*readout(xp, resp, arr, y, ydt), bound)
+
+
+def readout(xp, resp, arr, y, ydt):
+    """(correlation, amplitude, its derivative, scalar d/dt) from the readout rows y(t)
+    (..., T, n + P + 2J, n) (system rows, pole rows, filter outputs N and E)."""
+    n = resp.n_modes
+    m = n + arr["lam"].shape[0]
+    nt = len(resp.term_res)
+    lam = arr["lam"]
+    corr = y[..., :n, :]
+    cb = xp.einsum("...tpi,ip->...tp", y[..., n:m, :], arr["vec"])
+    cbd = xp.einsum("...tpi,ip->...tp", ydt[..., n:m, :], arr["vec"])
+    cxn = xp.einsum("...tji,ij->...tj", y[..., m:m + nt, :], arr["tvec"])
+    cxe = xp.einsum("...tji,ij->...tj", y[..., m + nt:, :], arr["tvec"])
+    cxnd = xp.einsum("...tji,ij->...tj", ydt[..., m:m + nt, :], arr["tvec"])
+    cxed = xp.einsum("...tji,ij->...tj", ydt[..., m + nt:, :], arr["tvec"])
+    mres = resp.n_reservoirs
+    p1 = xp.asarray(np.eye(mres)[np.asarray(resp.pole_res)].T)  # (M, P)
+    t1 = xp.asarray(np.eye(mres)[np.asarray(resp.term_res)].T)  # (M, J)
+
+    def amplitude(cxn_, cxe_, cb_):
+        xn = -1j * cxn_ @ t1.T - cb_ @ p1.T
+        xe = -1j * cxe_ @ t1.T + (1j * lam * cb_) @ p1.T
+        return xp.stack([xn, xe], axis=-2)  # (..., T, 2, M)
+
+    amp = amplitude(cxn, cxe, cb)
+    amp_dt = amplitude(cxnd, cxed, cbd)
+    cdt = ydt[..., :n, :]
+    h = arr["hamiltonian"]
+    sdt = xp.stack([xp.einsum("ij,...tji->...t", h, cdt).real,
+                    xp.einsum("...tii->...t", cdt).real], axis=-1)
+    return corr, amp, amp_dt, sdt
