@@ -1,8 +1,8 @@
 """Stage 1 (response kernels) by the exact methods, and stage 2 (``AbstractResponse.evaluate``)."""
 
-from .api import response
+from .api import response  # noqa: F401  (stage 1 for a given method; jt.response: ..solve)
 from .base import AbstractResponse, Response
 from .continuum import Continuum
 from .discretised import Discretised
 
-__all__ = ["AbstractResponse", "Continuum", "Discretised", "Response", "response"]
+__all__ = ["AbstractResponse", "Continuum", "Discretised", "Response"]
