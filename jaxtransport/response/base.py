@@ -63,6 +63,12 @@ class Stage2Base(eqx.Module):
 
     def _stage2_inputs(self, state, temperature, chemical_potential):
         """Validated (C0, T, μ) arrays for ``evaluate`` (shapes and statistics)."""
+        if getattr(state, "is_stationary_state", False):
+            raise ValueError(
+                "jt.StationaryState needs its own stage 1 (the kernels depend on the "
+                "premodel): use jt.solve(model, state, times) or "
+                "jt.response(model, times, method, initial=state).evaluate(state, T, mu)."
+            )
         if isinstance(state, GaussianState) and state.statistics != self.statistics:
             raise ValueError(
                 f"the initial state is {state.statistics}ic but the model is "
@@ -254,7 +260,7 @@ def _evaluate(resp, c0, temp, mu):
     return assemble(resp, terms, temp, mu)
 
 
-def response(model, times, method=None, observables: str = "all") -> Response:
+def response(model, times, method=None, observables: str = "all", initial=None) -> Response:
     """Stage 1: exact response kernels of ``model`` on the time grid ``times``.
 
     ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
@@ -266,8 +272,11 @@ def response(model, times, method=None, observables: str = "all") -> Response:
     ``CurrentSolution`` with the currents and coupling energies only: O(T n) state storage
     instead of O(T n²) and no per-node correlation kernels, for systems of hundreds of modes.
     A ``jt.QuadraticModel`` (pairing, squeezing, x–x coupling) gets ``jt.general_response``
-    (full observables only).
+    (full observables only). ``initial=jt.StationaryState(premodel)`` builds the kernels of
+    that correlated initial state instead (``jt.StationaryResponse``).
     """
+    if initial is not None:
+        return _stationary_response(model, times, method, observables, initial)
     from ..general.model import QuadraticModel
     from .continuum import Continuum
 
@@ -294,8 +303,18 @@ def response(model, times, method=None, observables: str = "all") -> Response:
 
 def solve(model, state, times, method=None, observables: str = "all") -> Solution:
     """One call: ``response(model, times, method, observables).evaluate(state)`` at the
-    model's T and μ."""
+    model's T and μ. ``state`` may be a ``jt.StationaryState`` (correlated start)."""
+    if getattr(state, "is_stationary_state", False):
+        return _stationary_response(model, times, method, observables, state).evaluate(state)
     return response(model, times, method, observables).evaluate(state)
+
+
+def _stationary_response(model, times, method, observables, initial):
+    if not getattr(initial, "is_stationary_state", False):
+        raise ValueError(f"initial= must be a jt.StationaryState, got {type(initial).__name__}.")
+    if observables != "all":
+        raise ValueError("jt.StationaryState supports observables='all' only.")
+    return initial.response(model, times, method)
 
 
 def stack_reservoir_arrays(model):
