@@ -25,8 +25,13 @@ OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS
 DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
 
-# status codes stored per configuration
-OK, NON_FINITE, MODEL_FAILED = 0, 1, 2
+# status codes stored per configuration (dimensionless integers, variable ``status``)
+OK = 0
+"""Status code: the configuration was evaluated and every stored value is finite."""
+NON_FINITE = 1
+"""Status code: the configuration was evaluated but a stored value is NaN or infinite."""
+MODEL_FAILED = 2
+"""Status code: building the model (stage 1) for this configuration's parameters failed."""
 
 
 @dataclasses.dataclass(frozen=True)
