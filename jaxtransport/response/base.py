@@ -260,7 +260,7 @@ def _evaluate(resp, c0, temp, mu):
     return assemble(resp, terms, temp, mu)
 
 
-def response(model, times, method=None, observables: str = "all", initial=None) -> Response:
+def response(model, times, method=None, observables: str = "all") -> Response:
     """Stage 1: exact response kernels of ``model`` on the time grid ``times``.
 
     ``method`` is ``jt.Continuum()`` (default; exact ODE closure + frequency quadrature with
@@ -272,11 +272,8 @@ def response(model, times, method=None, observables: str = "all", initial=None) 
     ``CurrentSolution`` with the currents and coupling energies only: O(T n) state storage
     instead of O(T n²) and no per-node correlation kernels, for systems of hundreds of modes.
     A ``jt.QuadraticModel`` (pairing, squeezing, x–x coupling) gets ``jt.general_response``
-    (full observables only). ``initial=jt.StationaryState(premodel)`` builds the kernels of
-    that correlated initial state instead (``jt.StationaryResponse``).
+    (full observables only).
     """
-    if initial is not None:
-        return _stationary_response(model, times, method, observables, initial)
     from ..general.model import QuadraticModel
     from .continuum import Continuum
 
@@ -303,18 +300,8 @@ def response(model, times, method=None, observables: str = "all", initial=None) 
 
 def solve(model, state, times, method=None, observables: str = "all") -> Solution:
     """One call: ``response(model, times, method, observables).evaluate(state)`` at the
-    model's T and μ. ``state`` may be a ``jt.StationaryState`` (correlated start)."""
-    if getattr(state, "is_stationary_state", False):
-        return _stationary_response(model, times, method, observables, state).evaluate(state)
+    model's T and μ."""
     return response(model, times, method, observables).evaluate(state)
-
-
-def _stationary_response(model, times, method, observables, initial):
-    if not getattr(initial, "is_stationary_state", False):
-        raise ValueError(f"initial= must be a jt.StationaryState, got {type(initial).__name__}.")
-    if observables != "all":
-        raise ValueError("jt.StationaryState supports observables='all' only.")
-    return initial.response(model, times, method)
 
 
 def stack_reservoir_arrays(model):
