@@ -47,10 +47,11 @@ from .optimise import (  # noqa: E402
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
-from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
+from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
 from .solution import Solution  # noqa: E402
+from .solve import response, solve  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffLorentzian,

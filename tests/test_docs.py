@@ -8,14 +8,19 @@
   reservoir). Docstrings are read by griffe, as the site renders them.
 - The ``python`` code blocks of the how-to guides run, top to bottom per guide, in a fresh
   process with ``JAXTRANSPORT_SMOKE=1`` (the guides read it to shrink their sizes).
+- The ``>>>`` examples in the package's docstrings run (doctest).
+- The gallery shows every notebook and every figure of ``experiments/figures``.
 - Every test the pages cite (``tests/<file>.py::<test>``) exists.
 - No file of the repository refers to a document outside it.
 """
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import importlib.util
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -195,6 +200,50 @@ def test_howto_code_blocks_run(path, tmp_path):
                           timeout=600)
     assert proc.returncode == 0, (f"a python block of {path.relative_to(ROOT)} failed:\n"
                                   f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+
+
+def _doctest_modules() -> list[str]:
+    import jaxtransport
+
+    names = ["jaxtransport"]
+    for info in pkgutil.walk_packages(jaxtransport.__path__, "jaxtransport."):
+        if not info.name.endswith("__main__"):
+            names.append(info.name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    return [n for n in names
+            if any(t.examples for t in finder.find(importlib.import_module(n), n))]
+
+
+DOCTEST_MODULES = _doctest_modules()
+
+
+def test_docstrings_have_examples():
+    assert DOCTEST_MODULES, "no docstring of jaxtransport has a >>> example"
+
+
+@pytest.mark.parametrize("modname", DOCTEST_MODULES)
+def test_docstring_examples_run(modname, monkeypatch, tmp_path):
+    """The ``>>>`` examples of the docstrings (module, classes, functions, methods) run and
+    print what they show (doctest, ELLIPSIS and NORMALIZE_WHITESPACE)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JAXTRANSPORT_SMOKE", "1")
+    mod = importlib.import_module(modname)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    runner = doctest.DocTestRunner(optionflags=flags)
+    out = []
+    for test in doctest.DocTestFinder(exclude_empty=True).find(mod, modname):
+        runner.run(test, out=out.append)
+    assert runner.failures == 0, "".join(out)
+
+
+def test_gallery_shows_every_figure_and_notebook():
+    text = (ROOT / "docs" / "gallery" / "index.md").read_text(encoding="utf-8")
+    figures = sorted((ROOT / "experiments" / "figures").glob("*.png"))
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+    assert figures and notebooks
+    missing = [f"figures/{p.name}" for p in figures if f"(figures/{p.name})" not in text]
+    missing += [f"notebooks/{p.name}" for p in notebooks if f"(notebooks/{p.name})" not in text]
+    assert not missing, "docs/gallery/index.md does not show: " + ", ".join(missing)
 
 
 def test_tests_named_in_the_docs_exist():

@@ -99,7 +99,7 @@ def _page(modname: str, rows) -> str:
             else:
                 lines.append(f"- `{name}`: documented as [`{target}`][{target}]")
         lines.append("")
-    for name, kind, target in rows:
+    for _name, kind, target in rows:
         if kind == "render":
             lines += [f"::: {target}", ""]
     return "\n".join(lines)

@@ -56,6 +56,8 @@ class GeneralSolution(eqx.Module):
     chemical_potential: Array
     error_estimate: Array
     statistics: str = eqx.field(static=True)
+    # the method that computed it (set by jt.solve; None from a response's evaluate)
+    method: str | None = eqx.field(static=True, default=None)
 
     @property
     def integrated_heat(self) -> Array:
