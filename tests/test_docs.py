@@ -230,10 +230,15 @@ def test_docstring_examples_run(modname, monkeypatch, tmp_path):
     mod = importlib.import_module(modname)
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     runner = doctest.DocTestRunner(optionflags=flags)
-    out = []
+    out, unsectioned = [], []
     for test in doctest.DocTestFinder(exclude_empty=True).find(mod, modname):
+        if test.examples and not re.search(r"^\s*Examples?:\s*$", test.docstring or "",
+                                           flags=re.M):
+            unsectioned.append(test.name)
         runner.run(test, out=out.append)
     assert runner.failures == 0, "".join(out)
+    assert not unsectioned, ("put the >>> examples under an 'Examples:' line (mkdocstrings "
+                             "renders them as code only there): " + ", ".join(unsectioned))
 
 
 def test_gallery_shows_every_figure_and_notebook():
