@@ -107,7 +107,7 @@ def test_every_public_name_is_in_the_api_reference(site):
 
 UNITS = re.compile(r"(?i)\bunits?\b|dimensionless|ħ\s*=\s*k_B\s*=\s*1")
 MENTIONS_FLOW = re.compile(r"(?i)\bcurrents?\b|\bheat\b")
-SIGN = re.compile(r"(?i)\bout of\b|\binto\b")
+SIGN = re.compile(r"(?i)\bout\s+of\b|\binto\b")
 
 
 def _docstring_problems(doc: str | None) -> list[str]:
