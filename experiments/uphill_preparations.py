@@ -121,14 +121,16 @@ def main():
         flow_d = uphill_flow(res_d.solution)
         nu = np.linalg.eigvalsh(res.correlation)
         rows[key] = dict(q_opt=flow.heat, q_random_best=float(q_rand.max()),
-                         q_random_fraction=float(np.mean(q_rand > 1e-6)), q_fixed_energy=flow_e.heat,
-                         fixed_energy=e_fix, longest_window=flow_d.duration,
+                         q_random_fraction=float(np.mean(q_rand > 1e-6)),
+                         q_fixed_energy=flow_e.heat, fixed_energy=e_fix,
+                         longest_window=flow_d.duration,
                          window_of_q_opt=flow.duration, min_entropy_production=float(sigma.min()),
                          optimise_s=secs, occupations=nu.round(4).tolist(),
                          converged=res.converged)
-        print(f"{key}: Q_up optimised {flow.heat:.6g} (windows {flow.windows}, {secs:.1f} s) vs "
-              f"best of {cfg['n_random']} random {q_rand.max():.6g} ({100 * np.mean(q_rand > 1e-6):.1f}"
-              f" % of them move > 1e-6 uphill); fixed E = {e_fix:.4g}: {flow_e.heat:.6g}; longest window "
+        frac = 100 * np.mean(q_rand > 1e-6)
+        print(f"{key}: Q_up optimised {flow.heat:.6g} (windows {flow.windows}, {secs:.1f} s) "
+              f"vs best of {cfg['n_random']} random {q_rand.max():.6g} ({frac:.1f} % of them "
+              f"move > 1e-6 uphill); fixed E = {e_fix:.4g}: {flow_e.heat:.6g}; longest window "
               f"{flow_d.duration:.4g}; min entropy production {sigma.min():.2e}; natural "
               f"occupations {nu.round(4)}", flush=True)
         t_hot, t_cold = lc["t_hot"], lc["t_cold"]
@@ -173,7 +175,8 @@ def main():
     axes[1, 2].axis("off")
     axes[1, 2].text(0.0, 1.0, "\n".join(
         f"{k}: Q_up opt {r['q_opt']:.5f}, fixed E={r['fixed_energy']:.3f}: "
-        f"{r['q_fixed_energy']:.5f},\n   best of {cfg['n_random']} random {r['q_random_best']:.5f}, "
+        f"{r['q_fixed_energy']:.5f},\n   best of {cfg['n_random']} random "
+        f"{r['q_random_best']:.5f}, "
         f"longest window {r['longest_window']:.3f},\n   min Σ {r['min_entropy_production']:.1e}, "
         f"natural occupations {r['occupations']}" for k, r in rows.items())
         + f"\nsingle level: max Q_up {q_single:.1e} (round-off)", va="top", fontsize=8,
