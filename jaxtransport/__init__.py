@@ -9,6 +9,7 @@ enable_x64()
 
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
 from ._version import __version__  # noqa: E402, F401
+from .correlated import StationaryState  # noqa: E402
 from .densities import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffDrudeLorentz,
@@ -53,6 +54,7 @@ from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
 from .response.general_continuum import GeneralContinuum  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
+from .response.stationary import StationaryResponse  # noqa: E402
 from .solution import AbstractSolution, Solution  # noqa: E402
 from .solve import general_response, response, solve, solve_general  # noqa: E402
 from .state import CovarianceState, GaussianState, covariance_entropy  # noqa: E402
@@ -169,4 +171,7 @@ __all__ = [
     "general_response",
     "general_steady_state",
     "solve_general",
+    # correlated initial states (issue 21)
+    "StationaryState",
+    "StationaryResponse",
 ]

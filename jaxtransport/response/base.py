@@ -89,6 +89,15 @@ class AbstractResponse(eqx.Module):
     def initial_state(self, state):
         """The validated initial-state input of ``state_terms``: by default the correlation
         matrix C0 (..., n, n) of a ``jt.GaussianState`` or array."""
+        if state is None:
+            raise ValueError("evaluate needs an initial state (a jt.GaussianState or a "
+                             "correlation matrix C0 of shape (..., n, n)).")
+        if getattr(state, "is_stationary_state", False):
+            raise ValueError(
+                "jt.StationaryState needs its own stage 1 (the kernels depend on the "
+                "premodel): use jt.solve(model, state, times) or "
+                "jt.response(model, times, method, initial=state).evaluate(state, T, mu)."
+            )
         if isinstance(state, GaussianState) and state.statistics != self.statistics:
             raise ValueError(
                 f"the initial state is {state.statistics}ic but the model is "
@@ -127,7 +136,7 @@ class AbstractResponse(eqx.Module):
                 )
         return s, temp, mu
 
-    def evaluate(self, state, temperature=None, chemical_potential=None):
+    def evaluate(self, state=None, temperature=None, chemical_potential=None):
         """Observables for the initial ``state`` and reservoir temperatures / chemical
         potentials of shape (..., M) (default: the model's values).
 

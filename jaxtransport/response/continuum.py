@@ -119,7 +119,8 @@ class Continuum(eqx.Module):
                                     fingerprint=fingerprint(dens)))
         return tuple(out)
 
-    def _base_plan(self, model, times, fits):
+    def base_plan(self, model, times, fits) -> dict:
+        """The window, panel and ray layout (``QuadraturePlan`` fields but q, factor, fits)."""
         pl = pole_data(model, fits)
         terms = flatten_terms(model)
         lam_l = np.linalg.eigvals(np.asarray(pl.generator()))
@@ -167,7 +168,11 @@ class Continuum(eqx.Module):
                     s_first=float(s_first), s_far=float(s_far), poles=poles,
                     region=(float(node_lo), float(node_hi), cuts, sing))
 
-    def _resolve(self, model, times, build=None):
+    def resolve_response(self, model, times, build=None, base_plan=None):
+        """(resolved method, response): the quadrature plan refined on concrete values until
+        its error estimate meets the tolerance, and the response built with it. ``build``
+        replaces ``build_response`` and ``base_plan`` the window/panel layout (correlated
+        initial states, ``response/stationary.py``)."""
         build = build_response if build is None else build
         times = check_times(times)
         leaves = jax.tree_util.tree_leaves(model)
@@ -178,7 +183,7 @@ class Continuum(eqx.Module):
                 "concrete values and pass that method."
             )
         fits = self._fits(model, times)
-        base = self._base_plan(model, times, fits)
+        base = (self.base_plan if base_plan is None else base_plan)(model, times, fits)
         factor = 1.0
         q = self.nodes_per_panel or default_order(self.tolerance)
         err = np.inf
@@ -214,7 +219,7 @@ class Continuum(eqx.Module):
 
         Returns a ``Continuum`` whose ``response`` also works with traced models (e.g. under
         ``jax.grad`` with respect to h or couplings)."""
-        return self._resolve(model, times)[0]
+        return self.resolve_response(model, times)[0]
 
     def response(self, model, times) -> Response:
         build = (functools.partial(build_response, correlation_dt=True) if self.correlation_dt
@@ -233,7 +238,7 @@ class Continuum(eqx.Module):
             key = _plan_key(self, model, times)
             if key is not None and key in _PLANS:
                 return _PLANS[key]._response(model, times, build, observables)
-            resolved, resp = self._resolve(model, times, build)
+            resolved, resp = self.resolve_response(model, times, build)
             if key is not None:
                 if len(_PLANS) >= _MAX_PLANS:
                     _PLANS.pop(next(iter(_PLANS)))

@@ -26,17 +26,24 @@ def _observables(pl: Poles, omega, a, z, abar, complex_plane=False):
     a = A(ω,t) (n,n); z = rows z_p (P,n); abar = the analytic continuation of A(ω,t)†.
     Returns corr (M,n,n) and amplitude (M_β, 2, M_α).
     """
+    vj = pl.tvec
+    return observables_of_amplitudes(pl, omega, a @ vj, z @ vj, vj.conj().T @ abar,
+                                     complex_plane)
+
+
+def observables_of_amplitudes(pl: Poles, omega, av, zv, vda, complex_plane=False):
+    """``_observables`` from the per-source amplitudes: av (n, J) = A v_j (the system
+    amplitude driven by term j), zv (P, J) = z_p v_j and vda (J, n) = (the continuation of)
+    av†. Also used by correlated (stationary) initial states, whose amplitudes are not of
+    the form A v_j (``response/stationary.py``)."""
     g = pl.density(omega, complex_plane)  # (J,)
     vj = pl.tvec
-    av = a @ vj  # (n, J): A v_j
-    vda = vj.conj().T @ abar  # (J, n): v_j† Ā
     corr_j = jnp.einsum("j,ij,jk->jik", g, av, vda)
     corr = jnp.einsum("bj,jik->bik", pl.tonehot, corr_j)
     t1 = g * jnp.einsum("jn,nj->j", vda, vj)  # g_j v_j† Ā v_j
     w = jnp.stack([jnp.ones_like(omega), omega]).astype(jnp.complex128)  # w_N, w_E
     d1 = w[:, None] * (pl.tonehot @ t1)[None, :]  # (2, M): [x, α]
     bbar = vda @ pl.vec  # (J, P): v_j† Ā v_p
-    zv = z @ vj  # (P, J): z_p v_j
     zt = pl.kappa[:, None] * g[None, :] * zv * bbar.T  # [p, j]
     kx = jnp.stack([jnp.ones_like(pl.kappa), pl.k_energy]).astype(jnp.complex128)  # (2, P)
     x2 = jnp.einsum("ap,xp,pj,bj->bxa", pl.onehot, kx, zt, pl.tonehot)
@@ -45,7 +52,7 @@ def _observables(pl: Poles, omega, a, z, abar, complex_plane=False):
     return corr, x1 - x2
 
 
-def _with_scalars(pl, corr, amp):
+def with_scalars(pl, corr, amp):
     """Append the scalars Tr[h C_β], Tr[C_β] (M, 2) to an observable tuple."""
     sc = jnp.stack(
         [jnp.einsum("ij,bji->b", pl.h, corr), jnp.einsum("bii->b", corr)], axis=-1
@@ -98,7 +105,7 @@ def _state_kernels(pl: Poles, e):
 # ----------------------------------------------------------------------------------------
 # real-axis frequency nodes
 # ----------------------------------------------------------------------------------------
-def _delta_index(times):
+def delta_index(times):
     """Unique time steps (t_{-1} = 0) for exact step-wise propagation."""
     times = np.asarray(times)
     deltas = np.diff(np.concatenate([[0.0], times]))
@@ -137,7 +144,7 @@ def _node_kernels(pl: Poles, omega, deltas, inv, correlation_dt=False):
 
     def obs(s):
         a, z = s[m : m + n], s[m + n :]
-        return _with_scalars(pl, *_observables(pl, omega, a, z, a.conj().T))
+        return with_scalars(pl, *_observables(pl, omega, a, z, a.conj().T))
 
     def one(s):
         (c, x, sc), (cd, xd, scd) = jax.jvp(obs, (s,), (gen @ s,))
@@ -175,7 +182,7 @@ def _tail_integrand(pl: Poles, omega, up: bool, t, e, j):
     def obs(fl, fr):
         c, x = _observables(pl, omega, fl * a_p + a_0, fl * z_p + z_0, fr * ab_p + ab_0,
                             complex_plane=True)
-        return tuple(o.sum(0) for o in _with_scalars(pl, c, x))
+        return tuple(o.sum(0) for o in with_scalars(pl, c, x))
 
     o00 = obs(0.0, 0.0)
     o01 = obs(0.0, 1.0)
@@ -190,6 +197,21 @@ def _tail_integrand(pl: Poles, omega, up: bool, t, e, j):
     return tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
 
 
+def ray_integral(integrand, a, s_nodes, s_weights):
+    """∫_{−∞}^{a} dω/2π F(ω) for F = F_+ + F_− where ``integrand(ω, True)`` is F_+ (decays for
+    Im ω > 0) and ``integrand(ω, False)`` is F_− (decays for Im ω < 0), both analytic left of
+    a: rotated onto the vertical rays a ± is, s ∈ [0, ∞) (rule ``s_nodes``, ``s_weights``)."""
+    up = jax.vmap(lambda s: integrand(a + 1j * s, True))(s_nodes)
+    dn = jax.vmap(lambda s: integrand(a - 1j * s, False))(s_nodes)
+    # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
+    return jax.tree_util.tree_map(
+        lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
+                      + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI,
+        up,
+        dn,
+    )
+
+
 def _tail(pl: Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
     """∫_{−∞}^{a} dω/2π (all observables, f = 1), with d/dt, for all times (and d(corr)/dt
     with ``correlation_dt``)."""
@@ -197,17 +219,8 @@ def _tail(pl: Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
 
     def at_time(t, et, jt):
         def integrand(t_, et_, jt_):
-            up = jax.vmap(lambda s: _tail_integrand(pl, a + 1j * s, True, t_, et_, jt_))(s_nodes)
-            dn = jax.vmap(lambda s: _tail_integrand(pl, a - 1j * s, False, t_, et_, jt_))(
-                s_nodes
-            )
-            # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-            return jax.tree_util.tree_map(
-                lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
-                              + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI,
-                up,
-                dn,
-            )
+            return ray_integral(lambda w, up: _tail_integrand(pl, w, up, t_, et_, jt_), a,
+                                s_nodes, s_weights)
 
         tang = (jnp.ones_like(t), lmat @ et, et[None] - pl.lam[:, None, None] * jt)
         (c, x, sc), (cd, xd, scd) = jax.jvp(integrand, (t, et, jt), tang)
@@ -217,13 +230,14 @@ def _tail(pl: Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
 
 
 def build_response(model, times, plan: QuadraturePlan, node_batch, sizes=None, tolerance=1e-8,
-                   correlation_dt=False) -> Response:
+                   correlation_dt=False, arrays=None) -> Response:
     """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
     rules with zero-weight nodes so that rules of different orders share one compiled program;
-    ``correlation_dt`` also stores the dC/dt kernels."""
-    deltas, inv = _delta_index(times)
+    ``correlation_dt`` also stores the dC/dt kernels; ``arrays`` replaces ``build_arrays``
+    (same signature; correlated initial states, ``response/stationary.py``)."""
+    deltas, inv = delta_index(times)
     wn, ww, on, ow, sn, sw = padded_rules(plan, node_batch, sizes)
-    arrays = _build_arrays(
+    arrays = (build_arrays if arrays is None else arrays)(
         pole_data(model, plan.fits),
         *(jnp.asarray(x) for x in (times, deltas, inv, wn, on, ow / _TWO_PI, sn, sw)),
         jnp.asarray(plan.a), node_batch=node_batch, correlation_dt=correlation_dt,
@@ -247,7 +261,7 @@ def build_response(model, times, plan: QuadraturePlan, node_batch, sizes=None, t
 
 
 @eqx.filter_jit
-def _build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch,
+def build_arrays(pl, times, deltas, inv, wn, on, ow, sn, sw, a, *, node_batch,
                   correlation_dt=False):
     n = pl.vec.shape[0]
     nres = pl.onehot.shape[0]
