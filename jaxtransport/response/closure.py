@@ -19,15 +19,16 @@ from .base import flatten_terms, one_hot
 
 
 class FittedKernel(eqx.Module):
-    """A non-pole density's memory kernel fitted by poles on [0, t_max]: k(τ) ≈ Σ κ_p e^{−λ_p τ}
-    (host arrays), its L¹ errors (kernel and energy kernel) and the density's parameter
-    ``fingerprint`` (a resolved plan refuses a density with other parameters)."""
+    """A non-pole density's memory kernel fitted by poles on [0, t_max],
+    k(τ) ≈ Σ κ_p e^{−λ_p τ} (tuples of host complex numbers), its L¹ errors (kernel and
+    energy kernel) and the density's parameter ``fingerprint`` (a resolved plan refuses a
+    density with other parameters)."""
 
-    kappa: np.ndarray
-    lam: np.ndarray
-    error: float
-    error_energy: float
-    fingerprint: tuple
+    kappa: tuple = eqx.field(static=True)  # complex numbers
+    lam: tuple = eqx.field(static=True)
+    error: float = eqx.field(static=True)
+    error_energy: float = eqx.field(static=True)
+    fingerprint: tuple = eqx.field(static=True)
 
 
 def closure_generator(xp, h, vec, kappa, lam):

@@ -114,7 +114,8 @@ class Continuum(eqx.Module):
                 out.append(None)
                 continue
             f = fit_kernel(dens, tmax, fit_tol)
-            out.append(FittedKernel(kappa=np.asarray(f.kappa), lam=np.asarray(f.lam),
+            out.append(FittedKernel(kappa=tuple(complex(x) for x in np.asarray(f.kappa)),
+                                    lam=tuple(complex(x) for x in np.asarray(f.lam)),
                                     error=float(f.error), error_energy=float(f.error_energy),
                                     fingerprint=fingerprint(dens)))
         return tuple(out)

@@ -22,19 +22,22 @@ class QuadraturePlan(eqx.Module):
     - ``poles``: (centre, scale) of the near-axis poles the panels resolve;
     - ``region``: (node_lo, node_hi, cuts, singular points) of the non-pole densities;
     - ``fits``: per density term a ``FittedKernel`` (non-pole densities) or None.
+
+    All values are static (hashable host numbers), so a resolved ``jt.Continuum`` holding a
+    plan is itself hashable and holds no arrays.
     """
 
-    a: float
-    w_lo: float
-    w_hi: float
-    width: float
-    s_first: float
-    s_far: float
-    q: int
-    poles: tuple
-    factor: float
-    region: tuple
-    fits: tuple
+    a: float = eqx.field(static=True)
+    w_lo: float = eqx.field(static=True)
+    w_hi: float = eqx.field(static=True)
+    width: float = eqx.field(static=True)
+    s_first: float = eqx.field(static=True)
+    s_far: float = eqx.field(static=True)
+    q: int = eqx.field(static=True)
+    poles: tuple = eqx.field(static=True)
+    factor: float = eqx.field(static=True)
+    region: tuple = eqx.field(static=True)
+    fits: tuple = eqx.field(static=True)
 
 
 def window_cut(tolerance):
