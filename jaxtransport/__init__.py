@@ -47,7 +47,7 @@ from .optimise import (  # noqa: E402
     optimise_preparation,
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
-from .reservoir import PositionReservoir, Reservoir, occupation  # noqa: E402
+from .reservoir import AbstractReservoir, PositionReservoir, Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.base import AbstractResponse  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
@@ -57,7 +57,7 @@ from .response.pade import Pade, PadeResponse  # noqa: E402
 from .response.stationary import StationaryResponse  # noqa: E402
 from .solution import AbstractSolution, Solution  # noqa: E402
 from .solve import general_response, response, solve, solve_general  # noqa: E402
-from .state import CovarianceState, GaussianState, covariance_entropy  # noqa: E402
+from .state import AbstractState, CovarianceState, GaussianState, covariance_entropy  # noqa: E402
 from .statistics import FiniteModes, cumulants, joint_cumulants  # noqa: E402
 from .steady_state import (  # noqa: E402
     GeneralSteadyState,
@@ -99,8 +99,10 @@ __all__ = [
     "optimise_preparation",
     # core
     "AbstractModel",
+    "AbstractReservoir",
     "AbstractResponse",
     "AbstractSolution",
+    "AbstractState",
     "AbstractSpectralDensity",
     "Continuum",
     "Pade",

@@ -9,6 +9,7 @@ potential μ_α. ``Reservoir``: exchange (tunnelling) coupling Σ_k (V_k·a† c
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -38,8 +39,23 @@ def occupation(omega, temperature, chemical_potential, statistics: str = "fermio
     return 1.0 / jnp.expm1(x)
 
 
-class Reservoir(eqx.Module):
-    """A thermal reservoir.
+class AbstractReservoir(eqx.Module):
+    """A thermal reservoir: ``temperature``, ``chemical_potential`` (array leaves), its
+    density ``terms`` ((g_j, v_j), ...) and the number of system modes it couples to.
+    Concrete kinds: ``Reservoir`` (exchange coupling) and ``PositionReservoir`` (x–x)."""
+
+    temperature: eqx.AbstractVar[Array]
+    chemical_potential: eqx.AbstractVar[Array]
+    terms: eqx.AbstractVar[tuple]
+
+    @property
+    @abc.abstractmethod
+    def n_modes(self) -> int:
+        """Number of system modes the coupling vectors run over."""
+
+
+class Reservoir(AbstractReservoir):
+    """A thermal reservoir with exchange (tunnelling) coupling.
 
     **Arguments:**
 
@@ -117,7 +133,7 @@ class Reservoir(eqx.Module):
         return out
 
 
-class PositionReservoir(eqx.Module):
+class PositionReservoir(AbstractReservoir):
     """A bosonic reservoir coupled through the system position X = u·x (Caldeira–Leggett).
 
     H_α = Σ_k ω_k (q_k² + π_k²)/2, H_I^α = X Σ_k g_k q_k, J(ω) = (π/2) Σ g_k² δ(ω − ω_k);

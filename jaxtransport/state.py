@@ -15,6 +15,8 @@ C_N = [[C, 0], [0, 1 ∓ C^T]] with C_ij = ⟨a_j† a_i⟩ (upper sign fermions
 
 from __future__ import annotations
 
+import abc
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +32,18 @@ from .nambu import (
 from .reservoir import check_statistics, occupation
 
 
-class GaussianState(eqx.Module):
+class AbstractState(eqx.Module):
+    """A Gaussian state of n system modes (``statistics`` a static field). Concrete kinds:
+    ``GaussianState`` (number-conserving, C_ij = ⟨a_j† a_i⟩) and ``CovarianceState`` (any
+    Gaussian state: quadrature covariance and displacement)."""
+
+    @property
+    @abc.abstractmethod
+    def n_modes(self) -> int:
+        """Number of system modes n."""
+
+
+class GaussianState(AbstractState):
     """A Gaussian (quasi-free) state given by its correlation matrix C0[i, j] = <a_j† a_i>.
 
     Fermions need 0 ≤ C0 ≤ 1 (eigenvalues are occupations of natural orbitals); bosons C0 ≥ 0.
@@ -100,7 +113,7 @@ class GaussianState(eqx.Module):
         return cls((u * n) @ u.conj().T, statistics)
 
 
-class CovarianceState(eqx.Module):
+class CovarianceState(AbstractState):
     """A Gaussian state of n modes in covariance form.
 
     **Arguments:** ``covariance`` (2n×2n real: V for bosons, Γ for fermions; leading batch
