@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._validation import check_times
+from .._validation import check_times, readable_errors
 from ..response import Continuum, Response
 from ..response import response as _response
 from .objectives import as_objective
@@ -281,6 +281,7 @@ def _covering_method(method, model, entries, temperature, chemical_potential):
     return method
 
 
+@readable_errors()
 def optimise_preparation(
     model,
     times,

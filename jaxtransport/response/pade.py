@@ -307,10 +307,13 @@ class PadeResponse(Stage2Base):
     def method(self) -> str:
         return "pade"
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> Solution:
+    def evaluate(self, state, temperature=None, chemical_potential=None, *,
+                 validate=True) -> Solution:
         """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's)."""
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        temperatures / chemical potentials (default: the model's); checks as
+        ``Response.evaluate`` (``validate=False`` skips the C0 check). The error estimate is
+        computed for the evaluated (T, μ)."""
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential, validate)
         leaves = [c0, temp, mu, *jax.tree_util.tree_leaves(self)]
         if c0.ndim == 2 and temp.ndim == 1 and mu.ndim == 1 and is_concrete(*leaves):
             # one concrete configuration outside any transformation: the same kernel in

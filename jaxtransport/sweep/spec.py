@@ -25,8 +25,9 @@ OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS
 DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
 
-# status codes stored per configuration
-OK, NON_FINITE, MODEL_FAILED = 0, 1, 2
+# status codes stored per configuration (3: T or μ outside the range the method was refined
+# for, e.g. below an explicit Continuum temperature_range)
+OK, NON_FINITE, MODEL_FAILED, OUT_OF_RANGE = 0, 1, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
