@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +121,9 @@ class SweepStore:
             self._create_template()
         else:
             deadline = time.time() + wait
+            if wait > 0:
+                print(f"waiting up to {wait:g} s for process 0 to create the sweep template at "
+                      f"{self.path}", file=sys.stderr, flush=True)
             while not self.path.exists():  # process 0 is writing the template
                 if time.time() > deadline:
                     raise StoreError(
