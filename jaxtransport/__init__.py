@@ -37,6 +37,8 @@ from .optimise import (  # noqa: E402
     ModelParameters,
     ReversalDuration,
     ReversedHeat,
+    UphillDuration,
+    UphillHeat,
     SlaterDeterminant,
     SmoothMinHeatCurrent,
     ThermalState,
@@ -45,10 +47,11 @@ from .optimise import (  # noqa: E402
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
-from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
+from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
 from .solution import Solution  # noqa: E402
+from .solve import response, solve  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffLorentzian,
@@ -73,6 +76,7 @@ from .thermodynamics import (  # noqa: E402
     linear_response_conductance,
     negative_windows,
 )
+from .uphill import UphillFlow, uphill_flow, uphill_heat, uphill_rate  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -88,6 +92,8 @@ __all__ = [
     "ModelParameters",
     "ReversalDuration",
     "ReversedHeat",
+    "UphillDuration",
+    "UphillHeat",
     "SlaterDeterminant",
     "SmoothMinHeatCurrent",
     "ThermalState",
@@ -144,6 +150,10 @@ __all__ = [
     "markov_steady_state",
     "master_equation",
     "negative_windows",
+    "UphillFlow",
+    "uphill_flow",
+    "uphill_heat",
+    "uphill_rate",
     "statistics",
     "thermodynamics",
     "ToleranceWarning",

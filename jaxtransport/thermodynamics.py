@@ -10,6 +10,9 @@ was switched on at t = 0; C_ij = <a_j† a_i>.
 - ``conductance_g1`` … ``conductance_g5``, ``conductances``: the candidate heat conductances.
 - ``linear_response_conductance``: Landauer steady-state linear-response thermal conductance.
 - ``negative_windows``: time windows where a quantity (e.g. a conductance) is negative.
+- ``uphill_rate``, ``uphill_margin``, ``uphill_flow``, ``uphill_heat``, ``UphillFlow``: genuine
+  uphill (cold-to-hot) heat flow, defined once in ``jaxtransport.uphill`` (re-exported here;
+  its docs relate it to G1–G5).
 
 Which candidates depend on the initial system state C0 (physics.md §2, §6): every first moment is
 affine in C0, so G4 (a difference at equal C0) and G3 at fixed C0 do not; G1, G2, G5 do, and G3
@@ -31,6 +34,13 @@ from ._validation import reservoir_values
 from .reservoir import check_statistics, occupation
 from .solution import Solution
 from .state import GaussianState
+from .uphill import (  # noqa: F401  (re-exported: the uphill measure belongs here)
+    UphillFlow,
+    uphill_flow,
+    uphill_heat,
+    uphill_margin,
+    uphill_rate,
+)
 
 
 # ---------------------------------------------------------------------------------------------

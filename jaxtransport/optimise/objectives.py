@@ -364,6 +364,59 @@ class MinConductanceG1(AbstractObjective):
         _check_smoothing(self.smoothing, "MinConductanceG1")
 
 
+class UphillHeat(AbstractObjective):
+    r"""**Minus** the heat moved uphill (cold to hot) within a window: −∫ r(t) dt (energy),
+    r = ``jt.thermodynamics.uphill_rate`` (two reservoirs: max(0, min(−J^Q_hot, J^Q_cold)),
+    hot/cold from the Solution's temperatures, so it follows optimised temperatures).
+    Trapezoid rule on the grid (equal to ``uphill_flow(...).heat`` up to O(Δt²) at window
+    edges). ``smoothing`` τ (energy/ħ) replaces r by its smooth version (within τ (ln 2 + ln M)
+    of r; needed for gradients where r = 0 on the whole grid). Fix the system energy with
+    ``jt.FermionicGaussian(n, energy=E, hamiltonian=h)`` to optimise at a given energy.
+    Units: energy (ħ = k_B = 1); heat currents are out of each reservoir."""
+
+    window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
+    smoothing: float | None = eqx.field(default=None, static=True, converter=_opt_float)
+
+    def __call__(self, sol):
+        from ..uphill import uphill_rate
+
+        r = uphill_rate(sol.heat_current, sol.temperature, smoothing=self.smoothing)
+        return -_trapezoid(sol.times, r, _mask(sol.times, self.window))
+
+    def check(self, times, n_reservoirs):
+        if n_reservoirs < 2:
+            raise ValueError("UphillHeat needs at least two reservoirs.")
+        _check_window(self.window, times, "UphillHeat")
+        _check_smoothing(self.smoothing, "UphillHeat")
+
+
+class UphillDuration(AbstractObjective):
+    r"""**Minus** the time with genuine uphill flow within a window: −∫ σ(R(t)/τ) dt (ħ/energy),
+    R = ``jt.thermodynamics.uphill_margin`` (signed; R > 0 exactly when heat leaves the colder
+    side and enters the hotter side), σ the logistic function at smoothing temperature τ
+    (energy/ħ; R is soft-maximised at τ too). τ → 0 counts the uphill time exactly. Minimising
+    it lengthens the uphill window; combine with ``UphillHeat`` to keep it substantial.
+    Units: ħ/energy (ħ = k_B = 1); heat currents are out of each reservoir."""
+
+    window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
+    smoothing: float = eqx.field(default=1e-3, static=True, converter=_opt_float)
+
+    def __call__(self, sol):
+        from ..uphill import uphill_margin
+
+        m = uphill_margin(sol.heat_current, sol.temperature, smoothing=self.smoothing)
+        return -_trapezoid(sol.times, jax.nn.sigmoid(m / self.smoothing),
+                           _mask(sol.times, self.window))
+
+    def check(self, times, n_reservoirs):
+        if n_reservoirs < 2:
+            raise ValueError("UphillDuration needs at least two reservoirs.")
+        _check_window(self.window, times, "UphillDuration")
+        _check_smoothing(self.smoothing, "UphillDuration")
+        if self.smoothing is None:
+            raise ValueError("UphillDuration needs a smoothing temperature > 0.")
+
+
 __all__ = [
     "AbstractObjective",
     "Custom",
@@ -377,6 +430,8 @@ __all__ = [
     "Scaled",
     "SmoothMinHeatCurrent",
     "Sum",
+    "UphillDuration",
+    "UphillHeat",
     "as_objective",
     "soft_minimum",
 ]

@@ -25,9 +25,17 @@ OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS
 DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
 
-# status codes stored per configuration (3: T or μ outside the range the method was refined
-# for, e.g. below an explicit Continuum temperature_range)
-OK, NON_FINITE, MODEL_FAILED, OUT_OF_RANGE = 0, 1, 2, 3
+# status codes stored per configuration (dimensionless integers, variable ``status``)
+OK = 0
+"""Status code: the configuration was evaluated and every stored value is finite."""
+NON_FINITE = 1
+"""Status code: the configuration was evaluated but a stored value is NaN or infinite."""
+MODEL_FAILED = 2
+"""Status code: building the model (stage 1) for this configuration's parameters failed."""
+OUT_OF_RANGE = 3
+"""Status code: a temperature or chemical potential lies outside the range the method was
+refined for (e.g. below an explicit ``Continuum(temperature_range=...)``): no error
+guarantee, the values are not to be used."""
 
 
 @dataclasses.dataclass(frozen=True)
