@@ -22,6 +22,7 @@ from .evaluate import (
     _grid_chunk_fast,
     _grid_indices,
     _hot_heat_parts,
+    _reservoir_values,
     _sample_chunk,
     grid_parts,
 )
@@ -284,8 +285,6 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
         par, index, temp, mu = _grid_indices(spec, flat)
     else:  # one model; the per-configuration indices only if a gather path needs them
         par, index, temp, mu = np.zeros(len(flat), int), None, None, None
-    if temp is None:
-        _, _, temp, mu = _grid_indices(spec, flat)
     outs, stats = [], []
     for p in np.unique(par):  # stage 1 per model-parameter point in this chunk
         sel = np.nonzero(par == p)[0]
@@ -304,7 +303,7 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                 o, s = _block_fast(rows_p, const_p, resp.times, spec.observables)
                 o, s = _to_host(o, s, len(sel))
                 outs.append(o)
-                stats.append(_range_status(resp, s, temp[sel], mu[sel]))
+                stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
                 continue
         if index is None:
             _, index, temp, mu = _grid_indices(spec, flat)
@@ -316,11 +315,32 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                                static, sub)
         o, s = _to_host(o, s, len(sel))
         outs.append(o)
-        stats.append(_range_status(resp, s, temp[sel], mu[sel]))
+        stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
     out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     order = np.argsort(np.concatenate([np.nonzero(par == p)[0] for p in np.unique(par)]),
                        kind="stable")
     return {k: v[order] for k, v in out.items()}, np.concatenate(stats)[order]
+
+
+def _grid_range_status(spec, resp, status, flat, p, cache):
+    """``_range_status`` for grid configurations ``flat``: each reservoir's (T, μ) axis values
+    are checked once per model; only if one is out of range are the configurations checked."""
+    key = ("in_range", p)
+    if key not in cache:
+        t0 = np.asarray(spec.model.temperatures, float)
+        m0 = np.asarray(spec.model.chemical_potentials, float)
+        rows_t, rows_m = [t0], [m0]
+        for b in range(len(t0)):  # (T_b, μ_b) pairs, the other reservoirs at the model's
+            t_vals, m_vals = _reservoir_values(spec, b)
+            for t in t_vals:
+                for m in m_vals:
+                    rows_t.append(np.where(np.arange(len(t0)) == b, t, t0))
+                    rows_m.append(np.where(np.arange(len(m0)) == b, m, m0))
+        cache[key] = not outside_planned(resp, np.stack(rows_t), np.stack(rows_m)).any()
+    if cache[key]:
+        return status
+    _, _, temp, mu = _grid_indices(spec, flat)
+    return _range_status(resp, status, temp, mu)
 
 
 def _range_status(resp, status, temp, mu):
