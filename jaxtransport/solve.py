@@ -121,14 +121,18 @@ def _check_forced(model, method, observables, tolerance):
 
 
 def response(model, times, method=None, observables: str | None = None,
-             tolerance: float | None = None):
+             tolerance: float | None = None, initial=None):
     """Stage 1: exact response kernels of ``model`` on the time grid ``times``, independent
     of temperatures, chemical potentials and the initial state (``.evaluate(state, T, μ)``
     gives the observables). ``method=None``: the automatic choice of the module docstring;
     else the given ``jt.Pade``/``jt.Continuum``/``jt.Discretised``. ``observables``:
-    ``"all"``, ``"currents"`` or ``None`` (automatic, by system size)."""
+    ``"all"``, ``"currents"`` or ``None`` (automatic, by system size).
+    ``initial=jt.StationaryState(premodel)``: the kernels of that correlated initial state
+    (they depend on the premodel), a ``jt.StationaryResponse``."""
     from .response.base import response as _response
 
+    if initial is not None:
+        return _stationary_response(model, times, method, observables, tolerance, initial)
     observables = _resolve_observables(model, observables)
     if method is not None:
         _check_forced(model, method, observables, tolerance)
@@ -151,6 +155,9 @@ def solve(model, state, times, method=None, observables: str | None = None,
     used (``sol.method``) and its error estimate (``sol.error_estimate``)."""
     from .response.pade import PadeResponse, PadeUnsuitable
 
+    if getattr(state, "is_stationary_state", False):  # correlated start: its own stage 1
+        resp = _stationary_response(model, times, method, observables, tolerance, state)
+        return with_method(resp.evaluate(state), resp.method)
     resp = response(model, times, method, observables, tolerance)
     if _is_general(model):
         from .general.response import state_from
@@ -165,6 +172,20 @@ def solve(model, state, times, method=None, observables: str | None = None,
                         _resolve_observables(model, observables))
         sol = resp.evaluate(state)
     return with_method(sol, resp.method)
+
+
+def _stationary_response(model, times, method, observables, tolerance, initial):
+    """``jt.StationaryState``: ``jt.Continuum`` (automatic choice: jt.Pade has no stationary
+    start) or a forced ``jt.Continuum``/``jt.Discretised``; full observables."""
+    if not getattr(initial, "is_stationary_state", False):
+        raise ValueError(f"initial= must be a jt.StationaryState, got {type(initial).__name__}.")
+    if observables not in (None, "all"):
+        raise ValueError("jt.StationaryState supports observables='all' only.")
+    if method is None:
+        method = _fallback(tolerance)
+    elif tolerance is not None:
+        _check_forced(initial.premodel, method, "all", tolerance)
+    return initial.response(model, times, method)
 
 
 def with_method(sol, name: str):

@@ -9,6 +9,7 @@
 - The ``python`` code blocks of the how-to guides run, top to bottom per guide, in a fresh
   process with ``JAXTRANSPORT_SMOKE=1`` (the guides read it to shrink their sizes).
 - The ``>>>`` examples in the package's docstrings run (doctest).
+- The gallery shows every notebook and every figure of ``experiments/figures``.
 - Every test the pages cite (``tests/<file>.py::<test>``) exists.
 - No file of the repository refers to a document outside it.
 """
@@ -233,6 +234,16 @@ def test_docstring_examples_run(modname, monkeypatch, tmp_path):
     for test in doctest.DocTestFinder(exclude_empty=True).find(mod, modname):
         runner.run(test, out=out.append)
     assert runner.failures == 0, "".join(out)
+
+
+def test_gallery_shows_every_figure_and_notebook():
+    text = (ROOT / "docs" / "gallery" / "index.md").read_text(encoding="utf-8")
+    figures = sorted((ROOT / "experiments" / "figures").glob("*.png"))
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.py"))
+    assert figures and notebooks
+    missing = [f"figures/{p.name}" for p in figures if f"(figures/{p.name})" not in text]
+    missing += [f"notebooks/{p.name}" for p in notebooks if f"(notebooks/{p.name})" not in text]
+    assert not missing, "docs/gallery/index.md does not show: " + ", ".join(missing)
 
 
 def test_tests_named_in_the_docs_exist():
