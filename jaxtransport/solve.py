@@ -129,8 +129,10 @@ def response(model, times, method=None, observables: str | None = None,
     ``"all"``, ``"currents"`` or ``None`` (automatic, by system size).
     ``initial=jt.StationaryState(premodel)``: the kernels of that correlated initial state
     (they depend on the premodel), a ``jt.StationaryResponse``."""
+    from ._validation import require_x64
     from .response.base import response as _response
 
+    require_x64("jt.response")
     if initial is not None:
         return _stationary_response(model, times, method, observables, tolerance, initial)
     observables = _resolve_observables(model, observables)
