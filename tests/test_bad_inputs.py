@@ -432,3 +432,14 @@ def test_experiment_configs_share_the_names():
     lead = common.density({"kind": "cutoff_lorentzian", "gamma": 0.5, "width": 2.0,
                            "cutoff": 8.0})
     assert isinstance(lead, jt.CutoffLorentzian)
+
+
+def test_quadratic_model_response_checks_too():
+    r = jt.general_response(jt.QuadraticModel.from_model(single_level()), SHORT)
+    with pytest.raises(ValueError, match=r"eigenvalues must lie in \[0, 1\]"):
+        r.evaluate(jnp.asarray([[2.0]]))
+    with pytest.raises(ValueError, match="temperature must be finite and > 0"):
+        r.evaluate(C_OK, jnp.asarray([1.5, np.nan]))
+    with pytest.raises(JIT_ERRORS) as info:
+        jax.block_until_ready(jax.jit(lambda c: r.evaluate(c).heat_current)(jnp.asarray([[2.0]])))
+    assert "eigenvalues must lie in [0, 1]" in str(info.value)
