@@ -102,20 +102,21 @@ def optimal_linear_preparation(
     ``value`` in the units of the objective (for ``jt.HeatCurrentAt``: energy per time, the heat
     current out of the reservoir; negative means heat flows into it).
 
-    Example: the preparation of a level that makes the heat current out of the hot lead most
-    negative at t = 1 (a filled level):
+    Examples:
+        The preparation of a level that makes the heat current out of the hot lead most negative at
+        t = 1 (a filled level):
 
-    >>> import numpy as np, jaxtransport as jt
-    >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
-    >>> model = jt.Model([[1.0]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
-    ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
-    >>> times = np.linspace(0.0, 2.0, 21)
-    >>> best = jt.optimal_linear_preparation(model, times, jt.HeatCurrentAt(1.0, reservoir=0),
-    ...                                      method=jt.Pade())
-    >>> np.round(np.asarray(best.correlation).real, 6)
-    array([[1.]])
-    >>> bool(best.value < 0)
-    True
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> model = jt.Model([[1.0]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> times = np.linspace(0.0, 2.0, 21)
+        >>> best = jt.optimal_linear_preparation(model, times, jt.HeatCurrentAt(1.0, reservoir=0),
+        ...                                      method=jt.Pade())
+        >>> np.round(np.asarray(best.correlation).real, 6)
+        array([[1.]])
+        >>> bool(best.value < 0)
+        True
     """
     from ..response import response as _response
 
