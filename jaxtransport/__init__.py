@@ -23,6 +23,7 @@ from .general import (  # noqa: E402
     general_steady_state,
     solve_general,
 )
+from .correlated import StationaryState  # noqa: E402
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
 from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
 from .model import Model  # noqa: E402
@@ -50,6 +51,7 @@ from .reservoir import Reservoir, occupation  # noqa: E402
 from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
+from .response.stationary import StationaryResponse  # noqa: E402
 from .solution import Solution  # noqa: E402
 from .solve import response, solve  # noqa: E402
 from .spectral_density import (  # noqa: E402
@@ -170,4 +172,7 @@ __all__ = [
     "general_response",
     "general_steady_state",
     "solve_general",
+    # correlated initial states (issue 21)
+    "StationaryState",
+    "StationaryResponse",
 ]

@@ -195,18 +195,19 @@ def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
     its currents out of each reservoir. Returns a ``MarkovSolution``; raises ``ValueError``
     for bad times or a C0 of the wrong shape.
 
-    Example (a level between a hot and a cold lead, initially filled):
+    Examples:
+        A level between a hot and a cold lead, initially filled:
 
-    >>> import numpy as np, jaxtransport as jt
-    >>> lead = jt.Lorentzian(gamma=0.2, width=2.0)
-    >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
-    ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
-    >>> gen = jt.markov_generator(model, kind="global")
-    >>> sol = jt.markov_solve(gen, np.eye(1), np.linspace(0.0, 50.0, 6))
-    >>> sol.heat_current.shape
-    (6, 2)
-    >>> bool(np.allclose(sol.heat_current[-1], jt.markov_steady_state(gen)[2], atol=1e-6))
-    True
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.2, width=2.0)
+        >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> gen = jt.markov_generator(model, kind="global")
+        >>> sol = jt.markov_solve(gen, np.eye(1), np.linspace(0.0, 50.0, 6))
+        >>> sol.heat_current.shape
+        (6, 2)
+        >>> bool(np.allclose(sol.heat_current[-1], jt.markov_steady_state(gen)[2], atol=1e-6))
+        True
     """
     t = check_times(times)
     c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)

@@ -121,14 +121,24 @@ def _check_forced(model, method, observables, tolerance):
 
 
 def response(model, times, method=None, observables: str | None = None,
-             tolerance: float | None = None):
+             tolerance: float | None = None, initial=None):
     """Stage 1: exact response kernels of ``model`` on the time grid ``times``, independent
     of temperatures, chemical potentials and the initial state (``.evaluate(state, T, μ)``
     gives the observables). ``method=None``: the automatic choice of the module docstring;
     else the given ``jt.Pade``/``jt.Continuum``/``jt.Discretised``. ``observables``:
-    ``"all"``, ``"currents"`` or ``None`` (automatic, by system size)."""
+    ``"all"``, ``"currents"`` or ``None`` (automatic, by system size).
+    ``initial=jt.StationaryState(premodel)``: the kernels of that correlated initial state
+    (they depend on the premodel), a ``jt.StationaryResponse``.
+
+    Units ħ = k_B = 1: ``times`` in 1/h; ``tolerance`` in the units of the observables it
+    bounds. The response's ``evaluate`` gives currents out of each reservoir (particles per
+    time; energy and heat in energy per time) and C_ij = <a_j† a_i>. Raises ``ValueError`` for
+    invalid input or an impossible forced combination (naming the method, the missing feature
+    and an alternative)."""
     from .response.base import response as _response
 
+    if initial is not None:
+        return _stationary_response(model, times, method, observables, tolerance, initial)
     observables = _resolve_observables(model, observables)
     if method is not None:
         _check_forced(model, method, observables, tolerance)
@@ -148,9 +158,32 @@ def solve(model, state, times, method=None, observables: str | None = None,
           tolerance: float | None = None):
     """One call: ``response(model, times, method, observables, tolerance).evaluate(state)``
     at the model's own temperatures and chemical potentials. The result carries the method
-    used (``sol.method``) and its error estimate (``sol.error_estimate``)."""
+    used (``sol.method``) and its error estimate (``sol.error_estimate``).
+
+    Units ħ = k_B = 1: ``times`` in 1/h; the result's currents are out of each reservoir
+    (particles per time; energy and heat in energy per time), correlations C_ij = <a_j† a_i>
+    dimensionless. Raises ``ValueError`` for invalid input or a method that cannot do what is
+    asked (the message names the method, the missing feature and an alternative).
+
+    Examples:
+        A level between a hot and a cold lead, initially filled; at long times heat leaves
+        the hot lead (positive) and enters the cold one (negative):
+
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> sol = jt.solve(model, jt.GaussianState([[1.0]]), np.linspace(0.0, 30.0, 31))
+        >>> sol.method, sol.heat_current.shape
+        ('pade', (31, 2))
+        >>> bool(sol.heat_current[-1, 0] > 0 > sol.heat_current[-1, 1])
+        True
+    """
     from .response.pade import PadeResponse, PadeUnsuitable
 
+    if getattr(state, "is_stationary_state", False):  # correlated start: its own stage 1
+        resp = _stationary_response(model, times, method, observables, tolerance, state)
+        return with_method(resp.evaluate(state), resp.method)
     resp = response(model, times, method, observables, tolerance)
     if _is_general(model):
         from .general.response import state_from
@@ -165,6 +198,20 @@ def solve(model, state, times, method=None, observables: str | None = None,
                         _resolve_observables(model, observables))
         sol = resp.evaluate(state)
     return with_method(sol, resp.method)
+
+
+def _stationary_response(model, times, method, observables, tolerance, initial):
+    """``jt.StationaryState``: ``jt.Continuum`` (automatic choice: jt.Pade has no stationary
+    start) or a forced ``jt.Continuum``/``jt.Discretised``; full observables."""
+    if not getattr(initial, "is_stationary_state", False):
+        raise ValueError(f"initial= must be a jt.StationaryState, got {type(initial).__name__}.")
+    if observables not in (None, "all"):
+        raise ValueError("jt.StationaryState supports observables='all' only.")
+    if method is None:
+        method = _fallback(tolerance)
+    elif tolerance is not None:
+        _check_forced(initial.premodel, method, "all", tolerance)
+    return initial.response(model, times, method)
 
 
 def with_method(sol, name: str):

@@ -36,6 +36,8 @@ def _observe(sol, spec_static, resp):
             out[o] = jnp.sum(0.5 * jnp.diff(times) * (neg[..., 1:] + neg[..., :-1]), axis=-1)
         elif o == "final_heat_current":
             out[o] = jq[..., -1]
+        elif o in ("uphill_heat", "uphill_duration"):
+            out[o] = _uphill(sol, o)
         elif o in ("conductance_g1", "conductance_g2", "conductance_g5"):
             out[o] = getattr(_thermo, o)(sol, hot, cold)[..., ::stride]
         elif o == "conductance_g4":
@@ -46,6 +48,21 @@ def _observe(sol, spec_static, resp):
         else:
             out[o] = getattr(sol, o)[..., ::stride, :]
     return out
+
+
+def _uphill(sol, which):
+    """∫ r dt (trapezoid) or the time with R > 0 (crossings linearly interpolated), (B,)."""
+    from ..uphill import uphill_margin
+
+    r = uphill_margin(sol.heat_current, sol.temperature)  # (B, T); −inf: no gradient
+    dt = jnp.diff(sol.times)
+    if which == "uphill_heat":
+        p = jnp.maximum(r, 0.0)
+        return jnp.sum(0.5 * dt * (p[..., 1:] + p[..., :-1]), axis=-1)
+    a, b = jnp.maximum(r[..., :-1], -1e300), jnp.maximum(r[..., 1:], -1e300)
+    part = jnp.where((a > 0) & (b > 0), 1.0, jnp.where((a > 0) | (b > 0), jnp.maximum(a, b)
+                     / jnp.where(a != b, jnp.abs(a - b), 1.0), 0.0))
+    return jnp.sum(dt * part, axis=-1)
 
 
 @eqx.filter_jit

@@ -21,7 +21,10 @@ TRACES = ("heat_current", "particle_current", "energy_current", "coupling_energy
 CONDUCTANCES = ("conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5")
 # heat cumulants κ_n(t) of the hot reservoir (jaxtransport.statistics, finite reservoirs)
 CUMULANTS = ("heat_cumulants",)
-OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS
+# genuine uphill (cold-to-hot) flow per configuration, hot/cold from its own temperatures
+# (jaxtransport.uphill): heat moved uphill ∫ r dt and the time with r > 0
+UPHILL = ("uphill_heat", "uphill_duration")
+OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS + UPHILL
 DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
 
@@ -62,6 +65,9 @@ class Sweep:
     ``jt.Discretised``; default ``method`` when that is one) — exact for those modes, a
     D×D determinant series per time and configuration (D = n + all bath modes): seconds per
     configuration for D ~ 200, so keep such sweeps small.
+    ``UPHILL``: ``uphill_heat`` = ∫ r dt (energy) and ``uphill_duration`` (ħ/energy), the
+    genuine cold-to-hot flow of ``jaxtransport.uphill`` (heat out of the colder and into the
+    hotter reservoir at once), hot/cold from each configuration's own temperatures.
     ``cold``: the reservoir the conductances compare with (default: the other one when there
     are two reservoirs).
     ``currents_only``: build stage 1 with ``observables="currents"`` (``jt.CurrentResponse``:
@@ -232,7 +238,7 @@ class Sweep:
         nt, m, n = len(self.stored_times), self.model.n_reservoirs, self.model.n_modes
         out = {}
         for o in self.observables:
-            if o in SUMMARIES:
+            if o in SUMMARIES or o in UPHILL:
                 out[o] = ((), ())
             elif o in CONDUCTANCES:
                 out[o] = (("time",), (nt,))
