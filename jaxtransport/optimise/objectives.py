@@ -368,7 +368,10 @@ class MinConductanceG1(AbstractObjective):
     """Most negative G1(t) = J^Q_hot(t) / (T_hot − T_cold) over a window (docs/theory.md,
     "Heat, energy balance, entropy and conductances"; a rate, k_B = ħ = 1), hard or soft
     minimum (``smoothing`` in G1 units). Uses the Solution's temperatures (so it follows
-    jointly optimised temperatures)."""
+    jointly optimised temperatures).
+
+    Units ħ = k_B = 1: G1 in 1/time (energy per time per temperature); heat out of the hot
+    reservoir (negative: heat flows into it)."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     hot: int = eqx.field(default=0, static=True, converter=_int)
