@@ -23,6 +23,7 @@ from .general import (  # noqa: E402
     general_steady_state,
     solve_general,
 )
+from .correlated import StationaryState  # noqa: E402
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
 from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
 from .model import Model  # noqa: E402
@@ -37,6 +38,8 @@ from .optimise import (  # noqa: E402
     ModelParameters,
     ReversalDuration,
     ReversedHeat,
+    UphillDuration,
+    UphillHeat,
     SlaterDeterminant,
     SmoothMinHeatCurrent,
     ThermalState,
@@ -45,10 +48,12 @@ from .optimise import (  # noqa: E402
 )
 from .pole_fit import KernelFit, fit_kernel  # noqa: E402
 from .reservoir import Reservoir, occupation  # noqa: E402
-from .response import Continuum, Discretised, Response, response, solve  # noqa: E402
+from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
+from .response.stationary import StationaryResponse  # noqa: E402
 from .solution import Solution  # noqa: E402
+from .solve import response, solve  # noqa: E402
 from .spectral_density import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffLorentzian,
@@ -73,6 +78,7 @@ from .thermodynamics import (  # noqa: E402
     linear_response_conductance,
     negative_windows,
 )
+from .uphill import UphillFlow, uphill_flow, uphill_heat, uphill_rate  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -88,6 +94,8 @@ __all__ = [
     "ModelParameters",
     "ReversalDuration",
     "ReversedHeat",
+    "UphillDuration",
+    "UphillHeat",
     "SlaterDeterminant",
     "SmoothMinHeatCurrent",
     "ThermalState",
@@ -144,6 +152,10 @@ __all__ = [
     "markov_steady_state",
     "master_equation",
     "negative_windows",
+    "UphillFlow",
+    "uphill_flow",
+    "uphill_heat",
+    "uphill_rate",
     "statistics",
     "thermodynamics",
     # general quadratic systems (issue 9)
@@ -160,4 +172,7 @@ __all__ = [
     "general_response",
     "general_steady_state",
     "solve_general",
+    # correlated initial states (issue 21)
+    "StationaryState",
+    "StationaryResponse",
 ]

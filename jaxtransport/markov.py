@@ -1,5 +1,8 @@
 r"""Markovian (weak-coupling GKSL / Lindblad) baseline for the same ``Model``.
 
+Units ħ = k_B = 1 (rates and energies in the units of h); every current is **out of** its
+reservoir; C_ij = <a_j† a_i>.
+
 Born–Markov with the rates of Fermi's golden rule taken from the spectral densities:
 
 - **global** (secular): the jump operators are the eigenmodes b_m of h (frequencies ω_m);
@@ -18,7 +21,8 @@ For quadratic models the GKSL equation closes on C_ij = <a_j† a_i> (fermions a
 
 so C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞ exactly. Currents **out of** α (ħ = 1):
 J^N_α = Tr[Γ⁺_α] − Tr[Γ_α C], J^E_α = Tr[h (Γ⁺_α − ½{Γ_α, C})], J^Q_α = J^E_α − μ_α J^N_α.
-The global steady state equals the sequential (weak-coupling) limit of Landauer (physics.md §5):
+The global steady state equals the sequential (weak-coupling) limit of Landauer (docs/theory.md,
+"Master equations"):
 J^Q_α = Σ_m (ω_m − μ_α) Σ_β Γ_α,m Γ_β,m/Σ_γ Γ_γ,m [f_α(ω_m) − f_β(ω_m)].
 What it misses by construction: the switch-on of the coupling (⟨H_I⟩, hence the transient
 reversal of the heat current), memory, and all higher orders in the coupling.
@@ -44,7 +48,10 @@ class MarkovGenerator(eqx.Module):
 
     ``rates`` Γ_α (M, n, n) and ``gains`` Γ⁺_α = Γ_α f_α (M, n, n) are the (positive
     semidefinite) Kossakowski matrices of the loss/gain jump operators; ``hamiltonian`` is
-    h + h_LS; ``system_hamiltonian`` h (used for energy currents). Units ħ = 1.
+    h + h_LS; ``system_hamiltonian`` h (used for the energy currents, which like every
+    current of jaxtransport are out of each reservoir); ``chemical_potential`` μ_α (M,).
+    Units ħ = k_B = 1: rates, energies and μ in the units of h. Built by
+    ``markov_generator``.
     """
 
     hamiltonian: Array
@@ -81,9 +88,12 @@ def markov_generator(
 ) -> MarkovGenerator:
     r"""The weak-coupling GKSL generator of ``model`` (``kind`` = "global" or "local").
 
-    ``temperature``/``chemical_potential``: (M,) (default: the model's). ``lamb_shift`` adds
-    the Hermitian part of the self-energy at the Bohr (global) / local frequencies (analytic
-    for Lorentzian sums, Kramers–Kronig for the other densities)."""
+    ``temperature``/``chemical_potential``: (M,) (default: the model's; units of energy,
+    ħ = k_B = 1). ``lamb_shift`` adds the Hermitian part of the self-energy at the Bohr
+    (global) / local frequencies (analytic for Lorentzian sums, Kramers–Kronig for the other
+    densities). Returns a ``MarkovGenerator`` (rates in units of h); raises ``ValueError``
+    for an unknown ``kind``, a negative ``degeneracy_tolerance`` or (M,) arrays of the wrong
+    shape."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}.")
     if not degeneracy_tolerance >= 0:
@@ -137,8 +147,10 @@ def markov_generator(
 class MarkovSolution(eqx.Module):
     """C(t) and the currents out of each reservoir under the GKSL generator.
 
-    Shapes: ``correlation`` (T, n, n), currents (T, M). Same sign conventions as
-    ``jt.Solution`` (out of reservoir α)."""
+    Shapes: ``times`` (T,), ``correlation`` (T, n, n) with C_ij = <a_j† a_i> (dimensionless),
+    ``particle_current`` (T, M) in inverse time, ``energy_current`` and ``heat_current``
+    (T, M) in energy per time (units ħ = k_B = 1, energies in the units of h). Same sign
+    convention as ``jt.Solution``: out of reservoir α."""
 
     times: Array
     correlation: Array
@@ -160,7 +172,8 @@ def _currents(gen: MarkovGenerator, c):
 
 def steady_correlation(gen: MarkovGenerator) -> Array:
     """C_∞ solving A C + C A† + Σ_α Γ⁺_α = 0 (a Lyapunov equation; unique when every mode
-    is damped)."""
+    is damped): the (n, n) steady correlation matrix C_ij = <a_j† a_i> of ``gen``
+    (dimensionless)."""
     a = gen.drift
     n = a.shape[0]
     eye = jnp.eye(n)
@@ -171,13 +184,31 @@ def steady_correlation(gen: MarkovGenerator) -> Array:
 
 
 def markov_steady_state(gen: MarkovGenerator):
-    """(particle, energy, heat) currents out of each reservoir in the GKSL steady state, (M,)."""
+    """(particle, energy, heat) currents out of each reservoir in the GKSL steady state, (M,)
+    each; units ħ = k_B = 1 (particles per time, energy per time in the units of h)."""
     return _currents(gen, steady_correlation(gen))
 
 
 def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
     """Exact solution of the GKSL equation: C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞ on ``times``
-    (any t ≥ 0; C0 = ``state`` (n, n) or a GaussianState), with its currents."""
+    (any t ≥ 0, in units of 1/h with ħ = 1; C0 = ``state`` (n, n) or a GaussianState), with
+    its currents out of each reservoir. Returns a ``MarkovSolution``; raises ``ValueError``
+    for bad times or a C0 of the wrong shape.
+
+    Examples:
+        A level between a hot and a cold lead, initially filled:
+
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.2, width=2.0)
+        >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> gen = jt.markov_generator(model, kind="global")
+        >>> sol = jt.markov_solve(gen, np.eye(1), np.linspace(0.0, 50.0, 6))
+        >>> sol.heat_current.shape
+        (6, 2)
+        >>> bool(np.allclose(sol.heat_current[-1], jt.markov_steady_state(gen)[2], atol=1e-6))
+        True
+    """
     t = check_times(times)
     c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
     n = gen.hamiltonian.shape[0]
@@ -193,8 +224,9 @@ def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
 
 def sequential_landauer(model, temperature=None, chemical_potential=None):
     """Sequential-tunnelling (weak-coupling) limit of Landauer, (particle, energy, heat)
-    currents out of each reservoir, (M,) each: eigenmode m transmits with
-    Γ_α,m Γ_β,m / Σ_γ Γ_γ,m at its energy ω_m (non-degenerate h; physics.md §5)."""
+    currents out of each reservoir, (M,) each (units ħ = k_B = 1: particles per time, energy
+    per time): eigenmode m transmits with Γ_α,m Γ_β,m / Σ_γ Γ_γ,m at its energy ω_m
+    (docs/theory.md, "Steady state"). Raises ``ValueError`` for a degenerate h."""
     m = model.n_reservoirs
     temp = model.temperatures if temperature is None else jnp.asarray(temperature, jnp.float64)
     mu = (model.chemical_potentials if chemical_potential is None

@@ -1,6 +1,7 @@
 r"""The exact time-local (Tu–Zhang) master equation of number-conserving Gaussian models.
 
-For C_ij(t) = <a_j† a_i> the exact reduced dynamics is time local (physics.md §7):
+For C_ij(t) = <a_j† a_i> the exact reduced dynamics is time local (docs/theory.md, "Master
+equations"):
 
     dC/dt = Λ C + C Λ† + Ξ,      Λ = Ġ G^{-1} = −i h_eff − γ,
     N = C − G C0 G†  (bath-driven part, independent of C0),   Ξ = Ṅ − Λ N − N Λ†,
@@ -56,6 +57,9 @@ class EffectiveGenerator(eqx.Module):
     Shapes (T, n, n) except ``times`` (T,), ``smallest_singular_value`` and ``singular`` (T,).
     ``gain`` Γ⁺, ``loss`` Γ⁻ and ``damping`` γ are Hermitian; ``hamiltonian`` is h_eff(t).
     Coefficients are NaN exactly where ``singular`` is True (G(t) not invertible).
+
+    Units ħ = 1: every coefficient (h_eff, γ, Γ±) in the units of h (a rate), ``times`` in 1/h;
+    ``smallest_singular_value`` of G is dimensionless.
     """
 
     times: Array
@@ -151,7 +155,10 @@ def effective_generator(
 
     The coefficients do not depend on the system's initial state; they depend on the
     reservoirs' temperatures and chemical potentials ((M,), default: the modes' own). A warning
-    lists the singular times (smallest singular value of G below ``singular_tolerance``)."""
+    lists the singular times (smallest singular value of G below ``singular_tolerance``).
+
+    Units ħ = k_B = 1: ``times`` in 1/h, ``temperature`` and ``chemical_potential`` in energy; the
+    coefficients in the units of h (rates). Returns an ``EffectiveGenerator``."""
     t = check_times(times)
     if not singular_tolerance > 0:
         raise ValueError(f"singular_tolerance must be > 0, got {singular_tolerance}.")
@@ -241,6 +248,10 @@ def effective_generator_from_response(
     zeros between grid times are found where the phase of det G jumps by more than π/2 and
     located by minimising the smallest singular value of the cubic Hermite interpolant of
     (G, Ġ) on that interval (location error O(Δt⁴)); a warning lists them all.
+
+    Units ħ = k_B = 1: ``temperature`` and ``chemical_potential`` in energy; the coefficients in the
+    units of h (rates). Returns an ``EffectiveGenerator``; raises ``ValueError`` when the response
+    has no dC/dt kernels.
     """
     from .response.base import Response
 
@@ -331,7 +342,9 @@ def _locate_singular_points_hermite(t, g, gd, on_grid, tol, iterations=60):
 def damping_from_response(response) -> tuple[Array, Array]:
     """h_eff(t) and γ(t) (each (T, n, n)) from an engine ``Response``: Λ = Ġ G^{-1} with the
     stored exact propagator and its derivative. NaN where G is singular (check
-    ``jnp.linalg.svd(response.propagator)``)."""
+    ``jnp.linalg.svd(response.propagator)``).
+
+    Units ħ = 1: h_eff and γ in the units of h (rates)."""
     g, gd = response.propagator, response.propagator_dt
     lam = jnp.swapaxes(jnp.linalg.solve(jnp.swapaxes(g, -1, -2), jnp.swapaxes(gd, -1, -2)),
                        -1, -2)
@@ -348,6 +361,8 @@ def propagate(
     Returns C(t) on ``times`` (T, n, n). The coefficients are evaluated in closed form at every
     solver step. Valid only while G(t) stays invertible: raises ``ValueError`` if the
     smallest singular value of G falls below 1e-6 on the grid (the generator diverges there).
+
+    Units ħ = 1: ``times`` in 1/h; C(t), with C_ij = <a_j† a_i>, is dimensionless.
     """
     t = check_times(times)
     if t[0] != 0.0:
@@ -421,6 +436,8 @@ def propagate_generator(
 
     Raises ``ValueError`` if the grid does not start at 0, has fewer than ``order + 1``
     points, or G(t) is singular anywhere on it (the generator diverges there).
+
+    Units ħ = 1: ``times`` in 1/h; C(t), with C_ij = <a_j† a_i>, is dimensionless.
     """
     if not isinstance(generator, EffectiveGenerator):
         raise ValueError(

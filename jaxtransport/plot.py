@@ -3,7 +3,9 @@ imports this module).
 
 Conventions: ħ = k_B = 1; every current is **out of** its reservoir, so a negative heat current
 out of the hot reservoir (J^Q_hot < 0) is heat flowing into it, out of the cold one: a reversal.
-Shaded time windows mark where the shaded quantity is negative."""
+Every shading has a legend entry saying what it marks: red = genuine uphill flow (heat out of
+the colder AND into the hotter reservoir at once, ``jt.thermodynamics.uphill_flow``), grey =
+J^Q_hot < 0 only (e.g. a system discharging into both reservoirs: not uphill)."""
 
 from __future__ import annotations
 
@@ -39,8 +41,9 @@ def reversal_windows(times, current, threshold=0.0):
 
 
 def plot_currents(sol, ax=None, reservoir_names=None, field="heat_current", hot=0, title=None):
-    """Currents per reservoir vs time; windows where heat flows *into* the hot reservoir
-    (J^Q out of hot < 0, i.e. out of the cold one into the hot one) shaded."""
+    """Currents per reservoir vs time. Heat currents: labelled shading of the genuine uphill
+    windows (red) and of J^Q_hot < 0 without uphill flow (grey), hot/cold from the
+    temperatures (see ``plot_uphill``); other fields: ``field`` < 0 of reservoir ``hot``."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -50,16 +53,110 @@ def plot_currents(sol, ax=None, reservoir_names=None, field="heat_current", hot=
     names = reservoir_names or [f"reservoir {k}" for k in range(cur.shape[-1])]
     for k in range(cur.shape[-1]):
         ax.plot(t, cur[:, k], label=f"{names[k]}")
-    for a, b in reversal_windows(t, cur[:, hot]):
-        ax.axvspan(a, b, color="tab:red", alpha=0.12, lw=0)
+    temperature = getattr(sol, "temperature", None)
+    if field == "heat_current" and cur.shape[-1] >= 2 and temperature is not None:
+        _uphill_shading(ax, t, cur, np.asarray(temperature, float))
+    else:
+        shade_windows(ax, reversal_windows(t, cur[:, hot]), f"{names[hot]}: {field} < 0",
+                      alpha=0.12)
     ax.axhline(0.0, color="k", lw=0.6)
     label = {"heat_current": "heat current $J^Q_\\alpha$", "energy_current": "energy current",
              "particle_current": "particle current"}.get(field, field)
     ax.set_xlabel("time $t$  [$\\hbar$/energy]")
     ax.set_ylabel(f"{label} out of reservoir  [energy/$\\hbar$]")
-    ax.set_title(title or "currents out of each reservoir (shaded: heat flows into the hot one)",
-                 fontsize=9)
+    ax.set_title(title or "currents out of each reservoir", fontsize=9)
     ax.legend(fontsize=8)
+    return ax
+
+
+UPHILL_LABEL = "genuine uphill: heat out of cold AND into hot"
+HOT_ONLY_LABEL = "$J^Q_{hot}<0$ only (not uphill)"
+
+
+def shade_windows(ax, windows, label, color="tab:red", alpha=0.15, hatch=None):
+    """Shade time windows [(a, b), ...] with one legend entry ``label`` (none if no window)."""
+    for k, (a, b) in enumerate(windows):
+        ax.axvspan(a, b, color=color, alpha=alpha, lw=0, hatch=hatch,
+                   label=label if k == 0 else None)
+
+
+def _uphill_shading(ax, t, jq, temperature):
+    """Labelled shading: genuine uphill windows (red) and J^Q_hot < 0 without uphill flow
+    (grey). Returns the UphillFlow."""
+    from .uphill import uphill_flow
+
+    flow = uphill_flow(times=t, heat_current=jq, temperature=temperature)
+    hot_neg = reversal_windows(t, jq[:, flow.hot])
+    up = flow.windows
+
+    def minus(a, b):  # parts of [a, b] outside every uphill window
+        parts, lo = [], a
+        for u0, u1 in up:
+            if u1 <= lo or u0 >= b:
+                continue
+            if u0 > lo:
+                parts.append((lo, u0))
+            lo = max(lo, u1)
+        if lo < b:
+            parts.append((lo, b))
+        return parts
+
+    tiny = 1e-6 * (t[-1] - t[0])  # slivers between the two kinds of edge (tolerance)
+    only = [w for a, b in hot_neg for w in minus(a, b) if w[1] - w[0] > tiny]
+    shade_windows(ax, only, HOT_ONLY_LABEL, color="0.5", alpha=0.18)
+    shade_windows(ax, up, UPHILL_LABEL, color="tab:red", alpha=0.22)
+    return flow
+
+
+def plot_uphill(sol, ax=None, reservoir_names=None, title=None, rate=True):
+    """Heat currents out of each reservoir with labelled shading: red where heat moves
+    genuinely uphill (out of the colder and into the hotter reservoir at once,
+    ``jt.thermodynamics.uphill_flow``), grey where only J^Q_hot < 0 (the hotter reservoir
+    takes up heat but so does the colder one). ``rate``: also draw r(t). One transient."""
+    ax = _axes(ax)
+    t = np.asarray(sol.times, float)
+    jq = np.asarray(sol.heat_current, float)
+    temp = np.asarray(sol.temperature, float)
+    names = reservoir_names or [f"reservoir {k}" for k in range(jq.shape[-1])]
+    for k in range(jq.shape[-1]):
+        ax.plot(t, jq[:, k], label=f"$J^Q$ out of {names[k]} (T={temp[k]:g})")
+    flow = _uphill_shading(ax, t, jq, temp)
+    if rate:
+        ax.plot(t, flow.rate, "k--", lw=1.0, label="uphill rate $r(t)$")
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xlabel("time $t$  [$\\hbar$/energy]")
+    ax.set_ylabel("heat current out of reservoir  [energy/$\\hbar$]")
+    ax.set_title(title or f"$Q_{{up}}$ = {flow.heat:.4g}", fontsize=9)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_energy_bookkeeping(sol, balance=None, ax=None, flow=None, reservoir_names=None,
+                            title=None):
+    """Where the energy comes from: ΔE_S (system), Σ_α <H_I^α> (coupling), heat into each
+    reservoir (−Q_α), the heat moved uphill ∫r dt, with the uphill windows shaded (labelled).
+    ``balance``: ``jt.energy_balance(sol)`` (computed if None). One transient; energies."""
+    from .thermodynamics import energy_balance
+    from .uphill import uphill_flow
+
+    ax = _axes(ax)
+    bal = energy_balance(sol) if balance is None else balance
+    flow = uphill_flow(sol) if flow is None else flow
+    t = np.asarray(sol.times, float)
+    q = np.asarray(bal.heat, float)
+    names = reservoir_names or [f"reservoir {k}" for k in range(q.shape[-1])]
+    ax.plot(t, np.asarray(bal.system_energy_change), label="system energy change $\\Delta E_S$")
+    ax.plot(t, np.sum(np.asarray(bal.coupling_energy), -1),
+            label="coupling energy $\\sum_\\alpha\\langle H_I^\\alpha\\rangle$")
+    for k in range(q.shape[-1]):
+        ax.plot(t, -q[:, k], label=f"heat into {names[k]} $-Q_{{{names[k]}}}$")
+    ax.plot(t, flow.cumulative, "k--", lw=1.2, label="heat moved uphill $\\int r\\,dt$")
+    shade_windows(ax, flow.windows, UPHILL_LABEL, color="tab:red", alpha=0.22)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xlabel("time $t$  [$\\hbar$/energy]")
+    ax.set_ylabel("energy since $t=0$  [energy]")
+    ax.set_title(title or "energy bookkeeping (first law)", fontsize=9)
+    ax.legend(fontsize=7)
     return ax
 
 
@@ -109,8 +206,8 @@ def plot_traces(times, traces, ax=None, ylabel="", shade=None, title=None, style
         fmt = st if isinstance(st, str) else "-"
         ax.plot(t, np.asarray(y, float), fmt, label=name, **kw)
     if shade is not None:
-        for a, b in reversal_windows(t, np.asarray(traces[shade], float)):
-            ax.axvspan(a, b, color="tab:red", alpha=0.12, lw=0)
+        shade_windows(ax, reversal_windows(t, np.asarray(traces[shade], float)),
+                      f"{shade} < 0", alpha=0.12)
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -31,7 +31,12 @@ class KernelFit:
     """k(τ) ≈ Σ_p kappa_p e^{−lam_p τ} on [0, t_max].
 
     ``error`` and ``error_energy``: ∫_0^{t_max} |k − fit| dτ and ∫|k^E − fit^E| dτ on a check
-    grid (absolute; a current ∫K(t−s)G(s)ds with |G| ≤ 1 changes by at most this much)."""
+    grid (absolute; a current ∫K(t−s)G(s)ds with |G| ≤ 1 changes by at most this much).
+
+    Units ħ = 1: ``lam`` (rates) in units of h, ``kappa`` in units of h² (like k, a spectral
+    density integrated over frequency), ``t_max`` in 1/h; ``error`` in units of h (k times τ),
+    ``error_energy`` in units of h² (k^E times τ). The currents it bounds are out of each
+    reservoir."""
 
     kappa: tuple[complex, ...]
     lam: tuple[complex, ...]
@@ -52,7 +57,11 @@ def fit_kernel(density, t_max: float, tolerance: float = 1e-11, max_terms: int =
     ``tolerance``: target for the relative L1 errors ∫|k − fit|/∫|k| and ∫|k^E − fit^E|/∫|k^E|
     on [0, t_max].
     Raises ValueError if ``max_terms`` exponentials cannot come within 10× of it (a density
-    too sharp for the window: use Discretised, or Lorentzian terms)."""
+    too sharp for the window: use Discretised, or Lorentzian terms).
+
+    Units ħ = 1: ``t_max`` in units of 1/h; the fitted rates λ_p in units of h and the
+    amplitudes κ_p in units of h² (like k); ``tolerance`` is relative (dimensionless). Returns a
+    ``KernelFit``."""
     t_max = float(max(t_max, 1e-6))
     lo, hi = density.effective_support()
     # demodulate at the density's centre of weight (its far tails alias, negligibly)

@@ -58,6 +58,8 @@ class Solution(eqx.Module):
     chemical_potential: Array  # (..., M)
     error_estimate: Array
     statistics: str = eqx.field(static=True, default="fermion")  # of the model solved
+    # the method that computed it (set by jt.solve; None from a response's evaluate)
+    method: str | None = eqx.field(static=True, default=None)
 
     @classmethod
     def from_amplitudes(

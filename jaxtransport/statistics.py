@@ -2,7 +2,8 @@ r"""Full counting statistics of heat, energy and particles on finite (discretise
 
 Two-point measurement (TPM) of X_α ∈ {H_α − μ_α N_α (heat), H_α (energy), N_α (particles)} at
 0 and t, product initial state ρ_S(0) ⊗ Π_α ρ_α^th. On finite reservoirs the generating
-function is an exact determinant (Klich; Schönhammer PRB 75, 205329; physics.md §7):
+function is an exact determinant (Klich; Schönhammer PRB 75, 205329; docs/theory.md,
+"Counting statistics"):
 
     fermions  Z(χ, t) = det[1 − n̂ + X(χ) n̂],        bosons  Z = det[1 + n̂ − X(χ) n̂]^{-1},
     X(χ) = u† e^{iχ·ĥ_X} u e^{−iχ·ĥ_X},   u = e^{−iĤt},
@@ -47,6 +48,8 @@ class FiniteModes(eqx.Module):
     reservoirs, fermions) or ``FiniteModes.from_modes(...)`` (explicit bath modes; fermions or
     bosons). Mode order: system modes first, then the bath modes reservoir by reservoir
     (``owner[k]`` is the reservoir of bath mode k).
+
+    Units ħ = k_B = 1: mode energies, temperatures and chemical potentials in the units of h.
     """
 
     hamiltonian: Array  # (D, D) full single-particle Hamiltonian
@@ -289,6 +292,9 @@ def log_generating_function(
     ``quantity``: ``"heat"`` (q_α = −Δ(H_α − μ_α N_α)), ``"energy"`` (−ΔH_α) or
     ``"particles"`` (−ΔN_α). ``state``: the system's initial C0 (..., n, n). Returns (..., T),
     complex (ln Z is purely real at imaginary λ; the branch follows the principal log).
+
+    Units ħ = k_B = 1: λ in 1/energy for heat and energy (λ·q is dimensionless), dimensionless for
+    particles; ln Z is dimensionless.
     """
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
     lam = jnp.asarray(counting_field, jnp.float64)
@@ -419,6 +425,10 @@ def cumulants(
     ``log_generating_function`` gives the untruncated determinant at any λ.
     With ``time_derivative=True`` returns dκ_n/dt instead (κ̇_1 = J^Q_α(t), κ̇_2 the noise
     "current"), by forward-mode differentiation in t.
+
+    Units ħ = k_B = 1: for ``quantity="heat"`` or ``"energy"`` κ_n is in (energy)^n (units of h),
+    for ``"particles"`` dimensionless; ``times`` in 1/h. Sign: q_α is counted **out of** the
+    reservoir (κ_1 > 0 when heat leaves it), the convention of every current of jaxtransport.
     """
     if not isinstance(modes, FiniteModes):
         return _continuum("cumulants", modes, time_derivative, method, times, state, temperature,
@@ -533,6 +543,9 @@ def joint_cumulants(
     order 2 gives the covariance matrix <<Q_α Q_β>>(t), whose off-diagonal hot/cold entry is
     the heat cross-correlation. Costs M^order evaluations of the determinant's derivatives:
     keep ``order`` small.
+
+    Units as in ``cumulants`` (energy^order for heat and energy, dimensionless for particles);
+    counted out of each reservoir.
     """
     if not isinstance(modes, FiniteModes):  # continuous reservoirs (orders 1 and 2)
         return _continuum("joint_cumulants", modes, False, "series", times, state,

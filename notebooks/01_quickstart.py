@@ -62,7 +62,7 @@ print(f"level ε = {float(model.hamiltonian[0, 0].real)}, T_hot = {float(model.t
 # temperatures, cheaply. An empty (n0 = 0) and a filled (n0 = 1) level:
 
 # %%
-resp = jt.response(model, times)
+resp = jt.response(model, times, method=jt.Continuum())  # kernels for any T, μ and C0
 print("quadrature error estimate:", float(resp.error_estimate))
 empty = resp.evaluate(np.array([[0.0]]))
 sol = resp.evaluate(np.array([[1.0]]))  # level initially filled

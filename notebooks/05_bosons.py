@@ -19,7 +19,7 @@
 # rotating-wave coupling). Units ħ = k_B = 1; currents are **out of** each reservoir,
 # J^Q_α = J^E_α − μ_α J^N_α (here μ = 0).
 #
-# **Formula.** The same exact first-moment solution as for fermions (physics.md §2) with Bose
+# **Formula.** The same exact first-moment solution as for fermions (docs/theory.md) with Bose
 # occupations n_B(ω) = 1/(e^{(ω−μ)/T} − 1):
 # C(t) = G C₀ G† + Σ_α ∫dω/2π n_α(ω) A(ω,t) Γ_α(ω) A(ω,t)†. The Ohmic density is not a sum of
 # Lorentzians: `jt.Continuum` fits its memory kernel on [0, t_max] by exponentials (error

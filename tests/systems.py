@@ -9,7 +9,8 @@ TIMES = np.linspace(0.0, 20.0, 101)
 
 def lead(gamma, width, center=0.0, cutoff=None):
     """A Lorentzian lead; with ``cutoff`` (in units of the width) a CutoffLorentzian, whose
-    1/ω⁴ tails a finite discretised band captures (physics.md §4 (ii))."""
+    1/ω⁴ tails a finite discretised band captures (docs/theory.md, "Discretised": band
+    truncation)."""
     if cutoff is None:
         return jt.Lorentzian(gamma, width, center)
     return jt.CutoffLorentzian(gamma, width, cutoff * width, center)

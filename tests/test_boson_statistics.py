@@ -129,7 +129,8 @@ def test_bosonic_entropy_production_non_negative():
 
 
 def _sequential_bose(model):
-    """physics.md §5 written out in NumPy with Bose functions (cf. test_markov)."""
+    """The sequential (weak-coupling) Landauer limit written out in NumPy with Bose functions
+    (docs/theory.md, "Master equations"; cf. test_markov)."""
     w, phi = np.linalg.eigh(np.asarray(model.hamiltonian))
     res = model.reservoirs
     g = np.array([[np.real(phi[:, m].conj() @ np.asarray(r.spectral_matrix(w[m])) @ phi[:, m])

@@ -69,8 +69,9 @@ def test_rates_non_negative(system, kind):
 
 
 def _sequential(model):
-    """physics.md §5, written out: J^Q_α = Σ_m Σ_β (ω_m − μ_α) Γ_α,m Γ_β,m/Σ_γ Γ_γ,m
-    [f_α(ω_m) − f_β(ω_m)], Γ_α,m = <φ_m|Γ_α(ω_m)|φ_m> (plain NumPy)."""
+    """The sequential Landauer limit (docs/theory.md), written out:
+    J^Q_α = Σ_m Σ_β (ω_m − μ_α) Γ_α,m Γ_β,m/Σ_γ Γ_γ,m [f_α(ω_m) − f_β(ω_m)],
+    Γ_α,m = <φ_m|Γ_α(ω_m)|φ_m> (plain NumPy)."""
     h = np.asarray(model.hamiltonian)
     w, phi = np.linalg.eigh(h)
     res = model.reservoirs

@@ -63,7 +63,7 @@ def _compare(name, cont, disc, tol_n, tol_e):
 def test_continuum_matches_discretised(name):
     make_model, make_c0 = CASES[name]
     model, c0 = make_model(cutoff=4.0), make_c0()
-    cont = jt.solve(model, c0, TIMES)
+    cont = jt.solve(model, c0, TIMES, method=jt.Continuum())
     disc = jt.solve(model, c0, TIMES, method=_discretised(1000, 4.0, 250.0))
     _compare(name, cont, disc, TOL_N, TOL_E)
 
@@ -72,7 +72,7 @@ def test_continuum_matches_discretised(name):
 def test_continuum_matches_discretised_lorentzian_tails(name):
     make_model, make_c0 = CASES[name]
     model, c0 = make_model(), make_c0()
-    cont = jt.solve(model, c0, TIMES)
+    cont = jt.solve(model, c0, TIMES, method=jt.Continuum())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         disc = jt.solve(model, c0, TIMES, method=_discretised())
@@ -84,7 +84,7 @@ def test_energy_current_converges_with_modes():
     """Energy-current difference shrinks as the discretised bath is refined."""
     model, c0 = single_level(), np.array([[1.0]])
     times = np.linspace(0, 20, 41)
-    cont = jt.solve(model, c0, times)
+    cont = jt.solve(model, c0, times, method=jt.Continuum())
     errs = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -69,9 +69,24 @@ def test_default_pade_meets_its_tolerance():
     assert float(sol.error_estimate) <= 1e-6
     for key in KEYS:
         assert _max(getattr(sol, key), getattr(cont, key)) <= float(sol.error_estimate)
-    # a much lower temperature needs more poles: the estimate says so instead of hiding it
-    cold = resp.evaluate(jt.GaussianState([[1.0]]), jnp.array([0.05, 0.05]), jnp.zeros(2))
+    # a much lower temperature needs more poles: with a user-fixed N the estimate says so
+    # instead of hiding it ...
+    cold_t = jnp.array([0.05, 0.05])
+    fixed = jt.response(model, TIMES, method=jt.Pade(n_pade=resp.n_pade))
+    cold = fixed.evaluate(jt.GaussianState([[1.0]]), cold_t, jnp.zeros(2))
     assert float(cold.error_estimate) > 10 * float(sol.error_estimate)
+    # ... and with N chosen for a tolerance, evaluate raises N until the estimate meets it
+    # there, and the result matches the Continuum at that temperature
+    cold = resp.evaluate(jt.GaussianState([[1.0]]), cold_t, jnp.zeros(2))
+    assert float(cold.error_estimate) <= 1e-6
+    cont_cold = jt.response(model, TIMES, method=jt.Continuum(
+        tolerance=1e-10, temperature_range=(0.05, 1.5))).evaluate(
+        jt.GaussianState([[1.0]]), cold_t, jnp.zeros(2))
+    for key in KEYS:
+        assert _max(getattr(cold, key), getattr(cont_cold, key)) <= float(cold.error_estimate)
+    # under jit the tolerance cannot be met by raising N: a runtime error says so
+    with pytest.raises(Exception, match="exceeds the tolerance"):
+        jax.jit(lambda t: resp.evaluate(jnp.eye(1), t, jnp.zeros(2)).heat_current)(cold_t)
 
 
 def test_pade_conservation_laws_and_long_time_landauer():
@@ -141,9 +156,9 @@ def test_pade_rejects_what_it_cannot_solve():
         jt.response(semi, TIMES, method=jt.Pade())
     with pytest.raises(ValueError, match="observables='all'"):
         jt.response(single_level(), TIMES, method=jt.Pade(), observables="currents")
-    with pytest.raises(ValueError, match="Pade"):
+    with pytest.raises(ValueError, match="jt.Pade has no currents-only mode"):
         jt.Sweep.grid(single_level(), TIMES, method=jt.Pade(n_pade=8),
-                      temperature={0: [1.0, 2.0]})
+                      temperature={0: [1.0, 2.0]}, currents_only=True)
 
 
 def test_optimiser_accepts_a_pade_response():

@@ -51,3 +51,19 @@ def test_plots_draw_on_agg(tmp_path):
     axs = plot.plot_cumulants(T, k[:, :2])  # own figure
     assert len(axs) == 2
     plt.close("all")
+
+
+def test_uphill_shading_is_labelled():
+    class Sol(_Sol):  # hot = reservoir 0: heat into it on (0, 2) while it leaves the cold one
+        temperature = np.array([2.0, 1.0])
+
+    ax = plot.plot_uphill(Sol())
+    labels = ax.get_legend_handles_labels()[1]
+    assert plot.UPHILL_LABEL in labels and plot.HOT_ONLY_LABEL not in labels
+
+    class Both(Sol):  # heat into both reservoirs: grey "J_hot < 0 only", no uphill entry
+        heat_current = np.stack([J, J], axis=-1)
+
+    labels = plot.plot_currents(Both()).get_legend_handles_labels()[1]
+    assert plot.HOT_ONLY_LABEL in labels and plot.UPHILL_LABEL not in labels
+    plt.close("all")

@@ -19,6 +19,15 @@ Model: eps = 0.5, leads (gamma, W) = (0.5, 2), T = (1.5, 0.5), mu = 0, n(0) = 1,
     initialised; NumPy path, nothing of ours compiled), warm repeat of stage 1 + 2, stage 2
     alone eager (NumPy path) and jitted (new C0/T).
 
+(f) ``--default`` (issue 17; run alone with ``--only-default``): the default ``jt.solve`` (no
+    method: the automatic choice) on the single level with Lorentzian leads gamma = 1, W = 2,
+    T = 1.0 / 0.2, mu = 0, eps = 0.5, filled level, 401 times on [0, 20], with a NEW model on
+    every call (eps varied): warm time per call (model construction + solve), the first call
+    in a fresh process (after ``import jaxtransport``; the import is timed separately), heat
+    currents against a converged reference (Continuum, tolerance 1e-10), and one QuTiP HEOM
+    run with 12 Padé terms on the same model, side by side; plus the README quickstart's
+    first ``jt.solve`` (two sites) in a fresh process.
+
 Accuracy: max |occupation| and |particle current| differences to Continuum (and Pade's energy
 currents and coupling energies).
 Goals: warm run >= 300x faster than the HEOM solve; compile + first run faster than the HEOM
@@ -29,6 +38,7 @@ Discretised(300, ...), < 1 min on CPU.
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -138,9 +148,123 @@ def naive_dense(times, n_modes, band, grid_scale, budget_s):
         np.array(occ), np.array(cur)
 
 
+DEFAULT_LEADS = [dict(gamma=1.0, width=2.0, temperature=1.0, chemical_potential=0.0),  # hot
+                 dict(gamma=1.0, width=2.0, temperature=0.2, chemical_potential=0.0)]  # cold
+
+
+def make_default_model(eps=EPS):
+    res = [jt.Reservoir(jt.Lorentzian(l["gamma"], l["width"]), temperature=l["temperature"],
+                        chemical_potential=l["chemical_potential"], coupling=[1.0])
+           for l in DEFAULT_LEADS]
+    return jt.Model([[eps]], res)
+
+
+_FRESH_DEFAULT = """
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import jaxtransport as jt
+t_import = time.perf_counter() - t0
+sys.path.insert(0, {here!r})
+from bench_transient import make_default_model
+times = np.linspace(0.0, 20.0, {nt})
+t0 = time.perf_counter()
+sol = jt.solve(make_default_model(), jt.GaussianState([[1.0]]), times)
+sol.heat_current.block_until_ready()
+print(json.dumps({{"first_call_s": time.perf_counter() - t0, "import_s": t_import,
+                  "method": sol.method}}))
+"""
+
+# the README quickstart's first lines, up to and including its first jt.solve
+_FRESH_QUICKSTART = """
+import json, time
+t0 = time.perf_counter()
+import numpy as np, jax.numpy as jnp
+import jaxtransport as jt
+t_import = time.perf_counter() - t0
+t0 = time.perf_counter()
+lead = jt.Lorentzian(gamma=0.5, width=2.0, center=0.0)
+hot = jt.Reservoir(lead, temperature=1.5, chemical_potential=0.0, coupling=[1.0, 0.0])
+cold = jt.Reservoir(lead, temperature=0.5, coupling=[0.0, 1.0])
+model = jt.Model(hamiltonian=[[1.0, 0.3], [0.3, 0.8]], reservoirs=(hot, cold))
+times = np.linspace(0, 20, 401)
+sol = jt.solve(model, jt.GaussianState(np.eye(2)), times)
+sol.heat_current.block_until_ready()
+print(json.dumps({"first_solve_s": time.perf_counter() - t0, "import_s": t_import,
+                  "method": sol.method, "error_estimate": float(sol.error_estimate)}))
+"""
+
+
+def _fresh(code):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def default_section(nt=401, repeat=20):
+    """(f): the default jt.solve with a new model per call vs one HEOM run (12 Padé terms)."""
+    times = np.linspace(0.0, 20.0, nt)
+    state = jt.GaussianState([[1.0]])
+    here = str(Path(__file__).resolve().parent)
+    fresh = _fresh(_FRESH_DEFAULT.format(here=here, nt=nt))
+    quick = _fresh(_FRESH_QUICKSTART)
+    sol = jt.solve(make_default_model(), state, times)  # (warm-up of this process)
+    per_call = []
+    for k in range(repeat):  # a new model (level energy) on every call
+        eps = EPS + 0.01 * (k + 1)
+        t0 = time.perf_counter()
+        s = jt.solve(make_default_model(eps), state, times)
+        jax.block_until_ready(s.heat_current)
+        per_call.append(time.perf_counter() - t0)
+    sol = jt.solve(make_default_model(), state, times)
+    ref = jt.solve(make_default_model(), state, times, method=jt.Continuum(tolerance=1e-10))
+    out = {"model": {"eps": EPS, "leads": DEFAULT_LEADS, "n0": 1, "n_times": nt},
+           "method": sol.method, "error_estimate": float(sol.error_estimate),
+           "n_pade": getattr(jt.response(make_default_model(), times), "n_pade", None),
+           "warm_new_model_s": {"min_s": min(per_call),
+                                "median_s": float(np.median(per_call)), "repeat": repeat},
+           "first_call_fresh_process_s": fresh["first_call_s"],
+           "import_fresh_process_s": fresh["import_s"],
+           "readme_quickstart_first_solve_fresh_process_s": quick["first_solve_s"],
+           "readme_quickstart_import_s": quick["import_s"],
+           "readme_quickstart_method": quick["method"],
+           "reference": "Continuum(tolerance=1e-10), error estimate "
+                        f"{float(ref.error_estimate):.2g}",
+           "heat_current_err": max_abs_diff(sol.heat_current, ref.heat_current),
+           "particle_current_err": max_abs_diff(sol.particle_current, ref.particle_current),
+           "occupation_err": max_abs_diff(sol.occupation, ref.occupation),
+           "coupling_energy_err": max_abs_diff(sol.coupling_energy, ref.coupling_energy)}
+    try:
+        from heom_baseline import heom_single_level
+    except ImportError as exc:
+        out["heom_12"] = {"skipped": f"qutip not importable: {exc}"}
+        return out
+    h = heom_single_level(EPS, DEFAULT_LEADS, 1, times, 12)
+    hs, ht = h["solve_time_s"], h["setup_time_s"] + h["solve_time_s"]
+    out["heom_12"] = {"setup_s": h["setup_time_s"], "solve_s": hs, "total_s": ht,
+                      "n_ados": h["n_ados"],
+                      "occupation_err_vs_reference": max_abs_diff(h["occupation"],
+                                                                  ref.occupation[:, 0]),
+                      "particle_current_err_vs_reference": max_abs_diff(
+                          h["particle_current"], ref.particle_current)}
+    warm = out["warm_new_model_s"]["min_s"]
+    out["ratios"] = {"heom_solve_over_default_warm_new_model": hs / warm,
+                     "heom_solve_over_default_warm_new_model_median": hs / out[
+                         "warm_new_model_s"]["median_s"],
+                     "heom_total_over_default_first_call_fresh_process": ht / fresh[
+                         "first_call_s"]}
+    out["goals"] = {"warm_300x_faster_than_heom": hs / warm >= 300,
+                    "first_call_faster_than_heom": fresh["first_call_s"] < ht,
+                    "heat_current_within_1e-6": out["heat_current_err"] <= 1e-6,
+                    "readme_quickstart_first_solve_under_1s":
+                        quick["first_solve_s"] < 1.0}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="101 times, smaller Discretised")
+    ap.add_argument("--only-default", action="store_true",
+                    help="only (f): the default jt.solve vs HEOM (12 Padé terms)")
     ap.add_argument("--naive-budget", type=float, default=None, help="seconds of naive steps")
     args = ap.parse_args()
     nt, n_disc = (101, 300) if args.quick else (401, 1000)
@@ -149,6 +273,11 @@ def main():
     times = np.linspace(0.0, 20.0, nt)
     out = {"benchmark": "transient", "quick": args.quick, "env": env_info(), "n_times": nt,
            "model": {"eps": EPS, "leads": LEADS, "n0": 1, "t_max": 20.0}}
+    out["default_solve"] = default_section()
+    out["env_after_default"] = {"load_average_1_5_15": list(os.getloadavg())}
+    if args.only_default:
+        report("bench_transient_default", out)
+        return
 
     # (a) Continuum
     cont = jt.Continuum(tolerance=1e-6)

@@ -56,6 +56,8 @@ class GeneralSolution(eqx.Module):
     chemical_potential: Array
     error_estimate: Array
     statistics: str = eqx.field(static=True)
+    # the method that computed it (set by jt.solve; None from a response's evaluate)
+    method: str | None = eqx.field(static=True, default=None)
 
     @property
     def integrated_heat(self) -> Array:
@@ -85,7 +87,7 @@ class GeneralSolution(eqx.Module):
         return jnp.diagonal(self.nambu_correlation()[..., :n, :n], axis1=-2, axis2=-1).real
 
     def nambu_correlation(self) -> Array:
-        """C_N[i, j](t) = ⟨ψ_j† ψ_i⟩, ψ = (a, a†); its upper-left n×n block is the engine's
+        """``C_N[i, j](t) = ⟨ψ_j† ψ_i⟩``, ψ = (a, a†); its upper-left n×n block is the engine's
         C_ij = ⟨a_j† a_i⟩."""
         return nambu_correlation(self.covariance, self.mean, self.statistics)
 

@@ -1,9 +1,10 @@
 r"""The exact global optimum of a linear objective over all fermionic Gaussian states.
 
-Every first moment is affine in C0 (physics.md §2), so a linear objective is
-f(C0) = Tr[M C0] + b with M Hermitian (the hermitised response kernel of f) and b the
-state-independent part (bath and switch-on terms). Over the convex set 0 ≤ C0 ≤ 1,
-f is minimised by the projector onto the eigenvectors of M with negative eigenvalues:
+Every first moment is affine in C0 (docs/theory.md, "The exact solution and its two
+stages"), so a linear objective is f(C0) = Tr[M C0] + b with M Hermitian (the hermitised
+response kernel of f) and b the state-independent part (bath and switch-on terms). Over the
+convex set 0 ≤ C0 ≤ 1, f is minimised by the projector onto the eigenvectors of M with
+negative eigenvalues:
 
     C0* = Σ_{λ_k < 0} v_k v_k†,     f* = b + Σ_{λ_k < 0} λ_k.
 
@@ -11,6 +12,9 @@ At fixed particle number Tr C0 = N the optimum fills the N lowest eigenvectors (
 one fractionally if N is not an integer): f* = b + Σ_k ν_k λ_k with ν = (1, …, 1, N − ⌊N⌋,
 0, …). M and b are obtained by differentiating the objective with respect to C0 (exact:
 f is affine) and the affine model is checked numerically on a random state.
+
+Units: M and b carry the units of the objective (e.g. energy per time, ħ = k_B = 1, for a heat
+current out of a reservoir); C0 (C_ij = <a_j† a_i>) and the occupations ν_k are dimensionless.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class LinearOptimum(eqx.Module):
     - ``kernel``: Hermitian M with f(C0) = Tr[M C0] + b; ``offset``: b.
     - ``eigenvalues``/``eigenvectors``: of M (ascending); ``occupations``: ν_k of the optimum.
     - ``affine_residual``: |f(C) − Tr[M C] − b| on a random test state (should be round-off).
+
+    Units: ``value``, ``kernel``, ``offset``, ``eigenvalues`` and ``affine_residual`` in the units
+    of the objective (a heat current out of a reservoir: energy per time, ħ = k_B = 1);
+    ``correlation`` (C_ij = <a_j† a_i>), ``eigenvectors`` and ``occupations`` dimensionless.
     """
 
     correlation: jax.Array
@@ -48,7 +56,9 @@ def affine_kernel(fun, n_modes):
 
     ``fun`` must be affine in C (real-linear). With K = ∂f/∂Re C − i ∂f/∂Im C (elementwise),
     f(C) = b + Re Σ_ij K_ij C_ij = b + Re Tr[Kᵀ C]; for Hermitian C, Re Tr[Kᵀ C] = Tr[M C]
-    with M = (Kᵀ + K̄)/2."""
+    with M = (Kᵀ + K̄)/2.
+
+    Units: M and b in the units of ``fun``'s value (C is dimensionless)."""
     zero = jnp.zeros((n_modes, n_modes), jnp.float64)
 
     def g(a, b):
@@ -87,6 +97,26 @@ def optimal_linear_preparation(
 
     Returns a ``LinearOptimum`` (C0*, f*, M, b, spectrum). Raises ValueError if the objective
     is not affine in C0 (checked on a random state).
+
+    Units ħ = k_B = 1: times, temperatures and chemical potentials in the units of h;
+    ``value`` in the units of the objective (for ``jt.HeatCurrentAt``: energy per time, the heat
+    current out of the reservoir; negative means heat flows into it).
+
+    Examples:
+        The preparation of a level that makes the heat current out of the hot lead most negative at
+        t = 1 (a filled level):
+
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> model = jt.Model([[1.0]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> times = np.linspace(0.0, 2.0, 21)
+        >>> best = jt.optimal_linear_preparation(model, times, jt.HeatCurrentAt(1.0, reservoir=0),
+        ...                                      method=jt.Pade())
+        >>> np.round(np.asarray(best.correlation).real, 6)
+        array([[1.]])
+        >>> bool(best.value < 0)
+        True
     """
     from ..response import response as _response
 

@@ -1,7 +1,7 @@
 r"""``jt.optimise_preparation``: multi-start gradient optimisation of initial preparations.
 
 Stage 1 (``jt.response``) runs once; each optimiser step is a stage-2 evaluation plus its
-gradient (cheap: every current is affine in C0, physics.md §2). All starts are optimised at
+gradient (cheap: every current is affine in C0, docs/theory.md). All starts are optimised at
 once with ``jax.vmap``; ``check_every`` steps run inside one compiled ``lax.scan`` and the host
 loop (tqdm progress, convergence test) calls the same compiled program every time: one trace
 for the whole optimisation (``OptimisationResult.n_traces``).
@@ -11,6 +11,9 @@ temperatures and chemical potentials enter stage 2 only (cheap); level energies,
 coupling strengths change the kernels and re-run stage 1 inside every step (through a
 ``Continuum`` plan resolved once on the initial model; its quadrature error estimate refers to
 that model, so keep bounds moderate or re-check the optimum with a fresh ``jt.solve``).
+
+Units ħ = k_B = 1; every current is out of its reservoir (a negative heat current out of the hot
+reservoir is heat flowing into it).
 """
 
 from __future__ import annotations
@@ -203,6 +206,10 @@ class OptimisationResult:
       ``SlaterDeterminant`` states and no stage-1 parameters trained, the analytic optimum
       (``jt.optimal_linear_preparation`` at the optimised T, μ) ``{"analytic_value": f*,
       "relative_error": |f − f*|/|f*|}``; else None.
+
+    Units: ``value``, ``start_values`` and the history's ``objective`` in the units of the objective
+    (e.g. energy per time for a heat current out of a reservoir, ħ = k_B = 1); temperatures and
+    chemical potentials in the units of h; C0 dimensionless.
     """
 
     state: object
@@ -326,6 +333,9 @@ def optimise_preparation(
     - ``progress``: tqdm bar (None: only on a TTY).
 
     Returns an ``OptimisationResult`` (best state, value, Solution, xarray history, ...).
+
+    Units ħ = k_B = 1: times, temperatures and chemical potentials in the units of h; the
+    objective's value in its own units (energy per time for a heat current out of a reservoir).
     """
     from tqdm.auto import tqdm
 

@@ -63,6 +63,12 @@ class Stage2Base(eqx.Module):
 
     def _stage2_inputs(self, state, temperature, chemical_potential):
         """Validated (C0, T, μ) arrays for ``evaluate`` (shapes and statistics)."""
+        if getattr(state, "is_stationary_state", False):
+            raise ValueError(
+                "jt.StationaryState needs its own stage 1 (the kernels depend on the "
+                "premodel): use jt.solve(model, state, times) or "
+                "jt.response(model, times, method, initial=state).evaluate(state, T, mu)."
+            )
         if isinstance(state, GaussianState) and state.statistics != self.statistics:
             raise ValueError(
                 f"the initial state is {state.statistics}ic but the model is "

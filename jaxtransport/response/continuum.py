@@ -140,17 +140,24 @@ def _observables(pl: _Poles, omega, a, z, abar, complex_plane=False):
     a = A(ω,t) (n,n); z = rows z_p (P,n); abar = the analytic continuation of A(ω,t)†.
     Returns corr (M,n,n) and amplitude (M_β, 2, M_α).
     """
+    vj = pl.tvec
+    return observables_of_amplitudes(pl, omega, a @ vj, z @ vj, vj.conj().T @ abar,
+                                     complex_plane)
+
+
+def observables_of_amplitudes(pl: _Poles, omega, av, zv, vda, complex_plane=False):
+    """``_observables`` from the per-source amplitudes: av (n, J) = A v_j (the system
+    amplitude driven by term j), zv (P, J) = z_p v_j and vda (J, n) = (the continuation of)
+    av†. Also used by correlated (stationary) initial states, whose amplitudes are not of
+    the form A v_j (``response/stationary.py``)."""
     g = pl.density(omega, complex_plane)  # (J,)
     vj = pl.tvec
-    av = a @ vj  # (n, J): A v_j
-    vda = vj.conj().T @ abar  # (J, n): v_j† Ā
     corr_j = jnp.einsum("j,ij,jk->jik", g, av, vda)
     corr = jnp.einsum("bj,jik->bik", pl.tonehot, corr_j)
     t1 = g * jnp.einsum("jn,nj->j", vda, vj)  # g_j v_j† Ā v_j
     w = jnp.stack([jnp.ones_like(omega), omega]).astype(jnp.complex128)  # w_N, w_E
     d1 = w[:, None] * (pl.tonehot @ t1)[None, :]  # (2, M): [x, α]
     bbar = vda @ pl.vec  # (J, P): v_j† Ā v_p
-    zv = z @ vj  # (P, J): z_p v_j
     zt = pl.kappa[:, None] * g[None, :] * zv * bbar.T  # [p, j]
     kx = jnp.stack([jnp.ones_like(pl.kappa), pl.k_energy]).astype(jnp.complex128)  # (2, P)
     x2 = jnp.einsum("ap,xp,pj,bj->bxa", pl.onehot, kx, zt, pl.tonehot)
@@ -304,6 +311,21 @@ def _tail_integrand(pl: _Poles, omega, up: bool, t, e, j):
     return tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
 
 
+def ray_integral(integrand, a, s_nodes, s_weights):
+    """∫_{−∞}^{a} dω/2π F(ω) for F = F_+ + F_− where ``integrand(ω, True)`` is F_+ (decays for
+    Im ω > 0) and ``integrand(ω, False)`` is F_− (decays for Im ω < 0), both analytic left of
+    a: rotated onto the vertical rays a ± is, s ∈ [0, ∞) (rule ``s_nodes``, ``s_weights``)."""
+    up = jax.vmap(lambda s: integrand(a + 1j * s, True))(s_nodes)
+    dn = jax.vmap(lambda s: integrand(a - 1j * s, False))(s_nodes)
+    # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
+    return jax.tree_util.tree_map(
+        lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
+                      + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI,
+        up,
+        dn,
+    )
+
+
 def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
     """∫_{−∞}^{a} dω/2π (all observables, f = 1), with d/dt, for all times (and d(corr)/dt
     with ``correlation_dt``)."""
@@ -311,17 +333,8 @@ def _tail(pl: _Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):
 
     def at_time(t, et, jt):
         def integrand(t_, et_, jt_):
-            up = jax.vmap(lambda s: _tail_integrand(pl, a + 1j * s, True, t_, et_, jt_))(s_nodes)
-            dn = jax.vmap(lambda s: _tail_integrand(pl, a - 1j * s, False, t_, et_, jt_))(
-                s_nodes
-            )
-            # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-            return jax.tree_util.tree_map(
-                lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
-                              + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI,
-                up,
-                dn,
-            )
+            return ray_integral(lambda w, up: _tail_integrand(pl, w, up, t_, et_, jt_), a,
+                                s_nodes, s_weights)
 
         tang = (jnp.ones_like(t), lmat @ et, et[None] - pl.lam[:, None, None] * jt)
         (c, x, sc), (cd, xd, scd) = jax.jvp(integrand, (t, et, jt), tang)
@@ -517,7 +530,7 @@ class Continuum(eqx.Module):
         return (float(a), float(w_lo), float(w_hi), float(width), float(s_first), float(s_far),
                 poles, (float(node_lo), float(node_hi), cuts, sing))
 
-    def _resolve(self, model, times, build=None):
+    def _resolve(self, model, times, build=None, base_plan=None):
         build = _build if build is None else build
         times = check_times(times)
         leaves = jax.tree_util.tree_leaves(model)
@@ -528,7 +541,9 @@ class Continuum(eqx.Module):
                 "concrete values and pass that method."
             )
         fits = self._fits(model, times)
-        a, w_lo, w_hi, width, s_first, s_far, poles, region = self._base_plan(model, times, fits)
+        if base_plan is None:
+            base_plan = self._base_plan
+        a, w_lo, w_hi, width, s_first, s_far, poles, region = base_plan(model, times, fits)
         factor = 1.0
         q = self.nodes_per_panel or _default_order(self.tolerance)
         err = np.inf
@@ -666,10 +681,11 @@ def _round_up(k, b):
 
 
 def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8,
-           correlation_dt=False) -> Response:
+           correlation_dt=False, arrays=None) -> Response:
     """Stage-1 arrays for one quadrature plan. ``sizes`` = (K_window, K_offset, K_ray) pads the
     rules with zero-weight nodes so that rules of different orders share one compiled program;
-    ``correlation_dt`` also stores the dC/dt kernels."""
+    ``correlation_dt`` also stores the dC/dt kernels; ``arrays`` replaces ``_build_arrays``
+    (same signature; correlated initial states, ``response/stationary.py``)."""
     a, w_lo, w_hi = plan[:3]
     deltas, inv = _delta_index(times)
     wn, ww, on, ow, sn, sw = _rules(plan)
@@ -678,7 +694,7 @@ def _build(model, times, plan, node_batch, sizes=None, tolerance=1e-8,
     wn, ww = _pad(wn, ww, sizes[0], w_hi)
     on, ow = _pad(on, ow, sizes[1], a)
     sn, sw = _pad(sn, sw, sizes[2], 1.0)
-    arrays = _build_arrays(
+    arrays = (_build_arrays if arrays is None else arrays)(
         _poles(model, plan[10]),
         *(jnp.asarray(x) for x in (times, deltas, inv, wn, on, ow / _TWO_PI, sn, sw)),
         jnp.asarray(a), node_batch=node_batch, correlation_dt=correlation_dt,

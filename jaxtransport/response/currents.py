@@ -64,6 +64,8 @@ class CurrentSolution(eqx.Module):
     chemical_potential: Array
     error_estimate: Array
     statistics: str = eqx.field(static=True, default="fermion")
+    # the method that computed it (set by jt.solve; None from a response's evaluate)
+    method: str | None = eqx.field(static=True, default=None)
 
     @property
     def symmetric_heat_current(self) -> Array:

@@ -291,16 +291,25 @@ def _weight_outside(dens, lo, hi) -> float:
     return float(max(0.0, 1.0 - inside / total)) if total > 0 else 0.0
 
 
-@eqx.filter_jit
-def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=False):
+def full_hamiltonian(h, eps, coup):
+    """The (n + Kb)-dimensional single-particle Hamiltonian of system + finite baths."""
     n = h.shape[0]
-    kb = eps.shape[0]
-    d = n + kb
+    d = n + eps.shape[0]
     hmat = jnp.zeros((d, d), complex)
     hmat = hmat.at[:n, :n].set(h)
     hmat = hmat.at[n:, n:].set(jnp.diag(eps.astype(complex)))
     hmat = hmat.at[:n, n:].set(coup.T)  # H[i, k] = V_{k,i}  (a_i† c_k)
-    hmat = hmat.at[n:, :n].set(coup.conj())
+    return hmat.at[n:, :n].set(coup.conj())
+
+
+@eqx.filter_jit
+def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=False, basis=None):
+    """Kernels per initial single-particle vector q: the bath modes (default), or with
+    ``basis`` (D, D) the columns of ``basis`` (all D returned; correlated initial states)."""
+    n = h.shape[0]
+    d = n + eps.shape[0]
+    hmat = full_hamiltonian(h, eps, coup)
+    first = n if basis is None else 0
     owner_np = np.asarray(owner)
     # probes: system rows; per reservoir H_{S,α}, H_{S,α} ε, H_{S,α} ε² (embedded in D)
     rows = [jnp.eye(n, d, dtype=complex)]
@@ -311,6 +320,8 @@ def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=Fals
             rows.append(pr)
     probes = jnp.concatenate(rows)  # (n(1+3M), D)
     up = _probe_evolution(hmat, probes, times)  # (T, r, D)
+    if basis is not None:
+        up = up @ basis
     us = up[:, :n]  # U_S(t)
     pu = up[:, n:].reshape(up.shape[0], 3, nres, n, d)  # P_{α,p} U
     h_sa_h_as = jnp.stack(
@@ -343,8 +354,8 @@ def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=Fals
         x, xd = jax.jvp(lambda u, p: xs(u, p), (us_t, pu_t[:2]), (dus, dpu))
         xq = -1j * x.conj()  # X = −i conj(x)
         xdq = -1j * xd.conj()
-        corr = jnp.einsum("iq,jq->qij", us_t[:, n:], us_t[:, n:].conj())
-        dcorr = jnp.einsum("iq,jq->qij", dus[:, n:], us_t[:, n:].conj())
+        corr = jnp.einsum("iq,jq->qij", us_t[:, first:], us_t[:, first:].conj())
+        dcorr = jnp.einsum("iq,jq->qij", dus[:, first:], us_t[:, first:].conj())
         dcorr = dcorr + dcorr.conj().transpose(0, 2, 1)
         sd = jnp.stack(
             [jnp.einsum("ij,qji->q", h, dcorr), jnp.einsum("qii->q", dcorr)], axis=-1
@@ -355,7 +366,7 @@ def _discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=Fals
             "iq,xaiz->xaqz", us_t[:, :n], dpu[:, :, :, :n].conj()
         )
         out = (
-            xq[n:], xdq[n:], corr, sd, us_t[:, :n], dus[:, :n],
+            xq[first:], xdq[first:], corr, sd, us_t[:, :n], dus[:, :n],
             -1j * ys.conj(), -1j * yds.conj(),
         )
         return (*out, dcorr) if correlation_dt else out

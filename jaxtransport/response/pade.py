@@ -51,6 +51,8 @@ else: ``jt.Continuum`` / ``jt.Discretised``), full observables (no ``observables
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 
 import equinox as eqx
@@ -67,10 +69,21 @@ from .continuum import closure_generator
 _EPS = float(np.finfo(np.float64).eps)
 
 
+class PadeUnsuitable(ValueError):
+    """jt.Pade cannot give this model its accuracy (ill-conditioned closure, or more than 400
+    poles needed); the automatic method choice then falls back to jt.Continuum."""
+
+
 def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     """[N−1/N] Padé decomposition of the Fermi function: ξ_i, η_i (i = 1..N) with
     1/(1 + e^x) ≈ 1/2 − Σ_i 2η_i x/(x² + ξ_i²) (Hu, Xu, Yan 2010: ξ from the eigenvalues of a
-    tridiagonal matrix with b_m = 2m − 1, η from the interlacing zeros)."""
+    tridiagonal matrix with b_m = 2m − 1, η from the interlacing zeros). Cached per N (a
+    bounded cache of read-only arrays: they depend on N only)."""
+    return _pade_poles(int(n))
+
+
+@functools.lru_cache(maxsize=64)
+def _pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     if n < 1:
         raise ValueError(f"the number of Padé poles must be >= 1, got {n}.")
     b = 2.0 * np.arange(1, 2 * n + 2) - 1.0
@@ -87,6 +100,8 @@ def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     for j in range(n):  # product of ratios: the plain products overflow for N ≳ 60
         others = np.delete(xi, j)
         eta[j] = 0.5 * n * b[n] * np.prod((zeta**2 - xi[j] ** 2) / (others**2 - xi[j] ** 2))
+    xi.flags.writeable = False
+    eta.flags.writeable = False
     return xi, eta
 
 
@@ -96,12 +111,22 @@ def pade_fermi(z, temperature, mu, xi, eta, xp=jnp):
     return 0.5 - xp.sum(eta * 2 * x[..., None] / (x[..., None] ** 2 + xi**2), axis=-1)
 
 
+_N_MAX = 400
+
+
 def _default_n(tolerance, scale, t_min):
     """A priori N: coupling-energy error ≈ 0.053 Σ_p γ_p W_p² / (ξ_N T)² (measured on the
-    single level; the slowest observable), ξ_N ≈ 2.6 N². ``Pade.response`` then checks the
-    estimate at the model's (T, μ) and raises N by 25 % until it meets the tolerance."""
-    xi_needed = math.sqrt(0.053 * max(scale, 1e-300) / tolerance) / t_min
-    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), 400))
+    single level; the slowest observable; 0.08 here for margin), ξ_N ≈ 2.6 N². Every concrete
+    ``PadeResponse.evaluate`` then checks the estimate at its own (T, μ) and raises N by 25 %
+    until it meets the tolerance."""
+    xi_needed = math.sqrt(0.08 * max(scale, 1e-300) / tolerance) / t_min
+    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), _N_MAX))
+
+
+def _pole_scale(pole_data):
+    """Σ_p 2|κ_p| Re λ_p (= Σ γ_p W_p² for Lorentzians): the size of the lead tails."""
+    return float(np.sum(2 * np.abs(np.asarray(pole_data["kappa"]))
+                        * np.asarray(pole_data["lam"]).real))
 
 
 class Pade(eqx.Module):
@@ -130,26 +155,28 @@ class Pade(eqx.Module):
         if not concrete:
             raise ValueError("jt.Pade() chooses its number of poles from concrete model values; "
                              "under tracing pass jt.Pade(n_pade=...) explicitly.")
-        stage1 = _stage1(model, check_eig=True)  # shared by every trial N
-        pl = stage1[0]
+        stage1 = _stage1(model, check_eig=True)
         temp, _ = stack_reservoir_arrays(model)
-        scale = float(np.sum(2 * np.abs(np.asarray(pl["kappa"])) * np.asarray(pl["lam"]).real))
-        n = _default_n(self.tolerance, scale, float(np.min(np.asarray(temp))))
-        for _ in range(8):
-            resp = _build(model, times, n, stage1)
-            zero = jnp.zeros((resp.n_modes, resp.n_modes))
-            est = float(resp.evaluate(zero).error_estimate)
-            if est <= self.tolerance or n >= 400:
-                break
-            n = min(int(math.ceil(1.25 * n)), 400)
-        if not est <= self.tolerance:
-            raise ValueError(f"jt.Pade could not reach tolerance {self.tolerance:g} with "
-                             f"{n} poles (estimate {est:.2g}); use jt.Continuum.")
-        return resp
+        n = _default_n(self.tolerance, _pole_scale(stage1[0]), float(np.min(np.asarray(temp))))
+        # the estimate is checked (and N raised) by every concrete evaluate, at its own (T, μ)
+        return _build(model, times, n, stage1, tolerance=self.tolerance)
 
     def current_response(self, model, times):
         raise ValueError("jt.Pade() has no currents-only mode (its Response is already small); "
                          "use observables='all'.")
+
+
+def pade_for_models(method: Pade, models, temperature_min: float) -> Pade:
+    """``method`` with a fixed pole count valid for every model of ``models`` down to
+    ``temperature_min`` (the a-priori rule of ``_default_n`` at the largest lead tails): for
+    batches of models built under ``jax.vmap``, where N cannot be chosen per model."""
+    if method.n_pade is not None:
+        return method
+    for m in models:
+        _check_model(m)
+    scale = max(_pole_scale(_pole_data(m)) for m in models)
+    return Pade(n_pade=_default_n(method.tolerance, scale, temperature_min),
+                tolerance=method.tolerance)
 
 
 def _check_model(model):
@@ -228,7 +255,8 @@ def _closure_eigen(h, vec, kappa, lam):
 def _closure_eigen_numpy(h, vec, kappa, lam):
     """Same as ``_closure_eigen`` for concrete values, without compiling anything."""
     args = (np.asarray(x, complex) for x in (h, vec, kappa, lam))
-    out = _eigen_parts(np, closure_generator(np, *args), np.linalg.eig)
+    with _single_thread_blas():
+        out = _eigen_parts(np, closure_generator(np, *args), np.linalg.eig)
     return tuple(jnp.asarray(x) for x in out)
 
 
@@ -241,7 +269,7 @@ def _stage1(model, check_eig):
     if check_eig:
         bad = float(cond) * _EPS
         if not (np.isfinite(bad) and bad < 1e-7):
-            raise ValueError(
+            raise PadeUnsuitable(
                 "jt.Pade() uses the eigendecomposition of the closure generator, which is "
                 f"ill-conditioned here (condition number {float(cond):.2g}: the model is close "
                 "to an exceptional point). Use jt.Continuum or jt.Discretised."
@@ -249,25 +277,29 @@ def _stage1(model, check_eig):
     return pd, (ell, rr, rinv, cond)
 
 
-def _build(model, times, n_pade, stage1):
-    pd, (ell, rr, rinv, cond) = stage1
-    temp, mu = stack_reservoir_arrays(model)
+def _pade_sets(n_pade):
+    """The Padé constants for N and for the lower order of the error estimate, the latter
+    padded to N with zero-weight poles (harmless filter modes), so that both sets run through
+    one traced program."""
     n_lo = n_pade - max(2, n_pade // 4)
     xi, eta = pade_poles(n_pade)
     xi_lo, eta_lo = pade_poles(max(n_lo, 1))
-    # the lower-order set padded to N with zero-weight poles (harmless filter modes), so that
-    # both sets run through one traced program
     pad = n_pade - len(xi_lo)
     xi_lo = np.concatenate([xi_lo, xi[len(xi) - pad:]])
     eta_lo = np.concatenate([eta_lo, np.zeros(pad)])
+    return dict(xi=jnp.asarray(xi), eta=jnp.asarray(eta), xi_lo=jnp.asarray(xi_lo),
+                eta_lo=jnp.asarray(eta_lo), n_pade=n_pade)
+
+
+def _build(model, times, n_pade, stage1, tolerance=None):
+    pd, (ell, rr, rinv, cond) = stage1
+    temp, mu = stack_reservoir_arrays(model)
     return PadeResponse(
         times=jnp.asarray(times), hamiltonian=jnp.asarray(model.hamiltonian),
         temperature=temp, chemical_potential=mu, ell=ell, rr=rr, rinv=rinv,
         vec=pd["vec"], kappa=pd["kappa"], lam=pd["lam"], tvec=pd["tvec"],
-        xi=jnp.asarray(xi), eta=jnp.asarray(eta), xi_lo=jnp.asarray(xi_lo),
-        eta_lo=jnp.asarray(eta_lo), eig_condition=cond,
-        pole_res=pd["pole_res"], pole_term=pd["pole_term"], term_res=pd["term_res"],
-        n_pade=n_pade,
+        eig_condition=cond, pole_res=pd["pole_res"], pole_term=pd["pole_term"],
+        term_res=pd["term_res"], tolerance=tolerance, **_pade_sets(n_pade),
     )
 
 
@@ -298,6 +330,8 @@ class PadeResponse(Stage2Base):
     term_res: tuple = eqx.field(static=True)
     n_pade: int = eqx.field(static=True)
     statistics: str = eqx.field(static=True, default="fermion")
+    # the tolerance N was chosen for (None: N fixed by the user, nothing is checked)
+    tolerance: float | None = eqx.field(static=True, default=None)
 
     @property
     def n_modes(self) -> int:
@@ -309,16 +343,39 @@ class PadeResponse(Stage2Base):
 
     def evaluate(self, state, temperature=None, chemical_potential=None) -> Solution:
         """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's)."""
+        temperatures / chemical potentials (default: the model's).
+
+        When N was chosen for a tolerance (``jt.Pade(tolerance=...)``, no ``n_pade``), the
+        error estimate at the requested (T, μ) is checked: for concrete inputs N is raised
+        (by 25 %, up to 400) until it meets the tolerance — e.g. at a temperature below the
+        model's — and under jit/vmap/grad a runtime error says to build with a larger
+        ``n_pade``. With a user-fixed ``n_pade`` the estimate is reported, not enforced."""
         c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
         leaves = [c0, temp, mu, *jax.tree_util.tree_leaves(self)]
-        if c0.ndim == 2 and temp.ndim == 1 and mu.ndim == 1 and is_concrete(*leaves):
-            # one concrete configuration outside any transformation: the same kernel in
-            # NumPy, so that a single transient needs no compilation at all
-            return _evaluate_numpy(self, c0, temp, mu)
-        temp = eqx.error_if(temp, jnp.any(~(temp > 0)) | jnp.any(~jnp.isfinite(mu)),
-                            "temperature must be > 0 and chemical potentials finite")
-        return _evaluate(self, c0, temp, mu)
+        if not is_concrete(*leaves):
+            return _evaluate(self, c0, temp, mu)
+        resp = self
+        while True:
+            if c0.ndim == 2 and temp.ndim == 1 and mu.ndim == 1:
+                # one concrete configuration outside any transformation: the same kernel in
+                # NumPy, so that a single transient needs no compilation at all
+                sol = _evaluate_numpy(resp, c0, temp, mu)
+            else:
+                sol = _evaluate(resp, c0, temp, mu)
+            err = float(jnp.max(sol.error_estimate))
+            if resp.tolerance is None or err <= resp.tolerance:
+                return sol
+            if resp.n_pade >= _N_MAX:
+                raise PadeUnsuitable(
+                    f"jt.Pade could not reach tolerance {resp.tolerance:g} at these "
+                    f"temperatures/chemical potentials with {resp.n_pade} poles (estimate "
+                    f"{err:.2g}); use jt.Continuum.")
+            resp = resp.with_n_pade(min(int(math.ceil(1.25 * resp.n_pade)), _N_MAX))
+
+    def with_n_pade(self, n_pade: int) -> PadeResponse:
+        """The same stage 1 with ``n_pade`` Padé poles (the closure eigendecomposition does
+        not depend on N, so this costs nothing)."""
+        return dataclasses.replace(self, **_pade_sets(int(n_pade)))
 
     def _arrays(self, xp):
         names = ("times", "hamiltonian", "ell", "rr", "rinv", "vec", "kappa", "lam", "tvec",
@@ -340,7 +397,26 @@ def _solution(resp, corr, amp, amp_dt, sdt, temp, mu, err):
     )
 
 
+@functools.cache
+def _blas_controller():
+    """One ``threadpoolctl`` controller (built once: it scans the loaded BLAS libraries)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_thread_blas():
+    """The NumPy path multiplies small matrices: threaded BLAS only adds synchronisation
+    (measured 6x slower on a loaded 2-core machine), so it runs on one BLAS thread."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 def _evaluate_numpy(resp: PadeResponse, c0, temp, mu):
+    with _single_thread_blas():
+        return _evaluate_numpy_impl(resp, c0, temp, mu)
+
+
+def _evaluate_numpy_impl(resp: PadeResponse, c0, temp, mu):
     temp, mu = np.asarray(temp, float), np.asarray(mu, float)
     if not (np.all(temp > 0) and np.all(np.isfinite(mu))):
         raise ValueError(f"temperature must be > 0 and chemical potentials finite, got "
@@ -356,6 +432,21 @@ def _evaluate_numpy(resp: PadeResponse, c0, temp, mu):
 
 @eqx.filter_jit
 def _evaluate(resp: PadeResponse, c0, temp, mu):
+    temp = eqx.error_if(temp, jnp.any(~(temp > 0)) | jnp.any(~jnp.isfinite(mu)),
+                        "temperature must be > 0 and chemical potentials finite")
+    sol = _evaluate_batch(resp, c0, temp, mu)
+    if resp.tolerance is None:
+        return sol
+    # on every output, so that the check survives dead-code elimination of unused fields
+    return eqx.error_if(
+        sol, jnp.any(sol.error_estimate > resp.tolerance),
+        "jt.Pade: the error estimate exceeds the tolerance at these temperatures/chemical "
+        "potentials (the pole count was chosen for the model's own T and μ). Evaluate "
+        "outside jit (N is then raised automatically) or build the response with a larger "
+        "jt.Pade(n_pade=...).")
+
+
+def _evaluate_batch(resp: PadeResponse, c0, temp, mu):
     n = resp.n_modes
     batch = jnp.broadcast_shapes(c0.shape[:-2], temp.shape[:-1], mu.shape[:-1])
     m_res = resp.n_reservoirs
@@ -390,6 +481,18 @@ def _phi(xp, x, t, ext):
     tt = t.reshape((-1,) + (1,) * x.ndim)
     series = tt * (1 + xt / 2 + xt**2 / 6 + xt**3 / 24 + xt**4 / 120)
     return xp.where(small, series, (ext - 1.0) / xs)
+
+
+def _filter_exp(xp, times, muq, q_pole, r_of_q, mu):
+    """e^{μ_q t} (T, Q): the Padé modes' exponents are −Tξ_i − iμ, so their phase is one
+    per reservoir; only the few lead-pole modes need a complex exponential of their own."""
+    poles = np.nonzero(q_pole >= 0)[0]
+    phase_res = xp.exp(-1j * times[:, None] * mu[None, :])  # (T, M)
+    phase_pole = xp.exp(1j * times[:, None] * muq[poles].imag[None, :])  # (T, P)
+    col = np.asarray(r_of_q).copy()
+    col[poles] = mu.shape[0] + np.arange(len(poles))
+    phase = xp.concatenate([phase_res, phase_pole], axis=1)[:, col]
+    return xp.exp(times[:, None] * muq.real[None, :]) * phase
 
 
 def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
@@ -475,19 +578,24 @@ def _solve_one(xp, resp: PadeResponse, arr, c0, temp, mu, xi, eta):
     const = (rows_c @ (const_cf @ cols_f) + rows_f @ (const_cf.conj().T @ cols_c)
              + rows_f @ (sig @ cols_f))
     ec = xp.exp(times[:, None] * ell[None, :])  # (T, m)
-    ef = xp.exp(times[:, None] * muq[None, :])  # (T, Q)
+    ef = _filter_exp(xp, times, muq, q_pole, r_of_q, mu)  # (T, Q)
     ecc = ec[:, :, None] * ec.conj()[:, None, :]  # e^{(ℓ_k + ℓ̄_l)t}, (T, m, m)
     phi = _phi(xp, x_cc, times, ecc)
     m_cc = s_cc[None] * ecc + q_cc[None] * phi  # (T, m, m)
     md_cc = (x_cc * s_cc)[None] * ecc + q_cc[None] * ecc
+    rr_rows = rows_c[:m]  # the other closure rows are zero
 
     def assemble(mcc, kcf):
-        # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f
-        zc = xp.einsum("tkl,lj->tkj", mcc, cols_c) + ec[:, :, None] * xp.einsum(
-            "kq,tq,qj->tkj", kcf, ef.conj(), cols_f)
-        # filter rows: e^{μ_q t} Σ_k conj(kcf)_qk e^{ℓ̄_k t} cols_c
-        zf = ef[:, :, None] * xp.einsum("kq,tk,kj->tqj", kcf.conj(), ec.conj(), cols_c)
-        return xp.einsum("rk,tkj->trj", rows_c, zc) + xp.einsum("rq,tqj->trj", rows_f, zf)
+        # closure rows: Σ_l M_cc(t) cols_c + e^{ℓ_k t} Σ_q kcf e^{μ̄_q t} cols_f (one GEMM
+        # over the filter modes)
+        w1 = (kcf.T[:, :, None] * cols_f[:, None, :]).reshape(nq, m * n)
+        zc = mcc @ cols_c + ec[:, :, None] * (ef.conj() @ w1).reshape(-1, m, n)
+        # filter rows: e^{μ_q t} Σ_k conj(kcf)_qk e^{ℓ̄_k t} cols_c (GEMMs over k, then q)
+        v = (kcf.conj()[:, :, None] * cols_c[:, None, :]).reshape(m, nq * n)
+        zf = ef[:, :, None] * (ec.conj() @ v).reshape(-1, nq, n)
+        out_f = xp.moveaxis(xp.tensordot(zf, rows_f, axes=([1], [1])), 2, 1)  # (T, R, n)
+        out_c = xp.moveaxis(xp.tensordot(zc, rr_rows, axes=([1], [1])), 2, 1)  # (T, m, n)
+        return out_f + xp.concatenate([out_c, xp.zeros_like(out_f[:, m:])], axis=1)
 
     y = assemble(m_cc, k_cf) + const[None]
     ydt = assemble(md_cc, kd_cf)
