@@ -236,6 +236,8 @@ def _finite_modes(spec, p, cache):
 def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     """The engine's observables of the configurations ``flat``."""
     nvalid = len(flat)
+    if spec.pade is not None:  # jt.Pade: stage 1 as vmapped batches of models
+        return _pade_engine_chunk(spec, flat, cache)
     pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
     if spec.kind == "samples":
@@ -283,6 +285,23 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     order = np.argsort(np.concatenate([np.nonzero(par == p)[0] for p in np.unique(par)]),
                        kind="stable")
     return {k: v[order] for k, v in out.items()}, np.concatenate(stats)[order]
+
+
+def _pade_engine_chunk(spec, flat, cache):
+    """``evaluate.pade_chunk``, with a warning when a Padé error estimate exceeds the
+    tolerance the pole count was chosen for (not for a user-fixed ``n_pade``)."""
+    import warnings
+
+    from .evaluate import pade_chunk
+
+    out, status, err = pade_chunk(spec, flat, cache)
+    cache["pade_error_estimate"] = max(err, cache.get("pade_error_estimate", 0.0))
+    tol = spec.pade_tolerance
+    if tol is not None and not err <= tol:
+        warnings.warn(f"sweep: the Padé error estimate reaches {err:.2g} in this chunk, above "
+                      f"the tolerance {tol:g} its {spec.pade.n_pade} poles were chosen for; "
+                      "pass method=jt.Pade(n_pade=...) with more poles.", stacklevel=3)
+    return out, status
 
 
 def _to_host(out, status, nvalid):
