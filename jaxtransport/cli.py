@@ -76,12 +76,21 @@ def sweep(args) -> int:
           f"store {res.path}")
     if res.report():
         print(res.report())
-    if res.best:
-        where = ", ".join(f"{k}={v:.4g}" for k, v in res.best.items()
-                          if k not in ("min_heat_current", "time"))
-        when = f" at t = {res.best['time']:.4g}" if "time" in res.best else ""
-        print(f"strongest heat flow into the hot reservoir: J^Q_hot = "
-              f"{res.best['min_heat_current']:.6g}{when} ({where})")
+    best = res.best
+    if best:
+        skip = ("min_heat_current", "time", "uphill_heat", "uphill_duration", "excluded")
+        where = ", ".join(f"{k}={v:.4g}" for k, v in best.items() if k not in skip)
+        if "uphill_heat" in best:
+            dur = (f", uphill for {best['uphill_duration']:.4g} in total"
+                   if "uphill_duration" in best else "")
+            print(f"most heat moved uphill (out of the colder and into the hotter reservoir "
+                  f"at once): {best['uphill_heat']:.6g}{dur} ({where})")
+        else:
+            when = f" at t = {best['time']:.4g}" if "time" in best else ""
+            print(f"strongest heat flow into the hot reservoir (configurations where it is "
+                  f"the hottest; {best['excluded']} others left out): J^Q_hot = "
+                  f"{best['min_heat_current']:.6g}{when} ({where}); not necessarily uphill: "
+                  f"add observable 'uphill_heat' for heat out of the cold one at the same time")
     return 0
 
 

@@ -128,7 +128,13 @@ def response(model, times, method=None, observables: str | None = None,
     else the given ``jt.Pade``/``jt.Continuum``/``jt.Discretised``. ``observables``:
     ``"all"``, ``"currents"`` or ``None`` (automatic, by system size).
     ``initial=jt.StationaryState(premodel)``: the kernels of that correlated initial state
-    (they depend on the premodel), a ``jt.StationaryResponse``."""
+    (they depend on the premodel), a ``jt.StationaryResponse``.
+
+    Units ħ = k_B = 1: ``times`` in 1/h; ``tolerance`` in the units of the observables it
+    bounds. The response's ``evaluate`` gives currents out of each reservoir (particles per
+    time; energy and heat in energy per time) and C_ij = <a_j† a_i>. Raises ``ValueError`` for
+    invalid input or an impossible forced combination (naming the method, the missing feature
+    and an alternative)."""
     from ._validation import require_x64
     from .response.base import response as _response
 
@@ -154,7 +160,27 @@ def solve(model, state, times, method=None, observables: str | None = None,
           tolerance: float | None = None):
     """One call: ``response(model, times, method, observables, tolerance).evaluate(state)``
     at the model's own temperatures and chemical potentials. The result carries the method
-    used (``sol.method``) and its error estimate (``sol.error_estimate``)."""
+    used (``sol.method``) and its error estimate (``sol.error_estimate``).
+
+    Units ħ = k_B = 1: ``times`` in 1/h; the result's currents are out of each reservoir
+    (particles per time; energy and heat in energy per time), correlations C_ij = <a_j† a_i>
+    dimensionless. Raises ``ValueError`` for invalid input or a method that cannot do what is
+    asked (the message names the method, the missing feature and an alternative).
+
+    Examples:
+        A level between a hot and a cold lead, initially filled; at long times heat leaves
+        the hot lead (positive) and enters the cold one (negative):
+
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> sol = jt.solve(model, jt.GaussianState([[1.0]]), np.linspace(0.0, 30.0, 31))
+        >>> sol.method, sol.heat_current.shape
+        ('pade', (31, 2))
+        >>> bool(sol.heat_current[-1, 0] > 0 > sol.heat_current[-1, 1])
+        True
+    """
     from .response.pade import PadeResponse, PadeUnsuitable
 
     if getattr(state, "is_stationary_state", False):  # correlated start: its own stage 1

@@ -183,6 +183,7 @@ class SweepStore:
                                dimension_names=dims + extra_dims)
         group.create_array("status", shape=shape, dtype="int8", chunks=lead_chunks,
                            fill_value=-1, dimension_names=dims)
+        self._write_inputs(group)
         group.attrs.update({
             "schema_version": SCHEMA_VERSION,
             "fingerprint": self.fp,
@@ -217,6 +218,43 @@ class SweepStore:
         self.progress.mkdir(parents=True, exist_ok=True)
         os.rename(tmp_path, self.path)  # atomic: PATH exists only as a complete template
         _atomic_write(self.progress / "template.ready", self.fp)
+
+    def _write_inputs(self, group) -> None:
+        """The initial states as matrices (not only their indices) and, for samples, each
+        configuration's temperatures and chemical potentials."""
+        spec = self.spec
+        lead = "sample" if spec.kind == "samples" else "initial_state"
+        c0 = np.asarray(spec.initial_states)
+        for part, val in (("real", c0.real), ("imag", c0.imag)):
+            arr = group.create_array(f"initial_correlation_{part}", shape=val.shape,
+                                     dtype="float64", dimension_names=(lead, "mode", "mode_"))
+            arr[:] = val
+            arr.attrs.update(long_name=f"{part} part of the initial C0_ij = <a_j^dagger a_i>",
+                             units="1")
+        if spec.kind == "samples":
+            for name in ("temperature", "chemical_potential"):
+                val = np.asarray(spec.__getattribute__(name)["all"], dtype="float64")
+                arr = group.create_array(name, shape=val.shape, dtype="float64",
+                                         dimension_names=("sample", "reservoir"))
+                arr[:] = val
+                arr.attrs.update(units="energy (k_B = 1)")
+
+    def temperatures(self) -> np.ndarray:
+        """Every configuration's reservoir temperatures, shape (sweep shape..., M)."""
+        spec = self.spec
+        m = spec.model.n_reservoirs
+        if spec.kind == "samples":
+            return np.asarray(spec.temperature["all"], float)
+        out = np.broadcast_to(np.asarray(spec.model.temperatures, float),
+                              spec.shape + (m,)).copy()
+        for k, a in enumerate(spec.axes):
+            if a.name.startswith("temperature_"):
+                alpha = int(a.name.removeprefix("temperature_"))
+                idx = [None] * len(spec.shape)
+                idx[k] = slice(None)
+                out[..., alpha] = np.broadcast_to(np.asarray(a.values, float)[tuple(idx)],
+                                                  spec.shape)
+        return out
 
     # -- chunks -----------------------------------------------------------------------------
     def _marker(self, c: int) -> Path:
@@ -311,18 +349,43 @@ class SweepStore:
         return target
 
     def best_reversal(self) -> dict | None:
-        """Most negative ``min_heat_current`` (strongest heat flow into the hot reservoir)
-        and its coordinates, or None when that observable was not kept."""
-        if "min_heat_current" not in self.spec.observables:
-            return None
+        """The summary of a sweep, following each configuration's temperature order.
+
+        - With ``uphill_heat`` kept: the configuration moving the most heat uphill (out of the
+          colder and into the hotter reservoir at once; hot/cold from its own temperatures):
+          ``{"uphill_heat": ..., <coordinates>}``.
+        - Else with ``min_heat_current``: the most negative J^Q out of reservoir ``hot``
+          (heat into it) among the configurations where ``hot`` is strictly the hottest
+          reservoir; configurations with T_hot ≤ T_other are left out (``"excluded"``
+          counts them), since heat into the colder reservoir is no reversal.
+        None when neither observable was kept or no configuration qualifies."""
+        spec = self.spec
         ds = open_store(self.path)
-        val = np.asarray(ds["min_heat_current"]).copy()
-        val[np.asarray(ds["status"]) != 0] = np.nan
-        if np.all(np.isnan(val)):
+        ok = np.asarray(ds["status"]) == 0
+        if "uphill_heat" in spec.observables:
+            key, val = "uphill_heat", np.asarray(ds["uphill_heat"]).copy()
+            val[~ok] = np.nan
+            if np.all(np.isnan(val)):
+                return None
+            idx = np.unravel_index(np.nanargmax(val), val.shape)
+            extra = {}
+        elif "min_heat_current" in spec.observables:
+            key, val = "min_heat_current", np.asarray(ds["min_heat_current"]).copy()
+            temp = self.temperatures()
+            others = np.delete(temp, spec.hot, axis=-1)
+            hottest = temp[..., spec.hot] > np.max(others, axis=-1)
+            val[~ok | ~hottest] = np.nan
+            extra = {"excluded": int(np.sum(ok & ~hottest))}
+            if np.all(np.isnan(val)):
+                return None
+            idx = np.unravel_index(np.nanargmin(val), val.shape)
+        else:
             return None
-        idx = np.unravel_index(np.nanargmin(val), val.shape)
-        best = {a.name: float(a.values[i]) for a, i in zip(self.spec.axes, idx, strict=True)}
-        best["min_heat_current"] = float(val[idx])
-        if "min_heat_current_time" in ds:
+        best = {a.name: float(a.values[i]) for a, i in zip(spec.axes, idx, strict=True)}
+        best[key] = float(val[idx])
+        best.update(extra)
+        if key == "min_heat_current" and "min_heat_current_time" in ds:
             best["time"] = float(np.asarray(ds["min_heat_current_time"])[idx])
+        if "uphill_duration" in ds:
+            best["uphill_duration"] = float(np.asarray(ds["uphill_duration"])[idx])
         return best

@@ -6,6 +6,7 @@ was switched on at t = 0; C_ij = <a_j† a_i>.
 
 - ``gaussian_entropy``: von Neumann entropy of a Gaussian state (fermions or bosons).
 - ``entropy_production``: Σ(t) = S(t) − S(0) − Σ_α Q_α(t)/T_α ≥ 0 (product initial state).
+- ``correlated_entropy_production``: Σ(t) + D_0 ≥ 0 for a correlated initial state.
 - ``energy_balance``: first-law bookkeeping (system, coupling and reservoir energies).
 - ``conductance_g1`` … ``conductance_g5``, ``conductances``: the candidate heat conductances.
 - ``linear_response_conductance``: Landauer steady-state linear-response thermal conductance.
@@ -108,6 +109,21 @@ def entropy_production(solution: Solution, statistics: str | None = None) -> Arr
     q = solution.integrated_heat  # (..., T, M)
     beta = 1.0 / solution.temperature[..., None, :]
     return s - s[..., :1] - jnp.sum(beta * q, axis=-1)
+
+
+def correlated_entropy_production(solution: Solution, initial_information,
+                                  statistics: str | None = None) -> Array:
+    r"""Entropy production from a correlated initial state (``jt.StationaryState``), nats:
+
+    Σ_c(t) = Σ(t) + D_0,   D_0 = D(ρ(0) ‖ ρ_S(0) ⊗ Π_α ρ_α^G) ≥ 0,
+
+    with Σ(t) of ``entropy_production`` and ρ_α^G the Gibbs state of reservoir α alone at
+    (T_α, μ_α). D_0 is the initial system–reservoir mutual information plus the reservoirs'
+    initial deviation from Gibbs (``StationaryState.initial_information``). Unitarity gives
+    Σ_c(t) = I_SR(t) + D(ρ_R(t) ‖ Π ρ_α^G) ≥ 0, so Σ(t) may be transiently negative, but never
+    below −D_0 (docs/theory.md, "Correlated initial states"). For a product initial state
+    D_0 = 0 and Σ_c = Σ."""
+    return entropy_production(solution, statistics) + jnp.asarray(initial_information)[..., None]
 
 
 # ---------------------------------------------------------------------------------------------

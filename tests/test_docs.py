@@ -10,6 +10,7 @@
   process with ``JAXTRANSPORT_SMOKE=1`` (the guides read it to shrink their sizes).
 - The ``>>>`` examples in the package's docstrings run (doctest).
 - The gallery shows every notebook and every figure of ``experiments/figures``.
+- Every section of docs/theory.md that a file cites exists.
 - Every test the pages cite (``tests/<file>.py::<test>``) exists.
 - No file of the repository refers to a document outside it.
 """
@@ -106,7 +107,7 @@ def test_every_public_name_is_in_the_api_reference(site):
 
 UNITS = re.compile(r"(?i)\bunits?\b|dimensionless|ħ\s*=\s*k_B\s*=\s*1")
 MENTIONS_FLOW = re.compile(r"(?i)\bcurrents?\b|\bheat\b")
-SIGN = re.compile(r"(?i)\bout of\b|\binto\b")
+SIGN = re.compile(r"(?i)\bout\s+of\b|\binto\b")
 
 
 def _docstring_problems(doc: str | None) -> list[str]:
@@ -230,10 +231,15 @@ def test_docstring_examples_run(modname, monkeypatch, tmp_path):
     mod = importlib.import_module(modname)
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     runner = doctest.DocTestRunner(optionflags=flags)
-    out = []
+    out, unsectioned = [], []
     for test in doctest.DocTestFinder(exclude_empty=True).find(mod, modname):
+        if test.examples and not re.search(r"^\s*Examples?:\s*$", test.docstring or "",
+                                           flags=re.M):
+            unsectioned.append(test.name)
         runner.run(test, out=out.append)
     assert runner.failures == 0, "".join(out)
+    assert not unsectioned, ("put the >>> examples under an 'Examples:' line (mkdocstrings "
+                             "renders them as code only there): " + ", ".join(unsectioned))
 
 
 def test_gallery_shows_every_figure_and_notebook():
@@ -244,6 +250,26 @@ def test_gallery_shows_every_figure_and_notebook():
     missing = [f"figures/{p.name}" for p in figures if f"(figures/{p.name})" not in text]
     missing += [f"notebooks/{p.name}" for p in notebooks if f"(notebooks/{p.name})" not in text]
     assert not missing, "docs/gallery/index.md does not show: " + ", ".join(missing)
+
+
+def test_references_to_theory_sections_exist():
+    """Code, tests and notebooks cite ``docs/theory.md, "Section"``: that heading must exist
+    (case-insensitive; the cited text may be the start of a longer heading)."""
+    headings = [h.strip().lower() for h in re.findall(
+        r"^#{2,4} (.+)$", (ROOT / "docs" / "theory.md").read_text(encoding="utf-8"), flags=re.M)]
+    bad, n = [], 0
+    for path in _repository_files():
+        if (path.suffix not in (".py", ".md", ".toml") or not path.is_file()
+                or path == Path(__file__).resolve()):
+            continue
+        text = re.sub(r"\s*\n\s*#?\s*", " ", path.read_text(encoding="utf-8"))
+        for ref in re.findall(r'docs/theory\.md`*,?\s*\(?"([^"]{1,80})"', text):
+            n += 1
+            if not any(h.startswith(ref.strip().lower()) for h in headings):
+                bad.append(f"{path.relative_to(ROOT)}: \"{ref}\"")
+    assert n > 0
+    assert not bad, ("references to sections that docs/theory.md does not have:\n  "
+                     + "\n  ".join(bad))
 
 
 def test_tests_named_in_the_docs_exist():

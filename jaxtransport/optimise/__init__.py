@@ -1,5 +1,8 @@
 """Optimisation layer: parametrised preparations, objectives, multi-start optimiser and the
-analytic optimum of linear objectives (see each module's docs for conventions)."""
+analytic optimum of linear objectives (see each module's docs for conventions).
+
+Units ħ = k_B = 1 (energies, temperatures in the units of h); every current and heat is out
+of its reservoir; C_ij = <a_j† a_i>."""
 
 from .linear import LinearOptimum, affine_kernel, optimal_linear_preparation
 from .objectives import (

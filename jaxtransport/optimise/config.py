@@ -363,6 +363,7 @@ def run(path, out=None, progress=None) -> dict:
         "reference_value": float(objective(ref_sol)),
         "start_values": res.start_values.tolist(),
         "converged": res.converged,
+        "convergence": res.convergence,
         "n_steps": res.n_steps,
         "n_traces": res.n_traces,
         "correlation_real": np.asarray(res.correlation).real.tolist(),
@@ -408,6 +409,7 @@ def run(path, out=None, progress=None) -> dict:
     plt.close(fig)
     print(f"best objective {res.value:.10g} (reference preparation "
           f"{summary['reference_value']:.10g}); {res.n_steps} steps, converged={res.converged}")
+    print(f"  {res.convergence}")
     if res.certificate is not None:
         print(f"analytic optimum {res.certificate['analytic_value']:.10g} (relative error "
               f"{res.certificate['relative_error']:.2e})")

@@ -1,8 +1,9 @@
 r"""Objectives on a ``Solution``: small pure functions of the observables, to be **minimised**.
 
-Sign conventions (physics.md §1): currents are *out of* each reservoir, so J^Q_hot < 0 means
-heat flows *into* the hot reservoir — a transient heat reversal. Every objective here returns
-a scalar that is **smaller for a stronger reversal**; ``jt.optimise_preparation`` minimises it.
+Sign conventions (docs/theory.md, "Conventions"): currents are *out of* each reservoir, so
+J^Q_hot < 0 means heat flows *into* the hot reservoir — a transient heat reversal. Every
+objective here returns a scalar that is **smaller for a stronger reversal**;
+``jt.optimise_preparation`` minimises it.
 (``ReversalDuration`` therefore returns *minus* the duration.) Units: currents in energy/ħ
 (energy units of h, ħ = 1), times in ħ/energy, heats in energy.
 
@@ -50,7 +51,10 @@ _FIELDS = ("heat_current", "symmetric_heat_current", "energy_current", "particle
 
 
 class AbstractObjective(eqx.Module):
-    """A scalar function of a ``Solution`` to be minimised (module docs: conventions)."""
+    """A scalar function of a ``Solution`` to be minimised (module docs: conventions).
+
+    Units: those of the quantity it measures (e.g. energy per time for a heat current out of a
+    reservoir, ħ = k_B = 1)."""
 
     def __call__(self, sol):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -82,7 +86,9 @@ class AbstractObjective(eqx.Module):
 
 
 def as_objective(obj) -> AbstractObjective:
-    """An ``AbstractObjective`` from an objective or any callable ``sol -> scalar``."""
+    """An ``AbstractObjective`` from an objective or any callable ``sol -> scalar``.
+
+    Units: those of the objective."""
     if isinstance(obj, AbstractObjective):
         return obj
     if callable(obj):
@@ -96,7 +102,9 @@ def as_objective(obj) -> AbstractObjective:
 class Custom(AbstractObjective):
     """A user-defined objective: any pure, differentiable ``fn(sol) -> scalar`` (minimised).
     Set ``linear=True`` only if ``fn`` is affine in C0 (it is then checked numerically by
-    ``jt.optimal_linear_preparation``)."""
+    ``jt.optimal_linear_preparation``).
+
+    Units: those of ``fn``'s value."""
 
     fn: Callable = eqx.field(static=True)
     linear: bool = eqx.field(default=False, static=True)
@@ -110,7 +118,9 @@ class Custom(AbstractObjective):
 
 
 class Sum(AbstractObjective):
-    """Sum of objectives."""
+    """Sum of objectives.
+
+    Units: those of the summed objectives (which must agree)."""
 
     terms: tuple
 
@@ -127,7 +137,9 @@ class Sum(AbstractObjective):
 
 
 class Scaled(AbstractObjective):
-    """c × objective."""
+    """c × objective.
+
+    Units: those of the objective times those of c."""
 
     factor: float = eqx.field(static=True)
     term: AbstractObjective
@@ -194,7 +206,9 @@ def _index(times, time):
 
 
 def soft_minimum(x, mask, smoothing):
-    """min over ``mask`` (hard if smoothing is None), else −τ ln Σ e^{−x/τ}."""
+    """min over ``mask`` (hard if smoothing is None), else −τ ln Σ e^{−x/τ}.
+
+    Units: those of x (τ likewise)."""
     if smoothing is None:
         return jnp.min(jnp.where(mask, x, jnp.inf))
     z = jnp.where(mask, -x / smoothing, -jnp.inf)
@@ -262,19 +276,27 @@ class MinHeatCurrent(AbstractObjective):
 
 
 def SmoothMinHeatCurrent(window=None, smoothing=0.01, reservoir=0):  # noqa: N802
-    """Soft minimum of J^Q_α over a window at smoothing temperature τ (energy/ħ)."""
+    """Soft minimum of J^Q_α over a window at smoothing temperature τ (energy/ħ).
+
+    The heat current is out of reservoir α (negative: heat flows into it). Units ħ = k_B = 1: the
+    value is an energy per time (units of h²), τ likewise."""
     return MinHeatCurrent(window=window, reservoir=reservoir, smoothing=smoothing)
 
 
 def MinSymmetricHeatCurrent(window=None, smoothing=None, reservoir=0):  # noqa: N802
-    """(Soft) minimum of the symmetrised heat current J^Q_α − ½ d<H_I^α>/dt over a window."""
+    """(Soft) minimum of the symmetrised heat current J^Q_α − ½ d<H_I^α>/dt over a window.
+
+    The heat current is out of reservoir α (negative: heat flows into it). Units ħ = k_B = 1: energy
+    per time (units of h²)."""
     return MinHeatCurrent(window=window, reservoir=reservoir, smoothing=smoothing,
                           field="symmetric_heat_current")
 
 
 class IntegratedHeat(AbstractObjective):
     """Net heat out of reservoir α over [t_start, t_end]: Q_α(t_end) − Q_α(t_start) (energy;
-    ``Solution.integrated_heat``). Linear in C0; negative = net heat into α."""
+    ``Solution.integrated_heat``). Linear in C0; negative = net heat into α.
+
+    Units ħ = k_B = 1: the value is an energy (units of h)."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     reservoir: int = eqx.field(default=0, static=True, converter=_int)
@@ -300,7 +322,9 @@ class IntegratedHeat(AbstractObjective):
 class ReversedHeat(AbstractObjective):
     """Integrated *reversed* heat of reservoir α over a window: ∫ min(J^Q_α, 0) dt ≤ 0
     (energy; the heat that flowed *into* α while it did), trapezoid rule on the grid. With
-    ``smoothing`` τ, min(J, 0) is replaced by −τ softplus(−J/τ) (differentiable at J = 0)."""
+    ``smoothing`` τ, min(J, 0) is replaced by −τ softplus(−J/τ) (differentiable at J = 0).
+
+    Units ħ = k_B = 1: the value is an energy (units of h); ``smoothing`` τ in energy per time."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     reservoir: int = eqx.field(default=0, static=True, converter=_int)
@@ -341,9 +365,13 @@ class ReversalDuration(AbstractObjective):
 
 
 class MinConductanceG1(AbstractObjective):
-    """Most negative G1(t) = J^Q_hot(t) / (T_hot − T_cold) over a window (physics.md §6;
-    dimensionless rate, k_B = ħ = 1), hard or soft minimum (``smoothing`` in G1 units). Uses
-    the Solution's temperatures (so it follows jointly optimised temperatures)."""
+    """Most negative G1(t) = J^Q_hot(t) / (T_hot − T_cold) over a window (docs/theory.md,
+    "Heat, energy balance, entropy and conductances"; a rate, k_B = ħ = 1), hard or soft
+    minimum (``smoothing`` in G1 units). Uses the Solution's temperatures (so it follows
+    jointly optimised temperatures).
+
+    Units ħ = k_B = 1: G1 in 1/time (energy per time per temperature); heat out of the hot
+    reservoir (negative: heat flows into it)."""
 
     window: tuple[float, float] | None = eqx.field(default=None, static=True, converter=_window)
     hot: int = eqx.field(default=0, static=True, converter=_int)

@@ -1,7 +1,7 @@
 r"""``jt.optimise_preparation``: multi-start gradient optimisation of initial preparations.
 
 Stage 1 (``jt.response``) runs once; each optimiser step is a stage-2 evaluation plus its
-gradient (cheap: every current is affine in C0, physics.md §2). All starts are optimised at
+gradient (cheap: every current is affine in C0, docs/theory.md). All starts are optimised at
 once with ``jax.vmap``; ``check_every`` steps run inside one compiled ``lax.scan`` and the host
 loop (tqdm progress, convergence test) calls the same compiled program every time: one trace
 for the whole optimisation (``OptimisationResult.n_traces``).
@@ -11,6 +11,9 @@ temperatures and chemical potentials enter stage 2 only (cheap); level energies,
 coupling strengths change the kernels and re-run stage 1 inside every step (through a
 ``Continuum`` plan resolved once on the initial model; its quadrature error estimate refers to
 that model, so keep bounds moderate or re-check the optimum with a fresh ``jt.solve``).
+
+Units ħ = k_B = 1; every current is out of its reservoir (a negative heat current out of the hot
+reservoir is heat flowing into it).
 """
 
 from __future__ import annotations
@@ -196,13 +199,19 @@ class OptimisationResult:
     - ``start_values``: best value reached by each start; ``best_start``: its index.
     - ``model``, ``temperature``, ``chemical_potential``: optimised model and reservoir values.
     - ``model_parameters``: {name: optimised value}.
-    - ``converged``: the convergence criterion was met before ``steps``; ``n_steps`` run.
+    - ``converged``: the convergence criterion was met before ``steps``; ``n_steps`` run;
+      ``convergence``: in words, which criterion was met or not and by how much (the largest
+      objective change over the last ``check_every`` steps vs tolerance·max(1, |f|)).
     - ``n_traces``: how often the optimisation loop was traced (1 = no recompilation).
     - ``constraint_violation``: of the best state (0 for unconstrained parametrisations).
     - ``certificate``: for a linear objective with ``FermionicGaussian`` (free or fixed N) or
       ``SlaterDeterminant`` states and no stage-1 parameters trained, the analytic optimum
       (``jt.optimal_linear_preparation`` at the optimised T, μ) ``{"analytic_value": f*,
       "relative_error": |f − f*|/|f*|}``; else None.
+
+    Units: ``value``, ``start_values`` and the history's ``objective`` in the units of the objective
+    (e.g. energy per time for a heat current out of a reservoir, ħ = k_B = 1); temperatures and
+    chemical potentials in the units of h; C0 dimensionless.
     """
 
     state: object
@@ -223,6 +232,7 @@ class OptimisationResult:
     constraint_violation: float
     response: Response | None = None
     certificate: dict | None = None
+    convergence: str = ""
 
 
 def _make_optimiser(optimiser, learning_rate, steps):
@@ -327,6 +337,9 @@ def optimise_preparation(
     - ``progress``: tqdm bar (None: only on a TTY).
 
     Returns an ``OptimisationResult`` (best state, value, Solution, xarray history, ...).
+
+    Units ħ = k_B = 1: times, temperatures and chemical potentials in the units of h; the
+    objective's value in its own units (energy per time for a heat current out of a reservoir).
     """
     from tqdm.auto import tqdm
 
@@ -391,7 +404,9 @@ def optimise_preparation(
         method = method.resolve(model, times) if method.plan is None else method
         resp = None
     else:
+        tic1 = time.perf_counter()
         resp = _response(model, times, method) if response is None else response
+        stage1_s = time.perf_counter() - tic1
         if resp.n_modes != model.n_modes or not np.array_equal(np.asarray(resp.times), times):
             raise ValueError("response was built for a different model size or time grid.")
 
@@ -461,13 +476,20 @@ def optimise_preparation(
             hist_v.append(v)
             hist_g.append(np.asarray(g))
             hist_x.append(np.asarray(x))
+            if len(chunk_s) == 1 and not bar.disable:
+                s1 = ("stage 1 re-run inside every step" if needs_stage1 else
+                      f"stage 1 ({type(resp).__name__}) {stage1_s:.2f} s")
+                bar.write(f"optimise_preparation: {s1}; first {check_every} steps incl. "
+                          f"tracing + compilation {chunk_s[0]:.2f} s")
             bar.update(check_every)
             bar.set_postfix(best=f"{np.nanmin(np.asarray(best_v)):.8g}")
             change = np.abs(v[:, -1] - v[:, 0])
-            if np.all(np.isfinite(v[:, -1])) and np.all(
-                    change <= tolerance * np.maximum(1.0, np.abs(v[:, -1]))):
+            allowed = tolerance * np.maximum(1.0, np.abs(v[:, -1]))
+            if np.all(np.isfinite(v[:, -1])) and np.all(change <= allowed):
                 converged = True
                 break
+    convergence = _convergence(converged, change, allowed, v, tolerance, check_every,
+                               len(hist_v) * check_every)
     # the last update has not been evaluated yet
     v_last = np.asarray(final_loss(resp, params))
     better = v_last < np.asarray(best_v)
@@ -514,12 +536,35 @@ def optimise_preparation(
         chemical_potential=np.asarray(mu_best),
         model_parameters={nm: float(x) for nm, x in zip(names, np.asarray(x_best), strict=True)},
         converged=converged,
+        convergence=convergence,
         n_steps=len(hist_v) * check_every,
         n_traces=traces[0],
         constraint_violation=float(par.constraint_violation(p_best["state"])),
         response=resp_best,
         certificate=certificate,
     )
+
+
+def _convergence(converged, change, allowed, v, tolerance, check_every, n_steps) -> str:
+    """Which convergence criterion was met or missed, and by how much (one sentence)."""
+    crit = (f"every start's objective change over the last {check_every} steps <= tolerance "
+            f"({tolerance:g}) x max(1, |f|)")
+    if converged:
+        return f"converged after {n_steps} steps: {crit}."
+    if not np.all(np.isfinite(v[:, -1])):
+        bad = np.flatnonzero(~np.isfinite(v[:, -1])).tolist()
+        return (f"not converged after {n_steps} steps (the limit): start(s) {bad} ended with a "
+                f"non-finite objective; criterion: {crit}.")
+    ratio = change / np.where(allowed > 0, allowed, np.nan)
+    k = int(np.argmax(np.where(np.isfinite(ratio), ratio, np.inf)))
+    n_bad = int(np.sum(change > allowed))
+    hint = ("tolerance = 0 never stops early (only steps does)" if tolerance == 0 else
+            f"worst start {k}: change {change[k]:.3g} vs allowed {allowed[k]:.3g} "
+            f"({ratio[k]:.3g}x)")
+    return (f"not converged after {n_steps} steps (the limit): {n_bad} of {len(change)} starts "
+            f"still changed by more than tolerance x max(1, |f|) over the last {check_every} "
+            f"steps; largest change {float(change.max()):.3g}; {hint}. Raise steps (or the "
+            f"learning rate), or accept the best value found.")
 
 
 def _certify(obj, par, resp, temp, mu, needs_stage1):

@@ -63,12 +63,16 @@ def _check_bounds(bounds, name, *, positive=False):
 
 
 def bounded(u, lo, hi):
-    """Smooth map of an unconstrained u onto the open interval (lo, hi): lo + (hi−lo) σ(u)."""
+    """Smooth map of an unconstrained u onto the open interval (lo, hi): lo + (hi−lo) σ(u).
+
+    Units: those of lo and hi."""
     return lo + (hi - lo) * jax.nn.sigmoid(u)
 
 
 def unbounded(x, lo, hi):
-    """Inverse of ``bounded`` (x must lie strictly inside (lo, hi))."""
+    """Inverse of ``bounded`` (x must lie strictly inside (lo, hi)).
+
+    Units: u is dimensionless; x, lo and hi share their units."""
     p = (np.asarray(x, np.float64) - lo) / (hi - lo)
     return np.log(p) - np.log1p(-p)
 
@@ -78,7 +82,9 @@ class AbstractParametrisation(eqx.Module):
 
     Subclasses implement ``init(key)`` (random parameters, a fixed distribution) and
     ``correlation(params)`` (C0, shape (n, n), complex128). ``state(params)`` wraps C0 in a
-    ``jt.GaussianState``."""
+    ``jt.GaussianState``.
+
+    Units: C0 (C_ij = <a_j† a_i>) is dimensionless; the parameters are dimensionless."""
 
     n_modes: int = eqx.field(static=True)
 
@@ -291,7 +297,9 @@ class FermionicGaussian(AbstractParametrisation):
 
 class SlaterDeterminant(AbstractParametrisation):
     """Pure fermionic Gaussian states of exactly N particles: C0 = Σ_{k<N} u_k u_k† (a rank-N
-    projector; u_k the first N columns of U = exp(A)). Parameters: ``{"generator": (2, n, n)}``."""
+    projector; u_k the first N columns of U = exp(A)). Parameters: ``{"generator": (2, n, n)}``.
+
+    Units: C0 (C_ij = <a_j† a_i>) is dimensionless."""
 
     n_particles: int = eqx.field(static=True)
 
@@ -408,6 +416,9 @@ class BosonicGaussian(AbstractParametrisation):
     For bosonic ``Model``s. C0 is unbounded here, so an objective that is linear in C0 (a
     current at one time) has no finite optimum: add a penalty (e.g. on Tr C0) to the objective
     or use a bounded family such as ``ThermalState(..., statistics="boson")``.
+
+    Units: C0 (C_ij = <a_j† a_i>) and the occupations n_k are dimensionless. The heat currents of
+    the objectives it is optimised for are out of each reservoir.
     """
 
     form: str = eqx.field(static=True)
@@ -447,7 +458,9 @@ def random_states(key, n_modes, count, *, pure_fraction=0.5):
 
     Orbitals are Haar-random unitaries (QR of a complex Gaussian matrix, phases fixed);
     a fraction ``pure_fraction`` of the states have occupations in {0, 1} (random Slater
-    determinants of random N), the rest ν ~ U[0, 1]."""
+    determinants of random N), the rest ν ~ U[0, 1].
+
+    Units: C0 (C_ij = <a_j† a_i>) is dimensionless."""
     k = jax.random.split(key, 4)
     z = (jax.random.normal(k[0], (count, n_modes, n_modes))
          + 1j * jax.random.normal(k[1], (count, n_modes, n_modes)))

@@ -166,6 +166,19 @@ class Pade(eqx.Module):
                          "use observables='all'.")
 
 
+def pade_for_models(method: Pade, models, temperature_min: float) -> Pade:
+    """``method`` with a fixed pole count valid for every model of ``models`` down to
+    ``temperature_min`` (the a-priori rule of ``_default_n`` at the largest lead tails): for
+    batches of models built under ``jax.vmap``, where N cannot be chosen per model."""
+    if method.n_pade is not None:
+        return method
+    for m in models:
+        _check_model(m)
+    scale = max(_pole_scale(_pole_data(m)) for m in models)
+    return Pade(n_pade=_default_n(method.tolerance, scale, temperature_min),
+                tolerance=method.tolerance)
+
+
 def _check_model(model):
     from ..model import Model
 

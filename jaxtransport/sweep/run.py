@@ -272,6 +272,8 @@ def _finite_modes(spec, p, cache):
 def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     """The engine's observables of the configurations ``flat``."""
     nvalid = len(flat)
+    if spec.pade is not None:  # jt.Pade: stage 1 as vmapped batches of models
+        return _pade_engine_chunk(spec, flat, cache)
     pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
     if spec.kind == "samples":
@@ -347,6 +349,23 @@ def _range_status(resp, status, temp, mu):
     """``status`` with OUT_OF_RANGE where (T, μ) lie outside the range ``resp`` was refined
     for (its numbers there carry no error guarantee)."""
     return np.where(outside_planned(resp, temp, mu), OUT_OF_RANGE, status).astype(np.int8)
+
+
+def _pade_engine_chunk(spec, flat, cache):
+    """``evaluate.pade_chunk``, with a warning when a Padé error estimate exceeds the
+    tolerance the pole count was chosen for (not for a user-fixed ``n_pade``)."""
+    import warnings
+
+    from .evaluate import pade_chunk
+
+    out, status, err = pade_chunk(spec, flat, cache)
+    cache["pade_error_estimate"] = max(err, cache.get("pade_error_estimate", 0.0))
+    tol = spec.pade_tolerance
+    if tol is not None and not err <= tol:
+        warnings.warn(f"sweep: the Padé error estimate reaches {err:.2g} in this chunk, above "
+                      f"the tolerance {tol:g} its {spec.pade.n_pade} poles were chosen for; "
+                      "pass method=jt.Pade(n_pade=...) with more poles.", stacklevel=3)
+    return out, status
 
 
 def _to_host(out, status, nvalid):
