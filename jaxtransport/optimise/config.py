@@ -50,6 +50,8 @@ OBJECTIVE_KINDS = {
     "reversed_heat": ("window", "reservoir", "smoothing"),
     "reversal_duration": ("window", "reservoir", "smoothing"),
     "min_conductance_g1": ("window", "hot", "cold", "smoothing"),
+    "uphill_heat": ("window", "smoothing"),
+    "uphill_duration": ("window", "smoothing"),
 }
 PARAMETRISATION_KINDS = {
     "gaussian": ("particle_number", "energy"),
@@ -286,6 +288,8 @@ def build(cfg: dict):
         "reversed_heat": jt.ReversedHeat,
         "reversal_duration": jt.ReversalDuration,
         "min_conductance_g1": jt.MinConductanceG1,
+        "uphill_heat": jt.UphillHeat,
+        "uphill_duration": jt.UphillDuration,
     }[kind]
     objective = cls(**o)
     p = dict(cfg["parametrisation"])
