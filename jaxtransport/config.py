@@ -392,7 +392,7 @@ def build_model(cfg: dict):
         res.append(jt.Reservoir(build_density(r["spectral_density"]),
                                 temperature=r["temperature"],
                                 chemical_potential=r.get("chemical_potential", 0.0),
-                                coupling=v))
+                                coupling=v, name=r.get("name")))
     return jt.Model(h, tuple(res), statistics=m.get("statistics", "fermion"))
 
 

@@ -167,14 +167,16 @@ class SweepStore:
             arr = group.create_array(a.name, shape=a.values.shape, dtype=a.values.dtype,
                                      dimension_names=(a.name,))
             arr[:] = a.values
-        coords = {"time": spec.stored_times, "reservoir": np.arange(spec.model.n_reservoirs),
+        coords = {"time": spec.stored_times,
+                  "reservoir": np.asarray(spec.model.reservoir_names, dtype=str),
                   "mode": np.arange(spec.model.n_modes)}
         if "heat_cumulants" in spec.observables:
             coords["cumulant_order"] = np.asarray(spec.cumulant_orders, dtype=np.int64)
         for name, val in coords.items():
-            arr = group.create_array(name, shape=val.shape, dtype=val.dtype,
+            text = val.dtype.kind == "U"  # variable-length UTF-8 (has a Zarr v3 spec)
+            arr = group.create_array(name, shape=val.shape, dtype=str if text else val.dtype,
                                      dimension_names=(name,))
-            arr[:] = val
+            arr[:] = val.astype(object) if text else val
         shape = spec.shape
         lead_chunks = (self.rows,) + shape[1:]
         for name, (extra_dims, extra_shape) in spec.variables().items():

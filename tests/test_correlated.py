@@ -145,7 +145,7 @@ def test_bad_inputs():
 def test_entropy_identity_and_bound_on_finite_modes():
     """Σ_c(t) = Σ(t) + D_0 from the currents (system entropy and integrated heat) equals
     I_SR(t) + D(ρ_R(t) ‖ σ_R) computed by brute force from the full correlation matrix
-    (scipy expm of the finite H¹, f(H⁰) by scipy eigh); hence Σ(t) ≥ −D_0 and Σ_c ≥ 0."""
+    (numpy eigh of the finite H¹, f(H⁰) by scipy eigh); hence Σ(t) ≥ −D_0 and Σ_c ≥ 0."""
     import scipy.linalg as sla
 
     from jaxtransport.response.discretised import full_hamiltonian
@@ -154,7 +154,7 @@ def test_entropy_identity_and_bound_on_finite_modes():
     temp = 0.5
     pre, model = level(0.6, v=0.6, temp=temp), level(-0.4, v=1.0, temp=temp)
     method = jt.Discretised(n_modes=48, band=8.0, check_recurrence=False, band_warning=0.5)
-    times = jnp.linspace(0.0, 3.0, 121)
+    times = jnp.linspace(0.0, 3.0, 61)
     state = jt.StationaryState(pre)
     sol = jt.solve(model, state, times, method=method)
     d0 = float(state.initial_information(method))
@@ -175,8 +175,9 @@ def test_entropy_identity_and_bound_on_finite_modes():
 
     x = eps / temp
     rhs = []
+    lam1, w1 = np.linalg.eigh(h1)  # numpy: exact evolution e^{−iH¹t} = W e^{−iΛt} W†
     for t in np.asarray(times):
-        u = sla.expm(-1j * h1 * t)
+        u = (w1 * np.exp(-1j * lam1 * t)) @ w1.conj().T
         ct = u @ ctot @ u.conj().T
         s_s, s_r = entropy(ct[:1, :1]), entropy(ct[1:, 1:])
         mutual = s_s + s_r - entropy(ct)

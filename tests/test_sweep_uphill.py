@@ -57,3 +57,16 @@ def test_summary_leaves_out_configurations_where_hot_is_not_the_hottest(tmp_path
         float(ds["min_heat_current"].values[1].min()))
     stored = ds["initial_correlation_imag"].values
     np.testing.assert_array_equal(stored[1], demo.uphill_preparation().imag)
+    # Reservoir(..., name=...) labels the reservoir coordinate of the store
+    assert list(ds["reservoir"].values) == ["hot", "cold"] == model.reservoir_names
+
+
+def test_reservoir_names_are_checked():
+    lead = jt.Lorentzian(0.5, 2.0)
+    with pytest.raises(ValueError, match="non-empty string"):
+        jt.Reservoir(lead, coupling=[1.0], name="")
+    twice = jt.Model([[0.0]], (jt.Reservoir(lead, coupling=[1.0], name="a"),
+                               jt.Reservoir(lead, coupling=[1.0], name="a")))
+    with pytest.raises(ValueError, match="distinct"):
+        twice.reservoir_names
+    assert jt.Model([[0.0]], (jt.Reservoir(lead, coupling=[1.0]),)).reservoir_names == ["r0"]

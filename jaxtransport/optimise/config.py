@@ -70,6 +70,8 @@ OBJECTIVE_KINDS = {
     "reversed_heat": ("window", "hot", "smoothing"),
     "reversal_duration": ("window", "hot", "smoothing"),
     "min_conductance_g1": ("window", "hot", "cold", "smoothing"),
+    "uphill_heat": ("window", "smoothing"),
+    "uphill_duration": ("window", "smoothing"),
 }
 PARAMETRISATION_KINDS = {
     "gaussian": ("particle_number", "energy"),
@@ -250,6 +252,8 @@ def build(cfg: dict):
         "reversed_heat": jt.ReversedHeat,
         "reversal_duration": jt.ReversalDuration,
         "min_conductance_g1": jt.MinConductanceG1,
+        "uphill_heat": jt.UphillHeat,
+        "uphill_duration": jt.UphillDuration,
     }[kind]
     objective = cls(**o)
     p = dict(cfg["parametrisation"])

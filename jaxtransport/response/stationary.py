@@ -35,10 +35,8 @@ from .base import Response, _evaluate, stack_reservoir_arrays
 from .continuum import (
     Continuum,
     _build,
-    _delta_index,
     _poles,
     _with_scalars,
-    closure_generator,
     observables_of_amplitudes,
     ray_integral,
 )
