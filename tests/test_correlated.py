@@ -188,3 +188,31 @@ def test_entropy_identity_and_bound_on_finite_modes():
     rhs = np.asarray(rhs)
     assert np.max(np.abs(sig_c - rhs)) <= 1e-6, np.max(np.abs(sig_c - rhs))
     assert d0 > 1e-3 and np.all(sig_c >= -1e-9) and np.all(sig >= -d0 - 1e-9)
+
+
+def test_bosonic_joint_gibbs_state_is_stationary():
+    """Bosons, finite modes: the Gibbs state of the full H of the model itself stays put
+    (every current zero, occupations constant, coupling energy constant and negative), while
+    quenching the oscillator frequency from that state sets currents flowing; its initial
+    system occupation is the (μ = 0) Bose function of H evaluated on the system block."""
+    import scipy.linalg as sla
+
+    from jaxtransport.response.discretised import full_hamiltonian
+    from jaxtransport.response.stationary import finite_modes
+
+    dens = jt.Ohmic(alpha=0.2, cutoff=2.0)
+    osc = lambda w: jt.Model([[w]], [jt.Reservoir(dens, 0.7, 0.0, [1.0])], statistics="boson")
+    method = jt.Discretised(n_modes=64, check_recurrence=False, band_warning=0.5)
+    times = jnp.linspace(0.0, 2.0, 5)
+    state = jt.StationaryState(osc(1.0))
+    still = jt.solve(osc(1.0), state, times, method=method)
+    quench = jt.solve(osc(0.6), state, times, method=method)
+    assert float(jnp.max(jnp.abs(still.particle_current))) <= 1e-10
+    assert float(jnp.max(jnp.abs(still.energy_current))) <= 1e-10
+    assert float(jnp.ptp(still.occupation)) <= 1e-10
+    assert float(still.coupling_energy[0, 0]) < 0
+    assert float(jnp.max(jnp.abs(quench.energy_current))) > 1e-3
+    eps, coup, _ = (np.asarray(x) for x in finite_modes(method, osc(1.0), times))
+    lam, phi = sla.eigh(np.asarray(full_hamiltonian(jnp.asarray([[1.0]]), eps, coup)))
+    n_sys = float(np.sum(np.abs(phi[0]) ** 2 / np.expm1(lam / 0.7)))
+    assert abs(float(still.occupation[0, 0]) - n_sys) <= 1e-10

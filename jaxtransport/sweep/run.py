@@ -184,8 +184,13 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     for c in todo:
         lo, hi = c * rows * rest, min(spec.size, (c + 1) * rows * rest)
         flat = np.arange(lo, hi)
+        tic = _time.perf_counter()
         out, status = _run_chunk(spec, flat, padded, row_shard, sub, static, cache)
         store.write_chunk(c, out, status)
+        if not computed and not bar.disable:  # where the first minute goes
+            s1 = cache.get("stage1_s", 0.0)
+            bar.write(f"sweep: stage 1 (kernels) {s1:.2f} s; first chunk incl. tracing + "
+                      f"compilation {_time.perf_counter() - tic - s1:.2f} s")
         computed.append(c)
         n_cfg += hi - lo
         bar.update(1)
