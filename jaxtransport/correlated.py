@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ._validation import is_concrete
@@ -29,6 +30,17 @@ class StationaryState(eqx.Module):
     bound state) and ``jt.Discretised`` (finite modes: the joint Gibbs state of the premodel's
     full single-particle Hamiltonian; all reservoirs at one T and μ; fermions or bosons).
     Every first moment stays linear in the reservoir occupations (stage 2 sweeps T and μ).
+    Units ħ = k_B = 1; the solution's currents are out of each reservoir and its coupling
+    energies ⟨H_I^α⟩ are non-zero at t = 0 (energy stored in the correlations).
+
+    Examples:
+        >>> import jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=1.0, width=2.0)
+        >>> pre = jt.Model([[0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> post = jt.Model([[-0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> sol = jt.solve(post, jt.StationaryState(pre), [0.0, 1.0])
+        >>> bool(sol.coupling_energy[0, 0] < 0)
+        True
     """
 
     premodel: Model
@@ -112,6 +124,50 @@ class StationaryState(eqx.Module):
         if not isinstance(method, Continuum):
             raise ValueError("resolve applies to jt.Continuum (Discretised needs no plan).")
         return resolve_continuum(method, self.premodel, model, times)
+
+    def full_correlation(self, method, temperature=None, chemical_potential=None):
+        """Finite modes (``jt.Discretised``): the joint Gibbs state of the premodel's full
+        single-particle Hamiltonian H⁰ (system first, then the bath modes of ``method``),
+        C_tot = f(H⁰) at the common T and μ. Returns (C_tot (D, D), bath energies (Kb,),
+        owner reservoir of each bath mode (Kb,))."""
+        from .reservoir import occupation
+        from .response.discretised import full_hamiltonian
+        from .response.stationary import finite_modes
+
+        pre = self.premodel
+        temp = pre.temperatures if temperature is None else jnp.asarray(temperature)
+        mu = pre.chemical_potentials if chemical_potential is None else jnp.asarray(
+            chemical_potential)
+        if is_concrete(temp, mu) and (np.ptp(np.asarray(temp)) > 0 or np.ptp(np.asarray(mu)) > 0):
+            raise ValueError("the finite-mode Gibbs state needs one temperature and chemical "
+                             "potential for all reservoirs.")
+        eps, coup, owner = finite_modes(method, pre, jnp.asarray([0.0]))
+        lam, phi = jnp.linalg.eigh(full_hamiltonian(pre.hamiltonian, eps, coup))
+        f = occupation(lam, temp[0], mu[0], pre.statistics)
+        return (phi * f) @ phi.conj().T, eps, owner
+
+    def initial_information(self, method, temperature=None, chemical_potential=None):
+        """D_0 = D(ρ(0) ‖ ρ_S(0) ⊗ Π_α ρ_α^G) (nats) of the finite-mode joint Gibbs state:
+        the system–reservoir mutual information plus the relative entropy of the reservoirs'
+        marginal to their own Gibbs states (``jt.thermodynamics.
+        correlated_entropy_production``). Converges as the baths of ``method`` grow."""
+        from .thermodynamics import gaussian_entropy
+
+        ctot, eps, owner = self.full_correlation(method, temperature, chemical_potential)
+        pre = self.premodel
+        temp = pre.temperatures if temperature is None else jnp.asarray(temperature)
+        mu = pre.chemical_potentials if chemical_potential is None else jnp.asarray(
+            chemical_potential)
+        n = pre.n_modes
+        x = (eps - mu[owner]) / temp[owner]  # σ_R ∝ Π_k e^{−x_k n_k}
+        c = jnp.real(jnp.diagonal(ctot))[n:]
+        if pre.statistics == "fermion":  # −Tr ρ_R ln σ_R = Σ_k [c_k x_k + ln(1 + e^{−x_k})]
+            cross = jnp.sum(c * x + jnp.logaddexp(0.0, -x))
+        else:  # Σ_k [c_k x_k − ln(1 − e^{−x_k})]
+            cross = jnp.sum(c * x - jnp.log(-jnp.expm1(-x)))
+        s_tot = gaussian_entropy(ctot, pre.statistics)
+        s_sys = gaussian_entropy(ctot[:n, :n], pre.statistics)
+        return s_sys + cross - s_tot
 
 
 def _close(a, b) -> bool:

@@ -40,7 +40,7 @@ import warnings
 
 import jax
 
-from ._validation import is_concrete
+from ._validation import is_concrete, require_x64
 from .model import QuadraticModel
 from .response.api import response as method_response
 from .response.continuum import Continuum
@@ -131,6 +131,7 @@ def response(model, times, method=None, observables: str | None = None,
     time; energy and heat in energy per time) and C_ij = <a_j† a_i>. Raises ``ValueError`` for
     invalid input or an impossible forced combination (naming the method, the missing feature
     and an alternative)."""
+    require_x64("jt.response")
     if initial is not None:
         return _stationary_response(model, times, method, observables, tolerance, initial)
     observables = _resolve_observables(model, observables)

@@ -1,11 +1,12 @@
 r"""Thermodynamics of the exact transient: entropy, entropy production, first law, conductances.
 
-Conventions (physics.md §1, §6): ħ = k_B = 1; every current and heat is **out of** reservoir α
+Conventions (docs/theory.md): ħ = k_B = 1; every current and heat is **out of** reservoir α
 (J^Q_α > 0 when heat leaves α); Q_α(t) = ∫_0^t J^Q_α is the heat out of α since the coupling
 was switched on at t = 0; C_ij = <a_j† a_i>.
 
 - ``gaussian_entropy``: von Neumann entropy of a Gaussian state (fermions or bosons).
 - ``entropy_production``: Σ(t) = S(t) − S(0) − Σ_α Q_α(t)/T_α ≥ 0 (product initial state).
+- ``correlated_entropy_production``: Σ(t) + D_0 ≥ 0 for a correlated initial state.
 - ``energy_balance``: first-law bookkeeping (system, coupling and reservoir energies).
 - ``conductance_g1`` … ``conductance_g5``, ``conductances``: the candidate heat conductances.
 - ``linear_response_conductance``: Landauer steady-state linear-response thermal conductance.
@@ -14,7 +15,7 @@ was switched on at t = 0; C_ij = <a_j† a_i>.
   uphill (cold-to-hot) heat flow, defined once in ``jaxtransport.uphill`` (re-exported here;
   its docs relate it to G1–G5).
 
-Which candidates depend on the initial system state C0 (physics.md §2, §6): every first moment is
+Which candidates depend on the initial system state C0 (docs/theory.md): every first moment is
 affine in C0, so G4 (a difference at equal C0) and G3 at fixed C0 do not; G1, G2, G5 do, and G3
 does when the initial state is itself prepared at the differentiated temperature.
 """
@@ -77,6 +78,21 @@ def entropy_production(solution: Solution, statistics: str | None = None) -> Arr
     q = solution.integrated_heat  # (..., T, M)
     beta = 1.0 / solution.temperature[..., None, :]
     return s - s[..., :1] - jnp.sum(beta * q, axis=-1)
+
+
+def correlated_entropy_production(solution: Solution, initial_information,
+                                  statistics: str | None = None) -> Array:
+    r"""Entropy production from a correlated initial state (``jt.StationaryState``), nats:
+
+    Σ_c(t) = Σ(t) + D_0,   D_0 = D(ρ(0) ‖ ρ_S(0) ⊗ Π_α ρ_α^G) ≥ 0,
+
+    with Σ(t) of ``entropy_production`` and ρ_α^G the Gibbs state of reservoir α alone at
+    (T_α, μ_α). D_0 is the initial system–reservoir mutual information plus the reservoirs'
+    initial deviation from Gibbs (``StationaryState.initial_information``). Unitarity gives
+    Σ_c(t) = I_SR(t) + D(ρ_R(t) ‖ Π ρ_α^G) ≥ 0, so Σ(t) may be transiently negative, but never
+    below −D_0 (docs/theory.md, "Correlated initial states"). For a product initial state
+    D_0 = 0 and Σ_c = Σ."""
+    return entropy_production(solution, statistics) + jnp.asarray(initial_information)[..., None]
 
 
 # ---------------------------------------------------------------------------------------------

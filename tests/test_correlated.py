@@ -140,3 +140,79 @@ def test_bad_inputs():
         resp.evaluate(None, jnp.asarray([0.5, 0.6]), jnp.asarray([0.0, 0.0]))
     with pytest.raises(ValueError, match="built for a correlated"):
         resp.evaluate(jnp.zeros((2, 2)))
+
+
+def test_entropy_identity_and_bound_on_finite_modes():
+    """Σ_c(t) = Σ(t) + D_0 from the currents (system entropy and integrated heat) equals
+    I_SR(t) + D(ρ_R(t) ‖ σ_R) computed by brute force from the full correlation matrix
+    (numpy eigh of the finite H¹, f(H⁰) by scipy eigh); hence Σ(t) ≥ −D_0 and Σ_c ≥ 0."""
+    import scipy.linalg as sla
+
+    from jaxtransport.response.discretised import full_hamiltonian
+    from jaxtransport.response.stationary import finite_modes
+
+    temp = 0.5
+    pre, model = level(0.6, v=0.6, temp=temp), level(-0.4, v=1.0, temp=temp)
+    method = jt.Discretised(n_modes=48, band=8.0, check_recurrence=False, band_warning=0.5)
+    times = jnp.linspace(0.0, 3.0, 61)
+    state = jt.StationaryState(pre)
+    sol = jt.solve(model, state, times, method=method)
+    d0 = float(state.initial_information(method))
+    sig = np.asarray(jt.thermodynamics.entropy_production(sol))
+    sig_c = np.asarray(jt.thermodynamics.correlated_entropy_production(sol, d0))
+
+    eps, c0, _ = (np.asarray(x) for x in finite_modes(method, pre, times))
+    _, c1, _ = (np.asarray(x) for x in finite_modes(method, model, times))
+    h0 = np.asarray(full_hamiltonian(pre.hamiltonian, eps, c0))
+    h1 = np.asarray(full_hamiltonian(model.hamiltonian, eps, c1))
+    lam, phi = sla.eigh(h0)
+    ctot = (phi / (np.exp(lam / temp) + 1)) @ phi.conj().T  # Gibbs state, μ = 0
+    np.testing.assert_allclose(np.asarray(state.full_correlation(method)[0]), ctot, atol=1e-12)
+
+    def entropy(c):
+        nu = np.clip(np.linalg.eigvalsh(c), 1e-300, 1 - 1e-16)
+        return float(-np.sum(nu * np.log(nu) + (1 - nu) * np.log1p(-nu)))
+
+    x = eps / temp
+    rhs = []
+    lam1, w1 = np.linalg.eigh(h1)  # numpy: exact evolution e^{−iH¹t} = W e^{−iΛt} W†
+    for t in np.asarray(times):
+        u = (w1 * np.exp(-1j * lam1 * t)) @ w1.conj().T
+        ct = u @ ctot @ u.conj().T
+        s_s, s_r = entropy(ct[:1, :1]), entropy(ct[1:, 1:])
+        mutual = s_s + s_r - entropy(ct)
+        rel = -s_r + float(np.sum(np.diag(ct)[1:].real * x + np.logaddexp(0, -x)))
+        rhs.append(mutual + rel)
+        if t == 0.0:
+            assert abs(mutual + rel - d0) <= 1e-9  # D_0 = I(0) + D(ρ_R(0) ‖ σ_R)
+    rhs = np.asarray(rhs)
+    assert np.max(np.abs(sig_c - rhs)) <= 1e-6, np.max(np.abs(sig_c - rhs))
+    assert d0 > 1e-3 and np.all(sig_c >= -1e-9) and np.all(sig >= -d0 - 1e-9)
+
+
+def test_bosonic_joint_gibbs_state_is_stationary():
+    """Bosons, finite modes: the Gibbs state of the full H of the model itself stays put
+    (every current zero, occupations constant, coupling energy constant and negative), while
+    quenching the oscillator frequency from that state sets currents flowing; its initial
+    system occupation is the (μ = 0) Bose function of H evaluated on the system block."""
+    import scipy.linalg as sla
+
+    from jaxtransport.response.discretised import full_hamiltonian
+    from jaxtransport.response.stationary import finite_modes
+
+    dens = jt.Ohmic(alpha=0.2, cutoff=2.0)
+    osc = lambda w: jt.Model([[w]], [jt.Reservoir(dens, 0.7, 0.0, [1.0])], statistics="boson")
+    method = jt.Discretised(n_modes=64, check_recurrence=False, band_warning=0.5)
+    times = jnp.linspace(0.0, 2.0, 5)
+    state = jt.StationaryState(osc(1.0))
+    still = jt.solve(osc(1.0), state, times, method=method)
+    quench = jt.solve(osc(0.6), state, times, method=method)
+    assert float(jnp.max(jnp.abs(still.particle_current))) <= 1e-10
+    assert float(jnp.max(jnp.abs(still.energy_current))) <= 1e-10
+    assert float(jnp.ptp(still.occupation)) <= 1e-10
+    assert float(still.coupling_energy[0, 0]) < 0
+    assert float(jnp.max(jnp.abs(quench.energy_current))) > 1e-3
+    eps, coup, _ = (np.asarray(x) for x in finite_modes(method, osc(1.0), times))
+    lam, phi = sla.eigh(np.asarray(full_hamiltonian(jnp.asarray([[1.0]]), eps, coup)))
+    n_sys = float(np.sum(np.abs(phi[0]) ** 2 / np.expm1(lam / 0.7)))
+    assert abs(float(still.occupation[0, 0]) - n_sys) <= 1e-10

@@ -156,9 +156,9 @@ def test_pade_rejects_what_it_cannot_solve():
         jt.response(semi, TIMES, method=jt.Pade())
     with pytest.raises(ValueError, match="observables='all'"):
         jt.response(single_level(), TIMES, method=jt.Pade(), observables="currents")
-    with pytest.raises(ValueError, match="Pade"):
+    with pytest.raises(ValueError, match="jt.Pade has no currents-only mode"):
         jt.Sweep.grid(single_level(), TIMES, method=jt.Pade(n_pade=8),
-                      temperature={0: [1.0, 2.0]})
+                      temperature={0: [1.0, 2.0]}, currents_only=True)
 
 
 def test_optimiser_accepts_a_pade_response():

@@ -125,12 +125,12 @@ hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
 [[reservoirs]]
 temperature = 1.5
 coupling = [1.0, 0.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [[reservoirs]]
 temperature = 0.5
 coupling = [0.0, 1.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [times]
 stop = 5.0
@@ -385,12 +385,12 @@ hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
 [[reservoirs]]
 temperature = 1.5
 coupling = [1.0, 0.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [[reservoirs]]
 temperature = 0.5
 coupling = [0.0, 1.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [times]
 stop = 5.0
@@ -503,3 +503,58 @@ def test_currents_only_sweep_matches_full_sweep(grid_result, tmp_path):
             np.testing.assert_allclose(cur[name].values, ds[name].values, rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="currents_only=True keeps no correlation"):
         Sweep.grid(two_site(), TIMES, observables=("occupation",), **kw)
+
+
+def _map_model(eps, gamma, numpy=False):
+    """Two sites; eps: level energy of site 0; gamma: hot-lead coupling (jnp or NumPy)."""
+    xp = np if numpy else jnp
+    h = xp.array([[1.0, 0.0], [0.0, 0.0]]) * eps + xp.array([[0.0, 0.2], [0.2, -0.3]])
+    return jt.Model(h, (jt.Reservoir(jt.Lorentzian(gamma, 2.0), temperature=1.5,
+                                     coupling=[1.0, 0.0]),
+                        jt.Reservoir(jt.Lorentzian(0.5, 2.0), temperature=0.5,
+                                     coupling=[0.0, 1.0])))
+
+
+@pytest.mark.parametrize("numpy_fn", [False, True])
+def test_parameter_axes_run_as_vmapped_pade_batches(tmp_path, numpy_fn):
+    """Default method + parameter axes: jt.Pade with one pole count, the models built by
+    jax.vmap(model_fn) (or one by one for a NumPy model_fn, then stacked), stage 1 + 2
+    vmapped; against an independent per-model Continuum at tolerance 1e-10. An invalid
+    point (negative coupling) is recorded as failed, never computed silently."""
+    fn = lambda eps, gamma: _map_model(eps, gamma, numpy_fn)  # noqa: E731
+    c0s = np.stack([np.zeros((2, 2)), coherent_c0_2()])
+    spec = Sweep.grid(fn(0.3, 0.5), TIMES, parameters={"eps": [-0.5, 1.0],
+                                                       "gamma": [0.3, -0.2, 0.8]},
+                      model_fn=fn, temperature={1: [0.4, 0.6]}, initial_states=c0s,
+                      observables=("min_heat_current", "heat_current", "occupation"))
+    assert isinstance(spec.pade, jt.Pade) and spec.pade.n_pade is not None
+    res = run_sweep(spec, tmp_path / "p.zarr", progress=False)
+    ds = res.open().load()
+    assert (ds.status.values[:, 1] == 2).all() and np.isnan(ds.heat_current.values[:, 1]).all()
+    assert (ds.status.values[:, [0, 2]] == 0).all()
+    for i, e in enumerate((-0.5, 1.0)):
+        for j, g in ((0, 0.3), (2, 0.8)):
+            ref = jt.response(fn(e, g), TIMES, jt.Continuum(
+                tolerance=1e-10, temperature_range=(0.4, 1.5))).evaluate(
+                c0s[1], jnp.array([1.5, 0.6]), jnp.zeros(2))
+            got = ds.isel(parameter_eps=i, parameter_gamma=j, temperature_1=1, initial_state=1)
+            np.testing.assert_allclose(got.heat_current.values, ref.heat_current, atol=1e-8)
+            np.testing.assert_allclose(got.occupation.values, ref.occupation, atol=1e-8)
+            assert float(got.min_heat_current) == pytest.approx(
+                float(np.min(ref.heat_current[:, 0])), abs=1e-8)
+
+
+def test_explicit_pade_runs_sample_sweeps(tmp_path):
+    rng = np.random.default_rng(3)
+    temp = np.stack([rng.uniform(1.0, 2.0, 4), rng.uniform(0.3, 0.6, 4)], axis=1)
+    c0s = np.stack([coherent_c0_2(), np.diag([1.0, 0.0]), 0.5 * np.eye(2), np.zeros((2, 2))])
+    spec = Sweep.samples(two_site(), TIMES, temperature=temp, initial_states=c0s,
+                         observables=("heat_current",), method=jt.Pade(n_pade=30))
+    ds = run_sweep(spec, tmp_path / "s.zarr", progress=False).open().load()
+    ref = jt.response(two_site(), TIMES, jt.Continuum(
+        tolerance=1e-10, temperature_range=(0.3, 2.0))).evaluate(c0s, jnp.asarray(temp),
+                                                                 jnp.zeros((4, 2)))
+    np.testing.assert_allclose(ds.heat_current.values, ref.heat_current, atol=1e-8)
+    with pytest.raises(ValueError, match="jt.Pade.*currents_only.*jt.Continuum"):
+        Sweep.samples(two_site(), TIMES, temperature=temp, initial_states=c0s,
+                      method=jt.Pade(), currents_only=True)

@@ -8,6 +8,7 @@ method, and the result implements the one stage-2 protocol (``AbstractResponse``
 
 from __future__ import annotations
 
+from .._validation import require_x64
 from ..model import QuadraticModel
 from .base import AbstractResponse
 from .continuum import Continuum
@@ -34,6 +35,7 @@ def response(model, times, method=None, observables: str = "all") -> AbstractRes
     coupling) gets a ``GeneralResponse`` (full observables) from ``Continuum`` or
     ``Discretised``.
     """
+    require_x64("jt.response")
     if observables not in ("all", "currents"):
         raise ValueError(f"observables must be 'all' or 'currents', got {observables!r}.")
     if isinstance(model, QuadraticModel):

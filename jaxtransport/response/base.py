@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._validation import reservoir_values
+from .._validation import check_stage2, is_concrete, reservoir_error, reservoir_values
 from ..reservoir import occupation
 from ..solution import Solution
 from ..state import GaussianState
@@ -123,8 +123,18 @@ class AbstractResponse(eqx.Module):
         more accurate solution (e.g. re-evaluate with more poles); default: unchanged."""
         return solution
 
-    def stage2_inputs(self, state, temperature=None, chemical_potential=None):
-        """Validated (state, T, μ) for ``evaluate`` (shapes and statistics)."""
+    def check_inputs(self, prepared, temperature, chemical_potential, *, validate, raw):
+        """(prepared state, temperature) after the value checks of ``_validation.check_stage2``
+        (eagerly ValueErrors naming the values; under tracing ``eqx.error_if``): T > 0 and
+        finite, μ finite, (T, μ) inside the planned range, and a raw C0 physical (skipped with
+        ``validate=False``, or for a concretely validated ``jt.GaussianState``). ``raw`` is
+        the state as passed to ``evaluate``."""
+        checked = isinstance(raw, GaussianState) and is_concrete(prepared)
+        return check_stage2(self, prepared, temperature, chemical_potential,
+                            validate=validate, checked_state=checked)
+
+    def stage2_inputs(self, state, temperature=None, chemical_potential=None, validate=True):
+        """Validated (state, T, μ) for ``evaluate`` (shapes, statistics and values)."""
         s = self.initial_state(state)
         temp, mu = reservoir_values(self.temperature, self.chemical_potential,
                                     temperature, chemical_potential)
@@ -134,9 +144,11 @@ class AbstractResponse(eqx.Module):
                     f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
                     f"reservoir), got {x.shape}."
                 )
+        s, temp = self.check_inputs(s, temp, mu, validate=validate, raw=state)
         return s, temp, mu
 
-    def evaluate(self, state=None, temperature=None, chemical_potential=None):
+    def evaluate(self, state=None, temperature=None, chemical_potential=None, *,
+                 validate: bool = True):
         """Observables for the initial ``state`` and reservoir temperatures / chemical
         potentials of shape (..., M) (default: the model's values).
 
@@ -145,9 +157,13 @@ class AbstractResponse(eqx.Module):
         batch axes broadcast against each other; ``jax.vmap``, ``jax.grad`` and ``jax.jit``
         work too. Raises (also under jit) if (T, μ) are outside what the response was built
         for (e.g. a ``Continuum``'s frequency window: pass ``temperature_range`` /
-        ``chemical_potential_range`` to widen it).
+        ``chemical_potential_range`` to widen it), if T ≤ 0 or T, μ are not finite, and if a
+        raw C0 is not a physical correlation matrix (Hermitian, finite, spectrum in [0, 1] for
+        fermions, ≥ 0 for bosons); ``validate=False`` skips the C0 check (a hot loop over
+        states known to be physical; a ``jt.GaussianState`` built on concrete values is
+        checked once, at construction).
         """
-        s, temp, mu = self.stage2_inputs(state, temperature, chemical_potential)
+        s, temp, mu = self.stage2_inputs(state, temperature, chemical_potential, validate)
         if self.runs_eagerly(s, temp, mu):
             sol = stage2(self, s, temp, mu)
         else:
@@ -215,15 +231,11 @@ class AbstractNodeResponse(AbstractResponse):
         return bad | jnp.any(occupation(lo, t, mu, self.statistics) < 1 - tol)
 
     def checked_temperature(self, temperature, chemical_potential):
-        return eqx.error_if(
-            temperature,
-            self.window_violated(temperature, chemical_potential),
-            "temperature/chemical_potential outside the range the Response was built for "
-            "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
-            "frequency; position (x–x) reservoirs: a chemical potential other than 0): the "
-            "frequency window does not cover the occupation functions. "
-            "Rebuild with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
-        )
+        """T > 0 and finite, μ finite, T not below the planned range and (T, μ) inside the
+        stored window (``_validation.reservoir_error``), under jit too."""
+        return reservoir_error(temperature, chemical_potential,
+                               self.window_violated(temperature, chemical_potential),
+                               getattr(self, "planned_range", None), self.statistics)
 
 
 class Response(AbstractNodeResponse):
@@ -267,6 +279,9 @@ class Response(AbstractNodeResponse):
     # correlation_kernel). Used for the effective master equation's gain/loss rates.
     correlation_kernel_dt: Array | None = None  # (M, K, T, n, n)
     correlation_offset_dt: Array | None = None  # (T, n, n)
+    # ((T_min, T_max), (mu_min, mu_max)) the quadrature was refined for (Continuum); stage 2
+    # refuses temperatures below T_min (None: no such limit, e.g. Discretised)
+    planned_range: tuple | None = eqx.field(default=None, static=True)
 
     @property
     def n_modes(self) -> int:

@@ -97,6 +97,7 @@ class CurrentResponse(AbstractNodeResponse):
     method: str = eqx.field(static=True)
     statistics: str = eqx.field(static=True)
     edge_tolerance: float = eqx.field(default=EDGE_TOL, static=True)
+    planned_range: tuple | None = eqx.field(default=None, static=True)  # as Response's
 
     @property
     def n_modes(self) -> int:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._validation import check_stage2
 from ..nambu import covariance_from_correlation, nambu_correlation
 from ..solution import AbstractSolution
 from ..state import CovarianceState, GaussianState, covariance_entropy
@@ -111,13 +112,27 @@ class GeneralResponse(AbstractNodeResponse):
     def n_modes(self) -> int:
         return int(self.propagator.shape[-1] // 2)
 
-    def window_violated(self, temperature, chemical_potential):
-        """The window check, and a chemical potential ≠ 0 at a position (x–x) reservoir."""
-        bad = super().window_violated(temperature, chemical_potential)
+    def checked_temperature(self, temperature, chemical_potential):
+        """The checks of every node response, and μ = 0 at position (x–x) reservoirs."""
+        temp = super().checked_temperature(temperature, chemical_potential)
         if all(self.number_conserving):
-            return bad
+            return temp
         xx = ~jnp.asarray(self.number_conserving)
-        return bad | jnp.any(jnp.where(xx, jnp.asarray(chemical_potential) != 0, False))
+        return eqx.error_if(
+            temp, jnp.any(jnp.where(xx, jnp.asarray(chemical_potential) != 0, False)),
+            "position (x–x) reservoirs have chemical potential 0 (the bath number is not "
+            "conserved by the coupling): pass chemical_potential 0 for them.")
+
+    def check_inputs(self, prepared, temperature, chemical_potential, *, validate, raw):
+        """As every response; a raw correlation array C (..., n, n) is checked as a C0 (and
+        converted after the check), a covariance or state object is not."""
+        arr = None if isinstance(raw, GaussianState | CovarianceState) else jnp.asarray(raw)
+        corr = arr is not None and arr.shape[-2:] == (self.n_modes, self.n_modes)
+        c0, temp = check_stage2(self, arr if corr else prepared[0], temperature,
+                                chemical_potential, validate=validate, checked_state=not corr)
+        if corr:  # the checked correlation (under tracing it carries the runtime check)
+            prepared = self.initial_covariance(c0)
+        return prepared, temp
 
     def initial_state(self, state):
         """(X0, d0) of the initial ``state``: a ``CovarianceState``, a covariance array

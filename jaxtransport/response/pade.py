@@ -167,6 +167,19 @@ class Pade(eqx.Module):
                          "use observables='all'.")
 
 
+def pade_for_models(method: Pade, models, temperature_min: float) -> Pade:
+    """``method`` with a fixed pole count valid for every model of ``models`` down to
+    ``temperature_min`` (the a-priori rule of ``_default_n`` at the largest lead tails): for
+    batches of models built under ``jax.vmap``, where N cannot be chosen per model."""
+    if method.n_pade is not None:
+        return method
+    for m in models:
+        _check_model(m)
+    scale = max(_pole_scale(pade_pole_data(m)) for m in models)
+    return Pade(n_pade=_default_n(method.tolerance, scale, temperature_min),
+                tolerance=method.tolerance)
+
+
 def _check_model(model):
     from ..model import Model
 
@@ -185,7 +198,8 @@ def _check_model(model):
             )
 
 
-def _pole_data(model):
+def pade_pole_data(model):
+    """Pole vectors, κ, λ and term vectors of a pole-sum model (NumPy when concrete)."""
     terms = flatten_terms(model)
     # NumPy for concrete values (no eager JAX operations to compile), jnp under tracing
     xp = np if is_concrete(*jax.tree_util.tree_leaves(model)) else jnp
@@ -250,7 +264,7 @@ def _closure_eigen_numpy(h, vec, kappa, lam):
 
 def _stage1(model, check_eig):
     """Pole data and the closure eigendecomposition (independent of T, μ and N)."""
-    pd = _pole_data(model)
+    pd = pade_pole_data(model)
     args = (model.hamiltonian, pd["vec"], pd["kappa"], pd["lam"])
     eig = _closure_eigen_numpy if is_concrete(*args) else _closure_eigen
     ell, rr, rinv, cond = eig(*args)

@@ -1,5 +1,5 @@
 """Sweep evaluation kernels: per-axis parts of a cartesian grid, their outer sum fused with
-the reductions, and per-configuration contractions for samples (physics.md §2: every first
+the reductions, and per-configuration contractions for samples (docs/theory.md: every first
 moment = C0 term + one term per reservoir's (T, μ) + a constant)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from .. import statistics as _statistics
 from .. import thermodynamics as _thermo
 from ..response.base import add_terms, assemble, bath_terms, offset_terms, state_terms
-from .spec import NON_FINITE, OK, SUMMARIES, Sweep
+from .spec import MODEL_FAILED, NON_FINITE, OK, SUMMARIES, Sweep
 
 
 # ------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def hot_heat_parts(spec, resp, parts):
     """The grid parts reduced to real J^Q_hot(t) traces (μ_hot fixed): C0 part (+ the
     constant offset) and one part per reservoir value."""
     hot = spec.hot
-    mu_h = float(_reservoir_values(spec, hot)[1][0])
+    mu_h = float(spec_reservoir_values(spec, hot)[1][0])
 
     def q(x):
         return 2 * x[..., 1, hot].real - mu_h * 2 * x[..., 0, hot].real
@@ -227,7 +227,7 @@ def hot_heat_parts(spec, resp, parts):
 
 def fast_path(spec):
     return (spec.kind == "grid" and all(o in SUMMARIES for o in spec.observables)
-            and len(_reservoir_values(spec, spec.hot)[1]) == 1)
+            and len(spec_reservoir_values(spec, spec.hot)[1]) == 1)
 
 
 def _batched(tree, sub):
@@ -236,12 +236,14 @@ def _batched(tree, sub):
 
 def grid_parts(spec: Sweep, resp):
     """Per-axis parts of a cartesian grid: the C0 terms for each initial state, and for each
-    reservoir β the bath terms for each (T_β, μ_β) value pair of its axes."""
+    reservoir β the bath terms for each (T_β, μ_β) value pair of its axes.
+
+    Units: those of the observables (ħ = k_B = 1; currents out of each reservoir)."""
     c0 = jnp.asarray(spec.initial_states, jnp.complex128)
     state_p = jax.jit(state_terms)(resp, c0)
     bath_p = []
     for b in range(spec.model.n_reservoirs):
-        t_vals, m_vals = _reservoir_values(spec, b)
+        t_vals, m_vals = spec_reservoir_values(spec, b)
         tt, mm = (np.repeat(t_vals, len(m_vals)), np.tile(m_vals, len(t_vals)))
         wf = resp.weights[b] * resp.occupations(jnp.asarray(tt)[:, None],
                                                 jnp.asarray(mm)[:, None])[:, b]
@@ -255,7 +257,7 @@ def grid_parts(spec: Sweep, resp):
     return state_p, tuple(bath_p)
 
 
-def _reservoir_values(spec, b):
+def spec_reservoir_values(spec, b):
     t = spec.temperature.get(b, np.asarray([float(spec.model.temperatures[b])]))
     m = spec.chemical_potential.get(b, np.asarray([float(spec.model.chemical_potentials[b])]))
     return np.asarray(t, float), np.asarray(m, float)
@@ -275,10 +277,141 @@ def grid_indices(spec, flat):
     temp = np.empty((len(flat), nres))
     mu = np.empty((len(flat), nres))
     for b in range(nres):
-        t_vals, m_vals = _reservoir_values(spec, b)
+        t_vals, m_vals = spec_reservoir_values(spec, b)
         it = sub[pos[f"temperature_{b}"]] if f"temperature_{b}" in pos else 0
         im = sub[pos[f"chemical_potential_{b}"]] if f"chemical_potential_{b}" in pos else 0
         cols.append(np.asarray(it) * len(m_vals) + np.asarray(im))
         temp[:, b] = t_vals[it]
         mu[:, b] = m_vals[im]
     return par, np.stack([np.broadcast_to(c, (len(flat),)) for c in cols], axis=1), temp, mu
+
+
+# ------------------------------------------------------------------------------------------
+# jt.Pade: stage 1 as vmapped batches of models
+# ------------------------------------------------------------------------------------------
+def pade_chunk(spec: Sweep, flat, cache, memory_budget: float = 5e8):
+    """Observables of the configurations ``flat`` with ``spec.pade``: the chunk's models
+    (one per parameter point, built by ``jax.vmap`` over ``model_fn``) each run stage 1 and
+    stage 2 for their (T, μ, C0) configurations inside one compiled, vmapped program, in
+    sub-batches of models bounded by ``memory_budget`` bytes. A ``model_fn`` that cannot be
+    traced (e.g. written with NumPy) builds the models one by one instead; they are stacked
+    and stage 1 still runs vmapped. Returns (outputs, status, largest Padé error
+    estimate)."""
+    names = tuple(spec.parameters)
+    n, nres = spec.model.n_modes, spec.model.n_reservoirs
+    if spec.kind == "samples":
+        params, order = np.zeros((1, 0)), np.zeros(1, int)
+        c0 = spec.initial_states[flat][None]
+        temp = spec.temperature["all"][flat][None]
+        mu = spec.chemical_potential["all"][flat][None]
+    else:
+        par, index, temp, mu = grid_indices(spec, flat)
+        pts, first = np.unique(par, return_index=True)
+        inner = len(flat) // len(pts)
+        # parameter axes come first and chunks are whole leading rows: each point's
+        # configurations are one contiguous block of the same length
+        if inner * len(pts) != len(flat) or np.any(par != np.repeat(par[np.sort(first)],
+                                                                       inner)):
+            raise AssertionError("sweep chunk is not made of whole parameter points")
+        order = par[np.sort(first)]
+        subs = np.unravel_index(order, tuple(len(v) for v in spec.parameters.values()))
+        params = np.stack([np.asarray(spec.parameters[k], float)[subs[i]]
+                           for i, k in enumerate(names)], axis=1).reshape(len(order), -1)
+        c0 = spec.initial_states[index[:, 0]].reshape(len(order), inner, n, n)
+        temp = temp.reshape(len(order), inner, nres)
+        mu = mu.reshape(len(order), inner, nres)
+    n_pts, inner = c0.shape[:2]
+    sub = max(1, min(n_pts, int(memory_budget // _pade_bytes_per_model(spec, inner))))
+    pad = -n_pts % sub
+    grow = lambda x: np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+    static = (spec.observables, spec.hot, spec.time_stride, spec.cold)
+    times = tuple(float(t) for t in spec.times)
+    batch = tuple(jnp.asarray(grow(x)) for x in (c0, temp, mu))
+    if names and cache.get("model_fn_traceable", True):
+        try:  # model_fn under jax.vmap: the models themselves are built as one batch
+            out, err = _pade_batch(spec.pade, spec.model_fn, names, jnp.asarray(grow(params)),
+                                   *batch, times, static, sub)
+            cache["model_fn_traceable"] = True
+        except (jax.errors.JAXTypeError, jax.errors.ConcretizationTypeError, TypeError):
+            cache["model_fn_traceable"] = False  # e.g. a model_fn written with NumPy
+    if not names or not cache.get("model_fn_traceable", True):
+        # models built one by one in Python (concrete values), stacked, then vmapped
+        models = [spec.model] if not names else [_build_or_none(spec, dict(zip(
+            names, p, strict=True)), int(i), cache) for i, p in zip(grow(order), grow(params),
+                                                                    strict=True)]
+        failed = np.asarray([m is None for m in models])
+        models = [spec.model if m is None else m for m in models]
+        stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *models)
+        out, err = _pade_batch(spec.pade, None, (), stacked, *batch, times, static, sub)
+        err = jnp.where(jnp.asarray(failed), -1.0, err)
+    out = {k: np.asarray(v)[:n_pts].reshape(n_pts * inner, *v.shape[2:])
+           for k, v in out.items()}
+    err = np.asarray(err)[:n_pts]
+    out = {k: np.where(np.repeat(err < 0, inner).reshape((-1,) + (1,) * (v.ndim - 1)),
+                       np.nan, v) for k, v in out.items()}
+    status = np.asarray(_status({k: jnp.asarray(v) for k, v in out.items()}))
+    status = np.where(np.repeat(err < 0, inner), MODEL_FAILED, status).astype(np.int8)
+    return out, status, float(np.max(err, initial=0.0))
+
+
+def _build_or_none(spec, values, index, cache):
+    """model_fn(**values), or None (recorded in cache["errors"] under the parameter point's
+    flat index) if the model is invalid."""
+    try:
+        return spec.model_fn(**{k: float(v) for k, v in values.items()})
+    except (ValueError, FloatingPointError) as err:
+        cache.setdefault("errors", {})[index] = f"{type(err).__name__}: {err}"
+        return None
+
+
+def _pade_bytes_per_model(spec, inner):
+    """Rough peak intermediates of one model's Padé stage 1 + 2 (both pole sets)."""
+    model, pade = spec.model, spec.pade
+    n, nt = model.n_modes, len(spec.times)
+    terms = sum(len(r.terms) for r in model.reservoirs)
+    poles = sum(len(d.lorentzian_terms()) for r in model.reservoirs for d, _ in r.terms)
+    q = terms * (pade.n_pade + 1)
+    m = n + poles
+    rows = m + 2 * terms
+    return 2 * 16 * nt * inner * (q * (2 * n + rows + 4) + 4 * m * m + rows * n) * 2
+
+
+def _model_ok(model):
+    """Whether a (traced) model is valid: the constructors' value checks need concrete
+    values, so the models built under ``jax.vmap`` are checked here instead: finite Hermitian
+    h, T > 0, finite μ and couplings, pole widths > 0 and densities ≥ 0 at their poles'
+    centres and half widths."""
+    h = model.hamiltonian
+    scale = 1.0 + jnp.max(jnp.abs(h))
+    ok = jnp.all(jnp.isfinite(h)) & (jnp.max(jnp.abs(h - h.conj().T)) <= 1e-10 * scale)
+    for res in model.reservoirs:
+        ok &= (res.temperature > 0) & jnp.isfinite(res.chemical_potential)
+        for dens, v in res.terms:
+            ok &= jnp.all(jnp.isfinite(v))
+            for lor in dens.lorentzian_terms():
+                w = jnp.asarray(lor.width)
+                x = jnp.asarray(lor.center_) + jnp.stack([-w, 0.0 * w, w])
+                ok &= (w > 0) & jnp.all(dens(x) >= 0) & jnp.all(jnp.isfinite(dens(x)))
+    return ok
+
+
+@eqx.filter_jit
+def _pade_batch(method, model_fn, names, models, c0, temp, mu, times, spec_static, sub):
+    """Per model (vmapped, ``sub`` models per ``lax.map`` step): build it (``model_fn`` of
+    the parameter values ``models`` (B, k), or ``models`` is a stacked batch of models),
+    stage 1 (closure eigendecomposition), stage 2 for its configurations, and the requested
+    observables; also the largest Padé error estimate per model."""
+    times = np.asarray(times)
+
+    def one(p, c, t, u):
+        model = model_fn(**{k: p[i] for i, k in enumerate(names)}) if names else p
+        resp = method.response(model, times)
+        sol = resp.evaluate(c, t, u)
+        ok = _model_ok(model)
+        out = jax.tree_util.tree_map(lambda x: jnp.where(ok, x, jnp.nan),
+                                     _observe(sol, spec_static, resp))
+        return out, jnp.where(ok, jnp.max(sol.error_estimate), -1.0)
+
+    out, err = jax.lax.map(lambda a: jax.vmap(one)(*a), _batched((models, c0, temp, mu), sub))
+    merge = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
+    return jax.tree_util.tree_map(merge, out), merge(err)

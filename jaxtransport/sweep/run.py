@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import outside_planned, readable_errors, require_x64
 from .evaluate import (
     block_fast,
     block_parts,
@@ -22,8 +24,9 @@ from .evaluate import (
     grid_parts,
     hot_heat_parts,
     sample_chunk,
+    spec_reservoir_values,
 )
-from .spec import CUMULANTS, MODEL_FAILED, OK, Sweep
+from .spec import CUMULANTS, MODEL_FAILED, OK, OUT_OF_RANGE, Sweep
 
 
 # ------------------------------------------------------------------------------------------
@@ -42,6 +45,29 @@ class SweepResult:
     best: dict | None = None
     stage1_seconds: float = 0.0  # of ``seconds``: stage 1 and per-axis parts
     errors: dict | None = None  # model-parameter points that failed: index -> message
+    damaged: dict | None = None  # chunks found damaged (and recomputed): index -> why
+    missing: list | None = None  # chunks still not computed at the end (incomplete store)
+    notes: list | None = None  # e.g. the store's chunk size used instead of the requested
+
+    @property
+    def complete(self) -> bool:
+        """Every chunk computed and verified (only then NetCDF and ``best`` exist)."""
+        return not self.missing
+
+    def report(self) -> str:
+        """Lines on damaged/recomputed chunks and, for an incomplete store, what is missing."""
+        lines = [f"note: {n}" for n in self.notes or ()]
+        for c, why in sorted((self.damaged or {}).items()):
+            lines.append(f"chunk {c} was damaged ({why}): "
+                         + ("recomputed" if c in self.computed_chunks else "reset, not yet "
+                            "recomputed"))
+        if self.missing:
+            shown = ", ".join(map(str, self.missing[:20])) + (" ..." if len(self.missing) > 20
+                                                              else "")
+            lines.append(f"incomplete store: {self.n_chunks - len(self.missing)} of "
+                         f"{self.n_chunks} chunks done (missing: {shown}); no NetCDF export "
+                         "or summary until it is complete (run again with --resume).")
+        return "\n".join(lines)
 
     @property
     def evaluation_configurations_per_second(self) -> float:
@@ -90,7 +116,7 @@ def _bytes_per_config(spec):
 
 
 def _n_bath_modes(spec):
-    return sum(len(g.nodes) for g in spec.cumulant_method.grid(spec.model))
+    return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
 
 
 def _sub_batch(spec, rows_configs, budget):
@@ -104,6 +130,7 @@ def _sub_batch(spec, rows_configs, budget):
     return sub
 
 
+@readable_errors()
 def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float = 2e9,
               chunk_size: int | None = None, devices=None, process_index: int = 0,
               process_count: int = 1, progress: bool | None = None, config_text: str = "",
@@ -128,11 +155,14 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     if not (0 <= process_index < process_count):
         raise ValueError(f"process_index must be in [0, process_count), got {process_index} "
                          f"of {process_count}.")
+    require_x64("run_sweep")
     rows = chunk_rows(spec, memory_budget, chunk_size)
     rest = spec.size // spec.shape[0]
-    n_chunks = -(-spec.shape[0] // rows)
+    existed = Path(path).exists()
     store = storage.SweepStore(path, spec, rows, config_text)
     store.open_or_create(resume=resume, create=process_index == 0)
+    rows, n_chunks = store.rows, store.n_chunks  # the store's chunking (fixed at creation)
+    damaged = store.verify(repair=True) if existed else {}
     mine = [c for c in range(n_chunks) if c % process_count == process_index]
     todo = [c for c in mine if not store.is_done(c)]
     devices = list(devices) if devices is not None else jax.local_devices()
@@ -154,8 +184,13 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     for c in todo:
         lo, hi = c * rows * rest, min(spec.size, (c + 1) * rows * rest)
         flat = np.arange(lo, hi)
+        tic = _time.perf_counter()
         out, status = _run_chunk(spec, flat, padded, row_shard, sub, static, cache)
         store.write_chunk(c, out, status)
+        if not computed and not bar.disable:  # where the first minute goes
+            s1 = cache.get("stage1_s", 0.0)
+            bar.write(f"sweep: stage 1 (kernels) {s1:.2f} s; first chunk incl. tracing + "
+                      f"compilation {_time.perf_counter() - tic - s1:.2f} s")
         computed.append(c)
         n_cfg += hi - lo
         bar.update(1)
@@ -163,13 +198,19 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
             break
     bar.close()
     seconds = _time.perf_counter() - t_start
-    complete = all(store.is_done(c) for c in range(n_chunks))
-    if complete:
+    missing = store.missing()
+    if not missing:  # complete: check every chunk once more before exporting/summarising
+        late = store.verify(repair=True)
+        damaged.update(late)
+        missing = store.missing()
+    best = None
+    if not missing:
         store.finalise(export_netcdf=export_netcdf)
-    best = store.best_reversal() if complete else None
+        best = store.best_reversal()
     return SweepResult(str(path), spec.size, n_chunks, computed, seconds,
                        n_cfg / seconds if seconds > 0 else float("nan"), best,
-                       cache.get("stage1_s", 0.0), cache.get("errors"))
+                       cache.get("stage1_s", 0.0), cache.get("errors"), damaged, missing,
+                       store.notes)
 
 
 def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
@@ -236,14 +277,17 @@ def _finite_modes(spec, p, cache):
 def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     """The engine's observables of the configurations ``flat``."""
     nvalid = len(flat)
+    if spec.pade is not None:  # jt.Pade: stage 1 as vmapped batches of models
+        return _pade_engine_chunk(spec, flat, cache)
     pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - len(x), axis=0)])
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
     if spec.kind == "samples":
         resp = _response(spec, spec.model, cache, key=None)
-        out, status = sample_chunk(resp, put(spec.initial_states[flat]),
-                                    put(spec.temperature["all"][flat]),
-                                    put(spec.chemical_potential["all"][flat]), static, sub)
-        return _to_host(out, status, nvalid)
+        temp, mu = spec.temperature["all"][flat], spec.chemical_potential["all"][flat]
+        out, status = sample_chunk(resp, put(spec.initial_states[flat]), put(temp), put(mu),
+                                    static, sub)
+        out, status = _to_host(out, status, nvalid)
+        return out, _range_status(resp, status, temp, mu)
     if spec.parameters:
         par, index, temp, mu = grid_indices(spec, flat)
     else:  # one model; the per-configuration indices only if a gather path needs them
@@ -266,7 +310,7 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                 o, s = block_fast(rows_p, const_p, resp.times, spec.observables)
                 o, s = _to_host(o, s, len(sel))
                 outs.append(o)
-                stats.append(s)
+                stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
                 continue
         if index is None:
             _, index, temp, mu = grid_indices(spec, flat)
@@ -278,11 +322,55 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                                static, sub)
         o, s = _to_host(o, s, len(sel))
         outs.append(o)
-        stats.append(s)
+        stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
     out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     order = np.argsort(np.concatenate([np.nonzero(par == p)[0] for p in np.unique(par)]),
                        kind="stable")
     return {k: v[order] for k, v in out.items()}, np.concatenate(stats)[order]
+
+
+def _grid_range_status(spec, resp, status, flat, p, cache):
+    """``_range_status`` for grid configurations ``flat``: each reservoir's (T, μ) axis values
+    are checked once per model; only if one is out of range are the configurations checked."""
+    key = ("in_range", p)
+    if key not in cache:
+        t0 = np.asarray(spec.model.temperatures, float)
+        m0 = np.asarray(spec.model.chemical_potentials, float)
+        rows_t, rows_m = [t0], [m0]
+        for b in range(len(t0)):  # (T_b, μ_b) pairs, the other reservoirs at the model's
+            t_vals, m_vals = spec_reservoir_values(spec, b)
+            for t in t_vals:
+                for m in m_vals:
+                    rows_t.append(np.where(np.arange(len(t0)) == b, t, t0))
+                    rows_m.append(np.where(np.arange(len(m0)) == b, m, m0))
+        cache[key] = not outside_planned(resp, np.stack(rows_t), np.stack(rows_m)).any()
+    if cache[key]:
+        return status
+    _, _, temp, mu = grid_indices(spec, flat)
+    return _range_status(resp, status, temp, mu)
+
+
+def _range_status(resp, status, temp, mu):
+    """``status`` with OUT_OF_RANGE where (T, μ) lie outside the range ``resp`` was refined
+    for (its numbers there carry no error guarantee)."""
+    return np.where(outside_planned(resp, temp, mu), OUT_OF_RANGE, status).astype(np.int8)
+
+
+def _pade_engine_chunk(spec, flat, cache):
+    """``evaluate.pade_chunk``, with a warning when a Padé error estimate exceeds the
+    tolerance the pole count was chosen for (not for a user-fixed ``n_pade``)."""
+    import warnings
+
+    from .evaluate import pade_chunk
+
+    out, status, err = pade_chunk(spec, flat, cache)
+    cache["pade_error_estimate"] = max(err, cache.get("pade_error_estimate", 0.0))
+    tol = spec.pade_tolerance
+    if tol is not None and not err <= tol:
+        warnings.warn(f"sweep: the Padé error estimate reaches {err:.2g} in this chunk, above "
+                      f"the tolerance {tol:g} its {spec.pade.n_pade} poles were chosen for; "
+                      "pass method=jt.Pade(n_pade=...) with more poles.", stacklevel=3)
+    return out, status
 
 
 def _to_host(out, status, nvalid):

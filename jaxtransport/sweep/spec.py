@@ -35,6 +35,10 @@ NON_FINITE = 1
 """Status code: the configuration was evaluated but a stored value is NaN or infinite."""
 MODEL_FAILED = 2
 """Status code: building the model (stage 1) for this configuration's parameters failed."""
+OUT_OF_RANGE = 3
+"""Status code: a temperature or chemical potential lies outside the range the method was
+refined for (e.g. below an explicit ``Continuum(temperature_range=...)``): no error
+guarantee, the values are not to be used."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +96,11 @@ class Sweep:
     cumulant_orders: tuple[int, ...] = DEFAULT_CUMULANT_ORDERS
     cumulant_method: Any = None  # jt.Discretised for heat_cumulants
     currents_only: bool = False  # stage 1 with observables="currents" (jt.CurrentResponse)
+    # jt.Pade with a fixed pole count when the sweep runs stage 1 as vmapped batches of
+    # models (see ``_batched_pade``); None: per-model kernels contracted per axis
+    pade: Any = None
+    # the tolerance that pole count was chosen for (checked per chunk); None: user-fixed N
+    pade_tolerance: float | None = None
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -186,10 +195,9 @@ class Sweep:
         observables = tuple(observables)
         from ..response.pade import Pade
 
-        if isinstance(method, Pade):
-            raise ValueError("sweeps contract stored frequency kernels (linear in the "
-                             "occupations); jt.Pade() has none. Use jt.Continuum (or "
-                             "jt.Discretised) for sweeps, or vmap PadeResponse.evaluate.")
+        if isinstance(method, Pade) and currents_only:
+            raise ValueError("jt.Pade has no currents-only mode (currents_only=True); use "
+                             "currents_only=False with jt.Pade, or jt.Continuum.")
         if currents_only and "occupation" in observables:
             raise ValueError("currents_only=True keeps no correlation matrix, so 'occupation' "
                              "cannot be stored; drop it or use currents_only=False.")
@@ -208,9 +216,13 @@ class Sweep:
             cumulant_method = _check_cumulant_method(model, times, method, cumulant_method)
         else:
             cumulant_method = None
+        pade = _batched_pade(method, model, kind, parameters, model_fn, temperature,
+                             currents_only, observables)
+        pade_tol = None if pade is None or getattr(method, "n_pade", None) is not None \
+            else pade.tolerance
         return cls(kind, model, times, axes, observables, int(hot), int(time_stride), method,
                    temperature, chemical_potential, c0, parameters, model_fn, cold, orders,
-                   cumulant_method, bool(currents_only))
+                   cumulant_method, bool(currents_only), pade, pade_tol)
 
     # ---- shapes -------------------------------------------------------------------------
     @property
@@ -257,6 +269,42 @@ class Sweep:
         m_rng = method.chemical_potential_range or (float(m_all.min()), float(m_all.max()))
         return dataclasses.replace(method, temperature_range=t_rng,
                                    chemical_potential_range=m_rng)
+
+
+def _batched_pade(method, model, kind, parameters, model_fn, temperature, currents_only,
+                  observables):
+    """The ``jt.Pade`` (fixed pole count) this sweep evaluates as vmapped batches of stage 1
+    — models built by ``jax.vmap(model_fn)``, kernels and evaluation in one compiled program
+    per chunk — or None for the per-axis contraction of one model's stored kernels.
+
+    Used when ``method`` is a ``jt.Pade``, or when ``method`` is None (automatic), the sweep
+    has parameter axes (a new model per point: the Padé closed form needs no frequency
+    kernels) and ``jt.Pade`` supports the model (``jaxtransport.solve`` rule 3). The pole
+    count is chosen for the tolerance at the lowest swept temperature and the largest lead
+    tails among the model and the corners of the parameter axes; the per-configuration
+    error estimates are checked after each chunk (a warning if one exceeds the tolerance)."""
+    from ..response.pade import Pade, pade_for_models
+    from ..solve import AUTO_TOLERANCE, pade_supports
+
+    if method is None:
+        if not parameters or currents_only or not pade_supports(model):
+            return None
+        method = Pade(tolerance=AUTO_TOLERANCE)
+    elif not isinstance(method, Pade):
+        return None
+    models = [model]
+    if parameters:
+        names = list(parameters)
+        for corner in np.ndindex(*(2,) * len(names)):
+            vals = {k: float(np.min(parameters[k]) if c == 0 else np.max(parameters[k]))
+                    for k, c in zip(names, corner, strict=True)}
+            try:
+                models.append(model_fn(**vals))
+            except (ValueError, FloatingPointError):
+                continue  # an invalid corner: its points are recorded as failed when run
+    t_all = [np.asarray(model.temperatures, float).ravel()]
+    t_all += [np.ravel(np.asarray(v, float)) for v in temperature.values()]
+    return pade_for_models(method, models, float(np.min(np.concatenate(t_all))))
 
 
 def _check_cold(model, hot, cold, observables, kind, temperature, times):
