@@ -32,6 +32,8 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
     currents_only = false        # true: currents-only stage 1 (large systems; no occupation)
     [sweep.cumulant_method]      # finite reservoirs for heat_cumulants (default: [method] if
     n_modes = 100                # it is discretised); also band, grid_scale, band_warning
+                                 # (or cumulant_method = "continuum" under [sweep]: the
+                                 # pole-sum leads themselves, jaxtransport.fcs_continuum)
     [sweep.temperature]          # reservoir index -> list of values or {start, stop, num}
     "0" = { start = 0.5, stop = 2.0, num = 16 }
     [sweep.initial_states]       # occupation vectors and/or random states
@@ -128,7 +130,7 @@ def validate(cfg: dict) -> None:
         _check_keys(sw, f"sweep:{kind}", "sweep")
         if "initial_states" in sw:
             _check_keys(sw["initial_states"], "initial_states", "sweep.initial_states")
-        if "cumulant_method" in sw:
+        if "cumulant_method" in sw and sw["cumulant_method"] != "continuum":
             _check_keys(sw["cumulant_method"], "cumulant_method", "sweep.cumulant_method")
     if "run" in cfg:
         _check_keys(cfg["run"], "run", "run")
@@ -236,7 +238,8 @@ def build_sweep(cfg: dict):
                   hot=int(sw.get("hot", 0)), time_stride=int(sw.get("time_stride", 1)),
                   method=method, cold=None if "cold" not in sw else int(sw["cold"]),
                   cumulant_orders=tuple(sw.get("cumulant_orders", DEFAULT_CUMULANT_ORDERS)),
-                  cumulant_method=(Discretised(**sw["cumulant_method"])
+                  cumulant_method=("continuum" if sw.get("cumulant_method") == "continuum"
+                                   else Discretised(**sw["cumulant_method"])
                                    if "cumulant_method" in sw else None),
                   currents_only=_flag(sw.get("currents_only", False), "sweep.currents_only"))
     if sw.get("kind", "grid") == "random":

@@ -49,7 +49,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
 
 from ._validation import check_times, is_concrete, reservoir_values
 from .response.base import flatten_terms
@@ -146,6 +145,18 @@ def max_order(model) -> int:
         scale = sum(abs(float(p.gamma)) * float(p.width) ** 2 for p in poles)
         worst = min(worst, 2 if abs(lead) > 1e-10 * scale else 4)
     return worst
+
+
+def check_model_orders(model, order: int, quantity: str = "heat") -> None:
+    """Raise unless ``model`` is supported and heat/energy cumulants up to ``order`` are
+    available (``max_order``)."""
+    _check_model(model)
+    if quantity != "particles" and order > max_order(model):
+        raise ValueError(
+            f"transient {quantity} cumulants of order > {max_order(model)} are not available "
+            f"for this model's densities (their tails make them infinite or need contact "
+            f"terms beyond the leading one); use order <= {max_order(model)} or "
+            "CutoffLorentzian leads.")
 
 
 # ------------------------------------------------------------------ T, μ dependent pieces
@@ -481,13 +492,7 @@ def cumulants(model, times, state, temperature=None, chemical_potential=None,
     if not (isinstance(points, int) and points > order + 1 and points % 4 == 0):
         raise ValueError(f"points must be a multiple of 4 larger than order + 1, got "
                          f"{points!r}.")
-    _check_model(model)
-    if quantity != "particles" and order > max_order(model):
-        raise ValueError(
-            f"transient {quantity} cumulants of order > {max_order(model)} are not available "
-            f"for this model's densities (their tails make them infinite or need contact "
-            f"terms beyond the leading one); use order <= {max_order(model)} or "
-            "CutoffLorentzian leads.")
+    check_model_orders(model, order, quantity)
     dvec = _direction(model, reservoir, direction)
     batch, c0, temp, mu = _inputs(model, state, temperature, chemical_potential)
     st0 = _Structure(model, 2)
