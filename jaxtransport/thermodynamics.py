@@ -1,6 +1,6 @@
 r"""Thermodynamics of the exact transient: entropy, entropy production, first law, conductances.
 
-Conventions (physics.md §1, §6): ħ = k_B = 1; every current and heat is **out of** reservoir α
+Conventions (docs/theory.md): ħ = k_B = 1; every current and heat is **out of** reservoir α
 (J^Q_α > 0 when heat leaves α); Q_α(t) = ∫_0^t J^Q_α is the heat out of α since the coupling
 was switched on at t = 0; C_ij = <a_j† a_i>.
 
@@ -15,7 +15,7 @@ was switched on at t = 0; C_ij = <a_j† a_i>.
   uphill (cold-to-hot) heat flow, defined once in ``jaxtransport.uphill`` (re-exported here;
   its docs relate it to G1–G5).
 
-Which candidates depend on the initial system state C0 (physics.md §2, §6): every first moment is
+Which candidates depend on the initial system state C0 (docs/theory.md): every first moment is
 affine in C0, so G4 (a difference at equal C0) and G3 at fixed C0 do not; G1, G2, G5 do, and G3
 does when the initial state is itself prepared at the differentiated temperature.
 """

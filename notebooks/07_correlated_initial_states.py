@@ -65,6 +65,22 @@ def summary(name, sol):
     return flow
 
 
+def plot_pair(title, product, correlated):
+    """Heat currents and the uphill rate r(t) of both preparations side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, (name, s) in zip(axes, {"product": product, "correlated": correlated}.items(),
+                             strict=True):
+        ax.plot(times, s.heat_current[:, 0], label="J^Q hot")
+        ax.plot(times, s.heat_current[:, 1], label="J^Q cold")
+        ax.plot(times, jt.uphill_rate(s.heat_current, s.temperature), "k--",
+                label="uphill r(t)")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set(title=f"{title}: {name}", xlabel="t")
+    axes[0].set_ylabel("heat current out of the lead")
+    axes[0].legend()
+    plt.show()
+
+
 def first_law_error(sol):
     lhs = np.sum(sol.energy_current, axis=-1)
     rhs = sol.system_energy_derivative + np.sum(sol.coupling_energy_derivative, axis=-1)
@@ -88,16 +104,7 @@ prod1 = jt.solve(post1, n_ss, times, method=method)
 print(f"stationary occupation of the level before the quench: {n_ss[0, 0]:.4f}")
 flows1 = {"product (same occupation)": summary("product (same occupation)", prod1),
           "stationary state of ε₀ = +1": summary("stationary state of ε₀ = +1", corr1)}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-for ax, (name, s) in zip(axes, {"product": prod1, "correlated": corr1}.items(), strict=True):
-    ax.plot(times, s.heat_current[:, 0], label="J^Q hot")
-    ax.plot(times, s.heat_current[:, 1], label="J^Q cold")
-    ax.plot(times, jt.uphill_rate(s.heat_current, s.temperature), "k--", label="uphill r(t)")
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set(title=f"level pushed through μ: {name}", xlabel="t")
-axes[0].set_ylabel("heat current out of the lead")
-axes[0].legend()
-plt.show()
+plot_pair("level pushed through μ", prod1, corr1)
 assert abs(float(np.sum(prod1.coupling_energy[0]))) < 1e-6  # product: no coupling energy
 assert float(np.sum(corr1.coupling_energy[0])) < -0.05  # correlated: bound energy at t = 0
 assert first_law_error(corr1) < 1e-6 and first_law_error(prod1) < 1e-6
@@ -136,16 +143,7 @@ prod2 = jt.solve(post2, np.diag(occ), times, method=method)
 flows2 = {"product (isolated thermal sites)": summary("product (isolated thermal sites)", prod2),
           "each side stationary with its lead": summary("each side stationary with its lead",
                                                         corr2)}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-for ax, (name, s) in zip(axes, {"product": prod2, "correlated": corr2}.items(), strict=True):
-    ax.plot(times, s.heat_current[:, 0], label="J^Q hot")
-    ax.plot(times, s.heat_current[:, 1], label="J^Q cold")
-    ax.plot(times, jt.uphill_rate(s.heat_current, s.temperature), "k--", label="uphill r(t)")
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set(title=f"two sides connected: {name}", xlabel="t")
-axes[0].set_ylabel("heat current out of the lead")
-axes[0].legend()
-plt.show()
+plot_pair("two sides connected", prod2, corr2)
 # at t = 0 each side is in equilibrium with its own lead: nothing flows yet
 assert float(np.max(np.abs(corr2.heat_current[0]))) < 1e-6
 assert first_law_error(corr2) < 1e-6
@@ -160,8 +158,8 @@ assert float(np.min(corr2.heat_current[:, 0])) > 0.5 * float(np.min(prod2.heat_c
 # (Landauer–Büttiker): the preparation changes only the transient.
 
 # %%
-for name, pre, post, c, p in (("level through μ", pre1, post1, corr1, prod1),
-                              ("two sides connected", pre2, post2, corr2, prod2)):
+for name, post, c, p in (("level through μ", post1, corr1, prod1),
+                         ("two sides connected", post2, corr2, prod2)):
     ss = jt.steady_state(post)
     print(f"{name}: energy in correlations at t = 0: {float(np.sum(c.coupling_energy[0])):+.4f}; "
           f"J^Q_hot(t_max) correlated {float(c.heat_current[-1, 0]):+.4f}, product "

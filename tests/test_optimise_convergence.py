@@ -25,3 +25,17 @@ def test_convergence_is_explained():
                                     check_every=10, tolerance=1e3, progress=False)
     assert loose.converged and loose.n_steps == 10
     assert loose.convergence.startswith("converged after 10 steps")
+
+
+def test_uphill_objectives_are_config_kinds():
+    import tomllib
+    from pathlib import Path
+
+    from jaxtransport.optimise import config as oc
+
+    path = Path(__file__).resolve().parents[1] / "experiments/configs/optimise_two_site.toml"
+    raw = tomllib.loads(path.read_text())
+    for kind, cls in (("uphill_heat", jt.UphillHeat), ("uphill_duration", jt.UphillDuration)):
+        raw["objective"] = {"kind": kind, "window": [0.0, 6.0], "smoothing": 0.002}
+        objective = oc.build(oc.validate(raw))[3]
+        assert isinstance(objective, cls) and objective.smoothing == 0.002

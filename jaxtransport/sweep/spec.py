@@ -35,6 +35,10 @@ NON_FINITE = 1
 """Status code: the configuration was evaluated but a stored value is NaN or infinite."""
 MODEL_FAILED = 2
 """Status code: building the model (stage 1) for this configuration's parameters failed."""
+OUT_OF_RANGE = 3
+"""Status code: a temperature or chemical potential lies outside the range the method was
+refined for (e.g. below an explicit ``Continuum(temperature_range=...)``): no error
+guarantee, the values are not to be used."""
 
 
 @dataclasses.dataclass(frozen=True)
