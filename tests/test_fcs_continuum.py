@@ -216,3 +216,36 @@ def test_sweep_rejects_unknown_cumulant_method():
         Sweep.grid(two_site(), np.array([0.0, 1.0]), temperature={0: [1.0]},
                    observables=("heat_cumulants",), method=jt.Pade(n_pade=8),
                    cumulant_orders=(2, 3), cumulant_method="continuum")
+
+
+def test_toml_cumulant_method_continuum():
+    from jaxtransport import config as cfgmod
+
+    text = """
+[model]
+hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
+[[reservoirs]]
+temperature = 1.5
+coupling = [1.0, 0.0]
+spectral_density = { kind = "cutoff_lorentzian", gamma = 0.5, width = 2.0, cutoff = 6.0 }
+[[reservoirs]]
+temperature = 0.5
+coupling = [0.0, 1.0]
+spectral_density = { kind = "cutoff_lorentzian", gamma = 0.5, width = 2.0, cutoff = 6.0 }
+[times]
+stop = 2.0
+num = 3
+[sweep]
+observables = ["heat_cumulants"]
+cumulant_orders = [2, 4]
+cumulant_method = "continuum"
+[sweep.temperature]
+"0" = [1.0, 1.5]
+"""
+    cfg = cfgmod.loads(text)
+    cfgmod.validate(cfg)
+    spec = cfgmod.build_sweep(cfg)
+    assert spec.cumulant_method == "continuum"
+    with pytest.raises(ValueError, match="order > 2"):
+        cfgmod.build_sweep(cfgmod.loads(text.replace("cutoff_lorentzian", "lorentzian")
+                                        .replace(", cutoff = 6.0", "")))
