@@ -199,6 +199,15 @@ def test_entropy_identity_and_bound_on_finite_modes():
     rhs = np.asarray(rhs)
     assert np.max(np.abs(sig_c - rhs)) <= 1e-6, np.max(np.abs(sig_c - rhs))
     assert d0 > 1e-3 and np.all(sig_c >= -1e-9) and np.all(sig >= -d0 - 1e-9)
+    # weakening the coupling spends correlations: Σ turns negative (measured −0.096), but
+    # never below −D_0 (0.259)
+    state2 = jt.StationaryState(level(0.0, v=1.0, temp=temp))
+    sol2 = jt.solve(level(0.0, v=0.3, temp=temp), state2, times, method=method)
+    sig2 = np.asarray(jt.thermodynamics.entropy_production(sol2))
+    d02 = float(state2.initial_information(method))
+    assert sig2.min() < -0.05 and sig2.min() >= -d02
+    assert np.all(np.asarray(jt.thermodynamics.correlated_entropy_production(sol2, d02))
+                  >= -1e-9)
 
 
 def test_bosonic_joint_gibbs_state_is_stationary():
