@@ -16,6 +16,7 @@ from .._validation import outside_planned, readable_errors, require_x64
 from .evaluate import (
     _block_fast,
     _block_parts,
+    _continuum_cumulant_chunk,
     _cumulant_chunk,
     _fast_path,
     _grid_chunk,
@@ -116,6 +117,8 @@ def _bytes_per_config(spec):
 
 
 def _n_bath_modes(spec):
+    if spec.cumulant_method == "continuum":  # auxiliary modes: small, bounded by the chunk
+        return 0
     return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
 
 
@@ -250,7 +253,9 @@ def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
         modes = _finite_modes(spec, int(p), cache)
         if modes is None:  # the model of this parameter point failed (recorded in errors)
             continue
-        o, s = _cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
+        chunk = _continuum_cumulant_chunk if spec.cumulant_method == "continuum" \
+            else _cumulant_chunk
+        o, s = chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
                                spec.hot, spec.cumulant_orders, spec.time_stride)
         o, s = _to_host(o, s, len(sel))
         out[sel], status[sel] = o["heat_cumulants"], s
@@ -267,7 +272,8 @@ def _finite_modes(spec, p, cache):
             del cache[old]  # one model's modes at a time
         try:
             model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
-            cache[key] = FiniteModes.from_model(model, spec.cumulant_method)
+            cache[key] = (model if spec.cumulant_method == "continuum"
+                          else FiniteModes.from_model(model, spec.cumulant_method))
         except (ValueError, FloatingPointError) as err:
             cache.setdefault("errors", {})[p] = f"{type(err).__name__}: {err}"
             cache[key] = None
