@@ -4,7 +4,10 @@ Each experiment ``experiments/<name>.py`` reads ``experiments/configs/<name>.tom
 the top-level tables hold the full run's parameters, an optional ``[quick]`` table overrides
 some of them for ``--quick`` (a run of under a minute on CPU). Every key must also exist in
 the script's ``DEFAULTS`` (unknown keys are rejected by name, so a typo cannot silently fall
-back to a default). Outputs:
+back to a default). The names are those of every jaxtransport TOML file
+(``jaxtransport.config``: ``spectral_density`` tables, ``temperature``, ``[method]``
+``tolerance``, ``[objective]`` ``smoothing``, ``[cumulant_method]``); old spellings are
+rejected by a message naming the new key. Outputs:
 
 - full run: ``experiments/figures/<name>.png`` (committed, shown in the README) and ``.pdf``;
 - ``--quick``: ``experiments/results/quick/<name>.png`` / ``.pdf`` (not committed);
@@ -42,11 +45,30 @@ sys.path.insert(0, str(HERE / "benchmarks"))
 from _common import bench, env_info  # noqa: E402, F401  (re-exported to the experiments)
 
 
+# old experiment-config spellings -> their names in the shared schema
+RENAMED = {"tolerance": "[method] tolerance", "t_hot": "temperature = { hot = ... }",
+           "t_cold": "temperature = { cold = ... }", "discretisation": "[cumulant_method]",
+           "gamma": "spectral_density = { gamma = ... }",
+           "width": "spectral_density = { width = ... }",
+           "cutoff": "spectral_density = { cutoff = ... }"}
+
+
+def density(table: dict):
+    """A spectral density from a ``spectral_density`` table (as in sweep/optimise configs)."""
+    from jaxtransport.config import build_density
+
+    return build_density(table)
+
+
 def merge(defaults: dict, override: dict, where: str = "") -> dict:
-    """``defaults`` updated by ``override`` (recursively); keys unknown to ``defaults`` raise."""
+    """``defaults`` updated by ``override`` (recursively); keys unknown to ``defaults`` raise
+    (a renamed key by a message naming its new name)."""
     out = copy.deepcopy(defaults)
     for key, value in override.items():
         name = f"{where}.{key}" if where else key
+        if key not in defaults and key in RENAMED:
+            raise ValueError(f"config key {name!r} was renamed: write {RENAMED[key]} (the same "
+                             "names in sweep, optimise and experiment configs).")
         if key not in defaults:
             raise ValueError(f"unknown config key {name!r}; allowed here: "
                              f"{sorted(defaults)}")

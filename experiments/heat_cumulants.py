@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from _experiment import Run
+from _experiment import Run, density
 
 import jaxtransport as jt
 from jaxtransport import statistics as st
@@ -23,10 +23,12 @@ from jaxtransport import thermodynamics as th
 from jaxtransport.plot import plot_cumulants, reversal_windows
 
 DEFAULTS = {
-    "leads": {"width": 1.0, "cutoff": 4.0, "gamma": 1.0, "t_hot": 1.5, "t_cold": 0.5},
+    "leads": {"spectral_density": {"kind": "cutoff_lorentzian", "gamma": 1.0, "width": 1.0,
+                                  "cutoff": 4.0},
+              "temperature": {"hot": 1.5, "cold": 0.5}},
     "level": 0.5,
     "order": 4,
-    "discretisation": {"n_modes": 300, "band": 12.0},
+    "cumulant_method": {"n_modes": 300, "band": 12.0},
     "times": {"stop": 30.0, "num": 61},
     "graded_times": 301,
 }
@@ -35,17 +37,17 @@ DEFAULTS = {
 def main():
     run = Run("heat_cumulants", __doc__, DEFAULTS)
     cfg, lc = run.config, run.config["leads"]
-    lead = jt.CutoffLorentzian(gamma=lc["gamma"], width=lc["width"], cutoff=lc["cutoff"])
-    model = jt.Model([[cfg["level"]]], (jt.Reservoir(lead, temperature=lc["t_hot"],
+    lead = density(lc["spectral_density"])
+    model = jt.Model([[cfg["level"]]], (jt.Reservoir(lead, temperature=lc["temperature"]["hot"],
                                                      coupling=[1.0]),
-                                        jt.Reservoir(lead, temperature=lc["t_cold"],
+                                        jt.Reservoir(lead, temperature=lc["temperature"]["cold"],
                                                      coupling=[1.0])))
     order, t_max = cfg["order"], cfg["times"]["stop"]
     times = np.linspace(0.0, t_max, cfg["times"]["num"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # finite band: converge in n_modes
         modes = st.FiniteModes.from_model(model, jt.Discretised(band_warning=0.05,
-                                                                **cfg["discretisation"]))
+                                                                **cfg["cumulant_method"]))
     preps = np.stack([np.zeros((1, 1)), np.ones((1, 1))])
     kappa = np.asarray(st.cumulants(modes, times, preps, order=order))  # (2, T, order)
     rates = np.asarray(st.cumulants(modes, times[-1:], preps, order=order,
@@ -73,8 +75,9 @@ def main():
     axes[-1].legend(fontsize=7)
     fig.suptitle(f"Heat out of the hot lead: cumulants (finite modes, {modes.size - 1} lead "
                  f"modes) with Levitov–Lesovik slopes (dashed), and Σ(t) ≥ 0 (shaded: "
-                 f"J$^Q_{{hot}}$ < 0 for $n_0$ = 1); ε = {cfg['level']:g}, γ = {lc['gamma']:g},"
-                 f" T$_{{hot}}$ = {lc['t_hot']:g}, T$_{{cold}}$ = {lc['t_cold']:g}", fontsize=9)
+                 f"J$^Q_{{hot}}$ < 0 for $n_0$ = 1); ε = {cfg['level']:g}, γ = {lc['spectral_density']['gamma']:g},"
+                 f" T$_{{hot}}$ = {lc['temperature']['hot']:g}, T$_{{cold}}$ = "
+                 f"{lc['temperature']['cold']:g}", fontsize=9)
     fig.tight_layout()
     ds = xr.Dataset(
         {"cumulants": (("n0", "time", "order"), kappa),

@@ -16,17 +16,20 @@ import itertools
 
 import numpy as np
 import xarray as xr
-from _experiment import Run
+from _experiment import Run, density
 
 import jaxtransport as jt
 
 DEFAULTS = {
-    "leads": {"width": 2.0, "cutoff": 8.0, "gamma": 0.5, "t_hot": 1.5, "t_cold": 0.5},
+    "leads": {"spectral_density": {"kind": "cutoff_lorentzian", "gamma": 0.5, "width": 2.0,
+                                  "cutoff": 8.0},
+              "temperature": {"hot": 1.5, "cold": 0.5}},
     "two_sites": {"levels": [0.3, -0.3], "hopping": 0.2},
     "three_sites": {"levels": [0.5, 0.0, -0.5], "hopping": 0.3},
     "times": {"stop": 6.0, "num": 121},
-    "tolerance": 1e-6,
-    "optimiser": {"steps": 400, "n_starts": 8, "smoothing": 2e-3, "seed": 0},
+    "method": {"tolerance": 1e-6},
+    "optimiser": {"steps": 400, "n_starts": 8, "seed": 0},
+    "objective": {"smoothing": 2e-3},
     "fixed_energy": {"num": 9},
 }
 
@@ -35,17 +38,17 @@ def main():
     run = Run("optimal_preparations", __doc__, DEFAULTS)
     cfg, lc, oc = run.config, run.config["leads"], run.config["optimiser"]
     times = cfg["times"]["stop"] * np.linspace(0.0, 1.0, cfg["times"]["num"]) ** 2
-    lead = jt.CutoffLorentzian(gamma=lc["gamma"], width=lc["width"], cutoff=lc["cutoff"])
+    lead = density(lc["spectral_density"])
 
     def chain(levels, hopping):
         n = len(levels)
         h = np.diag(np.asarray(levels, float)) + hopping * (np.eye(n, k=1) + np.eye(n, k=-1))
-        return jt.Model(h, (jt.Reservoir(lead, temperature=lc["t_hot"], coupling=np.eye(n)[0]),
-                            jt.Reservoir(lead, temperature=lc["t_cold"],
+        return jt.Model(h, (jt.Reservoir(lead, temperature=lc["temperature"]["hot"], coupling=np.eye(n)[0]),
+                            jt.Reservoir(lead, temperature=lc["temperature"]["cold"],
                                          coupling=np.eye(n)[-1])))
 
     objective = jt.SmoothMinHeatCurrent(window=(0.0, float(times[-1])),
-                                        smoothing=oc["smoothing"], reservoir=0)
+                                        smoothing=cfg["objective"]["smoothing"], reservoir=0)
 
     def optimise(model, resp, param):
         return jt.optimise_preparation(model, times, objective, param, response=resp,
@@ -57,12 +60,12 @@ def main():
     for name in ("two_sites", "three_sites"):
         model = chain(**cfg[name])
         n = model.n_modes
-        resp = jt.response(model, times, jt.Continuum(tolerance=cfg["tolerance"]))
+        resp = jt.response(model, times, jt.Continuum(**cfg["method"]))
         fock = np.array([np.diag(o) for o in itertools.product([0.0, 1.0], repeat=n)])
         j_fock = np.asarray(resp.evaluate(fock).heat_current)[..., 0]
         best = optimise(model, resp, jt.FermionicGaussian(n))
         c0s = [np.zeros((n, n)), jt.GaussianState.thermal(model.hamiltonian,
-                                                          lc["t_hot"]).correlation,
+                                                          lc["temperature"]["hot"]).correlation,
                fock[np.argmin(j_fock.min(axis=-1))], best.correlation]
         j = np.stack([np.asarray(resp.evaluate(c).heat_current)[:, 0] for c in c0s])
         values[name], traces[name], systems[name] = j.min(axis=-1), j, (model, resp, best)
@@ -106,8 +109,9 @@ def main():
     axes[2].set_ylabel("min$_t$ J$^Q_{hot}$  [energy/ħ]")
     axes[2].set_title("(c) two sites: reversal vs energy budget", fontsize=9)
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"Optimal preparations (T$_{{hot}}$ = {lc['t_hot']:g}, T$_{{cold}}$ = "
-                 f"{lc['t_cold']:g}, γ = {lc['gamma']:g}, W = {lc['width']:g}; Adam, "
+    fig.suptitle(f"Optimal preparations (T$_{{hot}}$ = {lc['temperature']['hot']:g}, T$_{{cold}}$ = "
+                 f"{lc['temperature']['cold']:g}, γ = {lc['spectral_density']['gamma']:g}, W = "
+                 f"{lc['spectral_density']['width']:g}; Adam, "
                  f"{oc['n_starts']} starts × {oc['steps']} steps)", fontsize=10)
     fig.tight_layout()
     ds = xr.Dataset(

@@ -14,16 +14,18 @@ T_hot in one batch) and their difference.
 
 import numpy as np
 import xarray as xr
-from _experiment import Run, axis
+from _experiment import Run, axis, density
 
 import jaxtransport as jt
 from jaxtransport.plot import plot_map, reversal_map
 
 DEFAULTS = {
-    "leads": {"width": 2.0, "cutoff": 8.0, "gamma": 0.5, "t_hot": 1.5, "t_cold": 0.5},
+    "leads": {"spectral_density": {"kind": "cutoff_lorentzian", "gamma": 0.5, "width": 2.0,
+                                  "cutoff": 8.0},
+              "temperature": {"hot": 1.5, "cold": 0.5}},
     "level": 1.0,
     "times": {"stop": 8.0, "num": 241},
-    "tolerance": 1e-6,
+    "method": {"tolerance": 1e-6},
     "level_map": {"eps": {"start": -3.0, "stop": 3.0, "num": 25, "log": False},
                   "n0": {"start": 0.0, "stop": 1.0, "num": 21, "log": False}},
     "coupling_map": {"gamma": {"start": 0.1, "stop": 2.0, "num": 15, "log": True},
@@ -36,20 +38,21 @@ def main():
     cfg, lead_cfg = run.config, run.config["leads"]
     times = cfg["times"]["stop"] * np.linspace(0.0, 1.0, cfg["times"]["num"]) ** 2  # graded
 
-    def level(eps=cfg["level"], gamma=lead_cfg["gamma"]):
-        lead = jt.CutoffLorentzian(gamma=gamma, width=lead_cfg["width"],
-                                   cutoff=lead_cfg["cutoff"])
+    sd, temp = lead_cfg["spectral_density"], lead_cfg["temperature"]
+
+    def level(eps=cfg["level"], gamma=sd["gamma"]):
+        lead = density({**sd, "gamma": gamma})
         return jt.Model([[eps]], (
-            jt.Reservoir(lead, temperature=lead_cfg["t_hot"], coupling=[1.0]),
-            jt.Reservoir(lead, temperature=lead_cfg["t_cold"], coupling=[1.0])))
+            jt.Reservoir(lead, temperature=temp["hot"], coupling=[1.0]),
+            jt.Reservoir(lead, temperature=temp["cold"], coupling=[1.0])))
 
     eps, n0 = axis(cfg["level_map"]["eps"]), axis(cfg["level_map"]["n0"])
     gam, dts = axis(cfg["coupling_map"]["gamma"]), axis(cfg["coupling_map"]["delta_t"])
-    t_cold = lead_cfg["t_cold"]
+    t_cold = temp["cold"]
     depth_a, dur_a = reversal_map(level, eps, times, n0[:, None, None],
-                                  method=jt.Continuum(tolerance=cfg["tolerance"]))
+                                  method=jt.Continuum(**cfg["method"]))
     temps = np.stack([t_cold + dts, np.full_like(dts, t_cold)], axis=-1)
-    method_b = jt.Continuum(tolerance=cfg["tolerance"],
+    method_b = jt.Continuum(**cfg["method"],
                             temperature_range=(0.9 * t_cold, float(t_cold + dts.max())))
     prep = np.stack([np.zeros((1, 1)), np.ones((1, 1))])[:, None]
     depth_b, dur_b = reversal_map(lambda g: level(gamma=g), gam, times, prep,
@@ -74,9 +77,9 @@ def main():
     plot_map(dts, gam, dur_b[:, 1] - dur_b[:, 0], ax=axes[1, 2], xlabel=lab_t, ylabel=lab_g,
              ylog=True, diverging=True, label="duration(1) − duration(0)  [ħ/energy]",
              title="(f) preparation effect, filled vs empty")
-    fig.suptitle(f"Transient heat reversal of a level (T$_{{hot}}$ = {lead_cfg['t_hot']:g}, "
-                 f"T$_{{cold}}$ = {t_cold:g}, W = {lead_cfg['width']:g}, γ = "
-                 f"{lead_cfg['gamma']:g} in (a–c); t ≤ {times[-1]:g}; J$^Q$ out of each lead; "
+    fig.suptitle(f"Transient heat reversal of a level (T$_{{hot}}$ = {temp['hot']:g}, "
+                 f"T$_{{cold}}$ = {t_cold:g}, W = {sd['width']:g}, γ = "
+                 f"{sd['gamma']:g} in (a–c); t ≤ {times[-1]:g}; J$^Q$ out of each lead; "
                  "reversal: J$^Q_{hot}$ < 0)", fontsize=10)
     fig.tight_layout()
     ds = xr.Dataset(

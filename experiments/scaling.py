@@ -23,7 +23,7 @@ DEFAULTS = {
     "sites": [1, 2, 3, 4, 6],
     "batch_sizes": [1, 8, 64, 512, 4096],
     "times": {"stop": 10.0, "num": 201},
-    "tolerance": 1e-6,
+    "method": {"tolerance": 1e-6},
     "repeat": 3,
 }
 
@@ -49,7 +49,7 @@ def main():
     run = Run("scaling", __doc__, DEFAULTS)
     cfg = run.config
     times = np.linspace(0.0, cfg["times"]["stop"], cfg["times"]["num"])
-    method = jt.Continuum(tolerance=cfg["tolerance"], temperature_range=(0.4, 2.2))
+    method = jt.Continuum(**cfg["method"], temperature_range=(0.4, 2.2))
     stage1, mem = [], []
     for n in cfg["sites"]:
         model = chain(n)

@@ -3,7 +3,7 @@
 Units ħ = k_B = 1. Currents are OUT OF each reservoir. C_ij = <a_j† a_i>.
 """
 
-from ._validation import enable_x64
+from ._validation import ToleranceWarning, enable_x64, readable_errors
 
 enable_x64()
 
@@ -158,6 +158,8 @@ __all__ = [
     "uphill_rate",
     "statistics",
     "thermodynamics",
+    "ToleranceWarning",
+    "readable_errors",
     # general quadratic systems (issue 9)
     "CovarianceState",
     "CutoffDrudeLorentz",

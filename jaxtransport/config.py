@@ -1,16 +1,23 @@
 """TOML configuration files: model, times, method and sweep sections (read with tomllib).
 
-Every table rejects unknown keys by name (listing the allowed ones). Example::
+One schema for ``jaxtransport sweep``, ``jaxtransport optimise`` and the experiments: the
+sections [model], [[reservoirs]], [times] and [method] and the reservoir selectors ``hot`` /
+``cold`` have the same names and meaning everywhere. Every table rejects unknown keys by name
+(listing the allowed ones), old spellings by a message naming the new key (``density`` ->
+``spectral_density``, ``reservoir`` -> ``hot``), and every value is type-checked by key (the
+message names the key, the value and the expected type; nothing is truncated: ``hot = 0.7``
+is an error, not reservoir 0). Example::
 
     [model]
     hamiltonian = [[0.3, 0.2], [0.2, -0.3]]   # real part; optional hamiltonian_imag
     statistics = "fermion"
 
     [[reservoirs]]
+    name = "hot"       # optional label
     temperature = 1.5
     chemical_potential = 0.0
     coupling = [1.0, 0.0]
-    density = { kind = "lorentzian", gamma = 0.5, width = 2.0, center = 0.0 }
+    spectral_density = { kind = "lorentzian", gamma = 0.5, width = 2.0, center = 0.0 }
     # or { kind = "cutoff_lorentzian", gamma = ..., width = ..., cutoff = ..., center = ... }
 
     [times]
@@ -18,20 +25,23 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
     num = 401          # start = 0.0 by default
 
     [method]
-    kind = "continuum" # tolerance = 1e-8; or kind = "discretised", n_modes, band, grid_scale,
-                       # band_warning
+    kind = "continuum" # tolerance = 1e-8, temperature_range, chemical_potential_range,
+                       # max_refinements, strict; or kind = "discretised", n_modes, band,
+                       # grid_scale, band_warning
 
     [sweep]
     kind = "grid"      # or "random" (num, seed, temperature_range, chemical_potential_range)
     observables = ["min_heat_current", "min_heat_current_time", "reversed_heat"]
     # also "conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5" (hot vs
     # cold) and "heat_cumulants" (of the hot reservoir, orders cumulant_orders)
-    hot = 0
+    hot = 0                      # reservoir index or name
     cold = 1                     # conductances: the reservoir compared with hot
     cumulant_orders = [2, 3, 4]
     currents_only = false        # true: currents-only stage 1 (large systems; no occupation)
     [sweep.cumulant_method]      # finite reservoirs for heat_cumulants (default: [method] if
     n_modes = 100                # it is discretised); also band, grid_scale, band_warning
+                                 # (or cumulant_method = "continuum" under [sweep]: the
+                                 # pole-sum leads themselves, jaxtransport.fcs_continuum)
     [sweep.temperature]          # reservoir index -> list of values or {start, stop, num}
     "0" = { start = 0.5, stop = 2.0, num = 16 }
     [sweep.initial_states]       # occupation vectors and/or random states
@@ -46,21 +56,28 @@ Every table rejects unknown keys by name (listing the allowed ones). Example::
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+# the sections shared by every TOML file of the project (sweep, optimise, experiments)
+COMMON = {
+    "model": {"hamiltonian", "hamiltonian_imag", "statistics"},
+    "reservoirs": {"name", "temperature", "chemical_potential", "coupling", "coupling_imag",
+                   "spectral_density"},
+    "spectral_density:lorentzian": {"kind", "gamma", "width", "center"},
+    "spectral_density:cutoff_lorentzian": {"kind", "gamma", "width", "cutoff", "center"},
+    "times": {"start", "stop", "num"},
+    "method:continuum": {"kind", "tolerance", "temperature_range", "chemical_potential_range",
+                         "max_refinements", "strict"},
+    "method:discretised": {"kind", "n_modes", "band", "grid_scale", "band_warning"},
+}
 _ALLOWED = {
     "": {"model", "reservoirs", "times", "method", "sweep", "run"},
-    "model": {"hamiltonian", "hamiltonian_imag", "statistics"},
-    "reservoirs": {"temperature", "chemical_potential", "coupling", "coupling_imag", "density"},
-    "density:lorentzian": {"kind", "gamma", "width", "center"},
-    "density:cutoff_lorentzian": {"kind", "gamma", "width", "cutoff", "center"},
-    "times": {"start", "stop", "num"},
-    "method:continuum": {"kind", "tolerance", "temperature_range", "chemical_potential_range"},
-    "method:discretised": {"kind", "n_modes", "band", "grid_scale", "band_warning"},
+    **COMMON,
     "sweep:grid": {"kind", "observables", "hot", "time_stride", "temperature",
                    "chemical_potential", "initial_states", "parameters", "cold",
                    "cumulant_orders", "cumulant_method", "currents_only"},
@@ -72,77 +89,293 @@ _ALLOWED = {
     "run": {"chunk_size", "memory_budget_mb"},
     "range": {"start", "stop", "num"},
 }
+# old spellings -> the key that replaced them (rejected with a message naming the new key)
+RENAMED = {"density": "spectral_density", "reservoir": "hot"}
+DENSITY_KINDS = ("lorentzian", "cutoff_lorentzian")
+_MISSING = object()
 
 
 class ConfigError(ValueError):
     """A configuration file is invalid (the message names the key and what is allowed)."""
 
 
-def _check_keys(table: dict, kind: str, where: str) -> None:
+def check_keys(table: dict, allowed, where: str) -> None:
+    """Unknown keys of ``table`` are an error naming them and the allowed keys; a renamed key
+    names its replacement."""
     if not isinstance(table, dict):
-        raise ConfigError(f"[{where}] must be a table, got {type(table).__name__}.")
-    unknown = sorted(set(table) - _ALLOWED[kind])
+        raise ConfigError(f"[{where}] must be a table, got {table!r} ({type(table).__name__}).")
+    allowed = set(allowed)
+    for old, new in RENAMED.items():
+        if old in table and old not in allowed and new in allowed:
+            raise ConfigError(f"[{where}] key {old!r} was renamed: write {new} = ... (the same "
+                              "names in sweep, optimise and experiment configs).")
+    unknown = sorted(set(table) - allowed)
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(map(repr, unknown))} in [{where}]; "
-                          f"allowed: {', '.join(sorted(_ALLOWED[kind]))}.")
+                          f"allowed: {', '.join(sorted(allowed))}.")
+
+
+def _check_keys(table: dict, kind: str, where: str) -> None:
+    check_keys(table, _ALLOWED[kind], where)
+
+
+# ---- typed values (the message names the key, the value and the expected type) ----------
+def _get(table, key, where, default):
+    if key in table:
+        return table[key]
+    if default is _MISSING:
+        raise ConfigError(f"[{where}] needs the key {key!r}.")
+    return default
+
+
+def _bad(where, key, value, expected):
+    return ConfigError(f"{where}.{key} must be {expected}, got {value!r} "
+                       f"({type(value).__name__}).")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def get_int(table, key, where, default=_MISSING, *, minimum=None):
+    """An integer (never a truncated float or a bool)."""
+    v = _get(table, key, where, default)
+    if v is default and default is not _MISSING:
+        return v
+    expected = "an integer" + ("" if minimum is None else f" >= {minimum}")
+    if not isinstance(v, int) or isinstance(v, bool) or (minimum is not None and v < minimum):
+        raise _bad(where, key, v, expected)
+    return v
+
+
+def get_float(table, key, where, default=_MISSING, *, positive=False, minimum=None):
+    """A finite real number (integers allowed), optionally > 0 or >= minimum."""
+    v = _get(table, key, where, default)
+    if v is default and default is not _MISSING:
+        return v
+    expected = "a finite number" + (" > 0" if positive else "") + (
+        "" if minimum is None else f" >= {minimum:g}")
+    if (not _is_number(v) or not math.isfinite(v) or (positive and v <= 0)
+            or (minimum is not None and v < minimum)):
+        raise _bad(where, key, v, expected)
+    return float(v)
+
+
+def get_floats(table, key, where, default=_MISSING, *, shape=None) -> np.ndarray:
+    """A (nested) list of finite numbers as a float array, optionally of ``shape``."""
+    v = _get(table, key, where, default)
+    if v is default and default is not _MISSING:
+        return v
+    expected = "a list of finite numbers" + ("" if shape is None else f" of shape {shape}")
+
+    def ok(x):
+        return all(ok(y) for y in x) if isinstance(x, list) else (
+            _is_number(x) and math.isfinite(x))
+    if not isinstance(v, list) or not ok(v):
+        raise _bad(where, key, v, expected)
+    try:
+        a = np.asarray(v, dtype=float)
+    except ValueError:  # ragged
+        raise _bad(where, key, v, expected + " (rectangular)") from None
+    if shape is not None and a.shape != tuple(shape):
+        raise ConfigError(f"{where}.{key} must have shape {tuple(shape)}, got {v!r} (shape "
+                          f"{a.shape}).")
+    return a
+
+
+def get_bool(table, key, where, default=_MISSING) -> bool:
+    v = _get(table, key, where, default)
+    if not isinstance(v, bool):
+        raise _bad(where, key, v, "true or false")
+    return v
+
+
+def get_choice(table, key, where, choices, default=_MISSING) -> str:
+    v = _get(table, key, where, default)
+    if v not in choices:
+        raise _bad(where, key, v, "one of " + ", ".join(map(repr, choices)))
+    return v
+
+
+def get_reservoir(table, key, where, names, default=_MISSING) -> int:
+    """A reservoir selector: an index in [0, M) or the ``name`` of a reservoir."""
+    v = _get(table, key, where, default)
+    if isinstance(v, str):
+        if v not in names:
+            raise _bad(where, key, v, f"a reservoir index or one of the names {names}")
+        return names.index(v)
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(names):
+        raise _bad(where, key, v, f"a reservoir index in [0, {len(names)}) or one of the "
+                                  f"names {names}")
+    return v
+
+
+def reservoir_names(cfg: dict) -> list[str]:
+    return [str(r.get("name", f"r{k}")) if isinstance(r, dict) else f"r{k}"
+            for k, r in enumerate(cfg.get("reservoirs", []))]
 
 
 def load(path) -> tuple[dict, str]:
     """Parse and validate a TOML file; returns (config dict, its text)."""
-    text = Path(path).read_text()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found.")
+    return loads(path.read_text(), str(path)), path.read_text()
+
+
+def loads(text: str, where: str = "config") -> dict:
+    """Parse and validate TOML text."""
     try:
         cfg = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+        raise ConfigError(f"{where}: not valid TOML: {err}") from None
     validate(cfg)
-    return cfg, text
+    return cfg
 
 
-def validate(cfg: dict) -> None:
-    _check_keys(cfg, "", "top level")
+def validate_common(cfg: dict) -> None:
+    """The shared sections: [model], [[reservoirs]], [times], [method] (keys and types)."""
     for need in ("model", "reservoirs", "times"):
         if need not in cfg:
             raise ConfigError(f"missing [{need}] section.")
-    _check_keys(cfg["model"], "model", "model")
+    check_keys(cfg["model"], COMMON["model"], "model")
+    h = get_floats(cfg["model"], "hamiltonian", "model")
+    if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:
+        raise ConfigError(f"model.hamiltonian must be a square n x n matrix, got shape "
+                          f"{h.shape}.")
+    n = h.shape[0]
+    if "hamiltonian_imag" in cfg["model"]:
+        get_floats(cfg["model"], "hamiltonian_imag", "model", shape=(n, n))
+    get_choice(cfg["model"], "statistics", "model", ("fermion", "boson"), "fermion")
     if not isinstance(cfg["reservoirs"], list) or not cfg["reservoirs"]:
         raise ConfigError("[[reservoirs]] must be a non-empty array of tables.")
     for i, r in enumerate(cfg["reservoirs"]):
-        _check_keys(r, "reservoirs", f"reservoirs[{i}]")
-        dens = r.get("density")
-        if not isinstance(dens, dict) or dens.get("kind") not in ("lorentzian",
-                                                                  "cutoff_lorentzian"):
-            raise ConfigError(f"reservoirs[{i}].density must be a table with kind = "
-                              "'lorentzian' or 'cutoff_lorentzian'.")
-        _check_keys(dens, f"density:{dens['kind']}", f"reservoirs[{i}].density")
-    _check_keys(cfg["times"], "times", "times")
-    method = cfg.get("method", {"kind": "continuum"})
-    if method.get("kind", "continuum") not in ("continuum", "discretised"):
-        raise ConfigError("[method] kind must be 'continuum' or 'discretised', got "
-                          f"{method.get('kind')!r}.")
-    _check_keys(method, f"method:{method.get('kind', 'continuum')}", "method")
+        where = f"reservoirs[{i}]"
+        check_keys(r, COMMON["reservoirs"], where)
+        if "name" in r and not isinstance(r["name"], str):
+            raise _bad(where, "name", r["name"], "a string")
+        get_float(r, "temperature", where, positive=True)
+        get_float(r, "chemical_potential", where, 0.0)
+        get_floats(r, "coupling", where, shape=(n,))
+        if "coupling_imag" in r:
+            get_floats(r, "coupling_imag", where, shape=(n,))
+        dens = _get(r, "spectral_density", where, _MISSING)
+        dw = f"{where}.spectral_density"
+        if not isinstance(dens, dict):
+            raise _bad(where, "spectral_density", dens, "a table { kind = ..., ... }")
+        kind = get_choice(dens, "kind", dw, DENSITY_KINDS, "lorentzian")
+        check_keys(dens, COMMON[f"spectral_density:{kind}"], dw)
+        for k in ("gamma", "width") + (("cutoff",) if kind == "cutoff_lorentzian" else ()):
+            get_float(dens, k, dw, positive=k != "gamma", minimum=0.0 if k == "gamma" else None)
+        get_float(dens, "center", dw, 0.0)
+    t = cfg["times"]
+    check_keys(t, COMMON["times"], "times")
+    start = get_float(t, "start", "times", 0.0, minimum=0.0)
+    stop = get_float(t, "stop", "times")
+    get_int(t, "num", "times", minimum=2)
+    if not stop > start:
+        raise ConfigError(f"times.stop must be > times.start, got stop = {stop!r}, start = "
+                          f"{start!r}.")
+    method = cfg.get("method", {})
+    if not isinstance(method, dict):
+        raise ConfigError(f"[method] must be a table, got {method!r}.")
+    kind = get_choice(method, "kind", "method", ("continuum", "discretised"), "continuum")
+    check_keys(method, COMMON[f"method:{kind}"], "method")
+    if kind == "continuum":
+        get_float(method, "tolerance", "method", 1e-8, positive=True)
+        get_int(method, "max_refinements", "method", 2, minimum=0)
+        get_bool(method, "strict", "method", False)
+        for k in ("temperature_range", "chemical_potential_range"):
+            if k in method:
+                get_floats(method, k, "method", shape=(2,))
+    else:
+        _discretised_keys(method, "method")
+
+
+def _discretised_keys(table, where):
+    get_int(table, "n_modes", where, minimum=1)
+    if "band" in table:
+        get_float(table, "band", where, positive=True)
+    if "grid_scale" in table:
+        get_float(table, "grid_scale", where, positive=True)
+    if "band_warning" in table:
+        get_float(table, "band_warning", where, positive=True)
+
+
+def validate(cfg: dict) -> None:
+    """Keys and value types of a sweep config (shared sections + [sweep] and [run])."""
+    _check_keys(cfg, "", "top level")
+    validate_common(cfg)
+    names = reservoir_names(cfg)
     if "sweep" in cfg:
         sw = cfg["sweep"]
-        kind = sw.get("kind", "grid")
-        if kind not in ("grid", "random"):
-            raise ConfigError(f"[sweep] kind must be 'grid' or 'random', got {kind!r}.")
+        if not isinstance(sw, dict):
+            raise ConfigError(f"[sweep] must be a table, got {sw!r}.")
+        kind = get_choice(sw, "kind", "sweep", ("grid", "random"), "grid")
         _check_keys(sw, f"sweep:{kind}", "sweep")
+        if "observables" in sw:
+            obs = sw["observables"]
+            if not isinstance(obs, list) or not all(isinstance(o, str) for o in obs):
+                raise _bad("sweep", "observables", obs, "a list of observable names")
+        get_reservoir(sw, "hot", "sweep", names, 0)
+        if "cold" in sw:
+            get_reservoir(sw, "cold", "sweep", names)
+        get_int(sw, "time_stride", "sweep", 1, minimum=1)
+        if "cumulant_orders" in sw:
+            v = sw["cumulant_orders"]
+            if not isinstance(v, list) or not all(isinstance(k, int) and not isinstance(k, bool)
+                                                  and k >= 1 for k in v):
+                raise _bad("sweep", "cumulant_orders", v, "a list of integers >= 1")
+        get_bool(sw, "currents_only", "sweep", False)
+        if kind == "random":
+            get_int(sw, "num", "sweep", 1000, minimum=1)
+            get_int(sw, "seed", "sweep", 0)
+            for k in ("temperature_range", "chemical_potential_range"):
+                if k in sw:
+                    get_floats(sw, k, "sweep", shape=(len(names), 2))
+        for axis in ("temperature", "chemical_potential", "parameters"):
+            table = sw.get(axis, {})
+            if not isinstance(table, dict):
+                raise _bad("sweep", axis, table, "a table of axis values")
+            for k, v in table.items():
+                if axis != "parameters":
+                    _axis_key(k, names, axis)
+                _values(v, f"sweep.{axis}.{k}")
         if "initial_states" in sw:
-            _check_keys(sw["initial_states"], "initial_states", "sweep.initial_states")
-        if "cumulant_method" in sw:
+            st = sw["initial_states"]
+            _check_keys(st, "initial_states", "sweep.initial_states")
+            if "occupations" in st:
+                get_floats(st, "occupations", "sweep.initial_states")
+            get_int(st, "random", "sweep.initial_states", 0, minimum=0)
+            get_int(st, "seed", "sweep.initial_states", 0)
+        if "cumulant_method" in sw and sw["cumulant_method"] != "continuum":
             _check_keys(sw["cumulant_method"], "cumulant_method", "sweep.cumulant_method")
+            _discretised_keys(sw["cumulant_method"], "sweep.cumulant_method")
     if "run" in cfg:
         _check_keys(cfg["run"], "run", "run")
+        get_int(cfg["run"], "chunk_size", "run", None, minimum=1)
+        get_float(cfg["run"], "memory_budget_mb", "run", 2000.0, positive=True)
 
 
 def _values(v, where):
+    """Axis values: a list of numbers or a {start, stop, num} range (num >= 1 integer)."""
     if isinstance(v, dict):
         _check_keys(v, "range", where)
-        try:
-            return np.linspace(float(v["start"]), float(v["stop"]), int(v["num"]))
-        except KeyError as err:
-            raise ConfigError(f"[{where}] range needs start, stop and num (missing "
-                              f"{err}).") from None
-    return np.atleast_1d(np.asarray(v, dtype=float))
+        start = get_float(v, "start", where)
+        stop = get_float(v, "stop", where)
+        return np.linspace(start, stop, get_int(v, "num", where, minimum=1))
+    if _is_number(v):
+        v = [v]
+    key = where.rsplit(".", 1)
+    return get_floats({key[-1]: v}, key[-1], key[0])
+
+
+def build_density(d: dict):
+    import jaxtransport as jt
+
+    d = dict(d)
+    kind = d.pop("kind", "lorentzian")
+    return jt.Lorentzian(**d) if kind == "lorentzian" else jt.CutoffLorentzian(**d)
 
 
 def build_model(cfg: dict):
@@ -155,24 +388,19 @@ def build_model(cfg: dict):
         h = h + 1j * np.asarray(m["hamiltonian_imag"], dtype=float)
     res = []
     for r in cfg["reservoirs"]:
-        d = dict(r["density"])
-        kind = d.pop("kind")
-        dens = jt.Lorentzian(**d) if kind == "lorentzian" else jt.CutoffLorentzian(**d)
         v = np.asarray(r["coupling"], dtype=complex)
         if "coupling_imag" in r:
             v = v + 1j * np.asarray(r["coupling_imag"], dtype=float)
-        res.append(jt.Reservoir(dens, temperature=r["temperature"],
+        res.append(jt.Reservoir(build_density(r["spectral_density"]),
+                                temperature=r["temperature"],
                                 chemical_potential=r.get("chemical_potential", 0.0),
-                                coupling=v))
+                                coupling=v, name=r.get("name")))
     return jt.Model(h, tuple(res), statistics=m.get("statistics", "fermion"))
 
 
 def build_times(cfg: dict) -> np.ndarray:
     t = cfg["times"]
-    try:
-        return np.linspace(float(t.get("start", 0.0)), float(t["stop"]), int(t["num"]))
-    except KeyError as err:
-        raise ConfigError(f"[times] needs stop and num (missing {err}).") from None
+    return np.linspace(float(t.get("start", 0.0)), float(t["stop"]), int(t["num"]))
 
 
 def build_method(cfg: dict):
@@ -221,6 +449,12 @@ def _flag(value, name):
     return value
 
 
+def _axis_key(k, names, axis):
+    """A [sweep.temperature] / [sweep.chemical_potential] key: a reservoir index or name."""
+    return get_reservoir({str(k): int(k) if str(k).isdigit() else str(k)}, str(k),
+                         f"sweep.{axis}", names)
+
+
 def build_sweep(cfg: dict):
     """A ``jt.sweep.Sweep`` from the whole config."""
     from .sweep import DEFAULT_OBSERVABLES, Sweep, random_states
@@ -232,11 +466,14 @@ def build_sweep(cfg: dict):
     from .response.discretised import Discretised
     from .sweep.spec import DEFAULT_CUMULANT_ORDERS
 
+    names = reservoir_names(cfg)
     common = dict(observables=tuple(sw.get("observables", DEFAULT_OBSERVABLES)),
-                  hot=int(sw.get("hot", 0)), time_stride=int(sw.get("time_stride", 1)),
-                  method=method, cold=None if "cold" not in sw else int(sw["cold"]),
+                  hot=get_reservoir(sw, "hot", "sweep", names, 0),
+                  time_stride=int(sw.get("time_stride", 1)), method=method,
+                  cold=None if "cold" not in sw else get_reservoir(sw, "cold", "sweep", names),
                   cumulant_orders=tuple(sw.get("cumulant_orders", DEFAULT_CUMULANT_ORDERS)),
-                  cumulant_method=(Discretised(**sw["cumulant_method"])
+                  cumulant_method=("continuum" if sw.get("cumulant_method") == "continuum"
+                                   else Discretised(**sw["cumulant_method"])
                                    if "cumulant_method" in sw else None),
                   currents_only=_flag(sw.get("currents_only", False), "sweep.currents_only"))
     if sw.get("kind", "grid") == "random":
@@ -244,9 +481,9 @@ def build_sweep(cfg: dict):
                             temperature_range=sw.get("temperature_range"),
                             chemical_potential_range=sw.get("chemical_potential_range"),
                             **common)
-    temps = {int(k): _values(v, f"sweep.temperature.{k}")
+    temps = {_axis_key(k, names, "temperature"): _values(v, f"sweep.temperature.{k}")
              for k, v in sw.get("temperature", {}).items()}
-    mus = {int(k): _values(v, f"sweep.chemical_potential.{k}")
+    mus = {_axis_key(k, names, "chemical_potential"): _values(v, f"sweep.chemical_potential.{k}")
            for k, v in sw.get("chemical_potential", {}).items()}
     states = None
     st = sw.get("initial_states")

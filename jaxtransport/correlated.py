@@ -30,6 +30,17 @@ class StationaryState(eqx.Module):
     bound state) and ``jt.Discretised`` (finite modes: the joint Gibbs state of the premodel's
     full single-particle Hamiltonian; all reservoirs at one T and μ; fermions or bosons).
     Every first moment stays linear in the reservoir occupations (stage 2 sweeps T and μ).
+    Units ħ = k_B = 1; the solution's currents are out of each reservoir and its coupling
+    energies ⟨H_I^α⟩ are non-zero at t = 0 (energy stored in the correlations).
+
+    Examples:
+        >>> import jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=1.0, width=2.0)
+        >>> pre = jt.Model([[0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> post = jt.Model([[-0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> sol = jt.solve(post, jt.StationaryState(pre), [0.0, 1.0])
+        >>> bool(sol.coupling_energy[0, 0] < 0)
+        True
     """
 
     premodel: Model

@@ -34,17 +34,15 @@ def _reservoirs(jt, n):
     lead = jt.Lorentzian(**LEAD)
     hot_v, cold_v = np.zeros(n), np.zeros(n)
     hot_v[0], cold_v[-1] = 1.0, 1.0
-    return (jt.Reservoir(lead, temperature=T_HOT, coupling=hot_v),
-            jt.Reservoir(lead, temperature=T_COLD, coupling=cold_v))
+    return (jt.Reservoir(lead, temperature=T_HOT, coupling=hot_v, name="hot"),
+            jt.Reservoir(lead, temperature=T_COLD, coupling=cold_v, name="cold"))
 
 
 def single_level_model():
     """One level at ε = 1 coupled to the hot and the cold lead (same coupling)."""
     import jaxtransport as jt
 
-    lead = jt.Lorentzian(**LEAD)
-    return jt.Model([[1.0]], (jt.Reservoir(lead, temperature=T_HOT, coupling=[1.0]),
-                              jt.Reservoir(lead, temperature=T_COLD, coupling=[1.0])))
+    return jt.Model([[1.0]], _reservoirs(jt, 1))
 
 
 def two_site_model():
@@ -153,9 +151,9 @@ def demo(out: Path, t_max: float = 10.0, n_times: int = 201) -> int:
          f"t in [0, {t_max:g}] ({n_times} times)")
     # grid graded towards t = 0 (J ~ t ln t there) so that the entropy production is accurate
     times = t_max * np.linspace(0.0, 1.0, n_times) ** 1.5
-    names = ["hot", "cold"]
     results = []
     for name, model, c0, desc in examples():
+        names = model.reservoir_names  # Reservoir(..., name="hot") labels every output
         _log(f"[{name}] {desc}")
         tic = time.perf_counter()
         resp = jt.response(model, times, method=jt.Pade())
@@ -192,7 +190,7 @@ def demo(out: Path, t_max: float = 10.0, n_times: int = 201) -> int:
     tic = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     png = out / "demo_uphill.png"
-    _figure(results, names).savefig(png, dpi=120)
+    _figure(results, names).savefig(png, dpi=120)  # the same names for every example
     import xarray as xr
 
     nc = out / "demo_results.nc"

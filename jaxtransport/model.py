@@ -32,6 +32,15 @@ class ReservoirSet(eqx.Module):
         """(M,) reservoir chemical potentials (x–x reservoirs: 0)."""
         return jnp.stack([r.chemical_potential for r in self.reservoirs])
 
+    @property
+    def reservoir_names(self) -> list[str]:
+        """Labels of the reservoirs (dimensionless): each ``Reservoir(..., name=...)``, else
+        ``"r<index>"``; distinct names required."""
+        names = [getattr(r, "name", None) or f"r{k}" for k, r in enumerate(self.reservoirs)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"reservoir names must be distinct, got {names}.")
+        return names
+
 
 class Model(ReservoirSet):
     """A number-conserving quadratic system coupled to thermal reservoirs.

@@ -45,6 +45,8 @@ class Reservoir(eqx.Module):
     - ``temperature``: T > 0 (energy units, k_B = 1).
     - ``chemical_potential``: μ (energy units), default 0.
     - ``coupling``: complex vector of length n (system modes), v_i = coupling to mode i.
+    - ``name``: optional label (e.g. ``"hot"``), used as the reservoir coordinate of the
+      outputs (``Model.reservoir_names``: sweep stores, the demo, ``jaxtransport optimise``).
 
     Temperatures, chemical potentials, couplings and spectral parameters are array leaves:
     changing their values never recompiles and ``jax.grad`` reaches them.
@@ -53,6 +55,7 @@ class Reservoir(eqx.Module):
     terms: tuple[tuple[AbstractSpectralDensity, Array], ...]
     temperature: Array
     chemical_potential: Array
+    name: str | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -62,6 +65,7 @@ class Reservoir(eqx.Module):
         coupling: ArrayLike | None = None,
         *,
         terms: Sequence[tuple[AbstractSpectralDensity, ArrayLike]] | None = None,
+        name: str | None = None,
     ):
         if terms is None:
             if spectral_density is None or coupling is None:
@@ -98,6 +102,10 @@ class Reservoir(eqx.Module):
         self.chemical_potential = as_float_array(chemical_potential, "chemical_potential", ndim=0)
         check_positive(self.temperature, "Reservoir temperature")
         check_finite(self.chemical_potential, "Reservoir chemical_potential")
+        if name is not None and not (isinstance(name, str) and name.strip()):
+            raise ValueError(f"Reservoir name must be a non-empty string (a label such as "
+                             f"'hot'), got {name!r}.")
+        self.name = name
 
     @property
     def n_modes(self) -> int:

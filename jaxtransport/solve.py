@@ -142,8 +142,10 @@ def response(model, times, method=None, observables: str | None = None,
     time; energy and heat in energy per time) and C_ij = <a_j† a_i>. Raises ``ValueError`` for
     invalid input or an impossible forced combination (naming the method, the missing feature
     and an alternative)."""
+    from ._validation import require_x64
     from .response.base import response as _response
 
+    require_x64("jt.response")
     if initial is not None:
         return _stationary_response(model, times, method, observables, tolerance, initial)
     observables = _resolve_observables(model, observables)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from ._validation import check_hermitian, check_positive, is_concrete
+from ._validation import check_correlation, check_hermitian, check_positive, is_concrete
 from .reservoir import check_statistics, occupation
 
 
@@ -28,16 +28,7 @@ class GaussianState(eqx.Module):
         if c.ndim < 2 or c.shape[-1] != c.shape[-2]:
             raise ValueError(f"correlation must be (..., n, n) square, got shape {c.shape}.")
         if is_concrete(c):
-            a = np.asarray(c).reshape((-1,) + c.shape[-2:])
-            for m in a:
-                check_hermitian(m, "GaussianState correlation", atol=atol)
-                ev = np.linalg.eigvalsh(m)
-                if ev.min() < -atol or (self.statistics == "fermion" and ev.max() > 1 + atol):
-                    allowed = "[0, 1]" if self.statistics == "fermion" else "[0, inf)"
-                    raise ValueError(
-                        f"GaussianState correlation eigenvalues must lie in {allowed} for "
-                        f"{self.statistics}s, got range [{ev.min():.6g}, {ev.max():.6g}]."
-                    )
+            check_correlation(c, self.statistics, atol=atol, name="GaussianState correlation")
         self.correlation = c
 
     @property

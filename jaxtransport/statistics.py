@@ -399,9 +399,14 @@ def _cumulants_jit(modes, c0, f, w, times, direction, order, time_derivative, me
 def cumulants(
     modes: FiniteModes, times, state, temperature=None, chemical_potential=None,
     quantity: str = "heat", reservoir: int = 0, order: int = 4, time_derivative: bool = False,
-    method: str = "series",
+    method: str = "series", **continuum,
 ) -> Array:
     r"""Cumulants κ_1 … κ_order of q_α(t) taken out of ``reservoir`` (TPM), (..., T, order).
+
+    ``modes`` is a ``FiniteModes`` (finite reservoirs, below) **or a continuous ``jt.Model``**
+    with pole-sum fermionic reservoirs: then no discretisation is involved
+    (``jaxtransport.fcs_continuum.cumulants``; ``continuum`` keywords such as ``n_pade``,
+    ``error_estimate`` go there).
 
     ``state`` (..., n, n), ``temperature``/``chemical_potential`` (..., M): leading batch axes
     broadcast (one compiled program; the propagator is shared by the whole batch).
@@ -425,6 +430,12 @@ def cumulants(
     for ``"particles"`` dimensionless; ``times`` in 1/h. Sign: q_α is counted **out of** the
     reservoir (κ_1 > 0 when heat leaves it), the convention of every current of jaxtransport.
     """
+    if not isinstance(modes, FiniteModes):
+        return _continuum("cumulants", modes, time_derivative, method, times, state, temperature,
+                          chemical_potential, quantity=quantity, reservoir=reservoir,
+                          order=order, **continuum)
+    if continuum:
+        raise ValueError(f"unknown keywords for FiniteModes: {sorted(continuum)}.")
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
     if not (isinstance(order, int) and order >= 1):
         raise ValueError(f"order must be an integer >= 1, got {order!r}.")
@@ -512,9 +523,19 @@ def _joint_jit(modes, c0, f, w, times, order):
     return _batched(single, c0, f, w)
 
 
+def _continuum(name, model, time_derivative, method, *args, **kwargs):
+    """Continuous reservoirs: ``jaxtransport.fcs_continuum`` (no discretisation)."""
+    from . import fcs_continuum
+
+    if time_derivative or method != "series":
+        raise ValueError("for a continuous model, time_derivative and method are not "
+                         "available (cumulants are returned on the time grid).")
+    return getattr(fcs_continuum, name)(model, *args, **kwargs)
+
+
 def joint_cumulants(
     modes: FiniteModes, times, state, temperature=None, chemical_potential=None,
-    quantity: str = "heat", order: int = 2,
+    quantity: str = "heat", order: int = 2, **continuum,
 ) -> Array:
     r"""All joint cumulants of order ``order`` of (q_1, …, q_M) taken out of the reservoirs.
 
@@ -526,6 +547,10 @@ def joint_cumulants(
     Units as in ``cumulants`` (energy^order for heat and energy, dimensionless for particles);
     counted out of each reservoir.
     """
+    if not isinstance(modes, FiniteModes):  # continuous reservoirs (orders 1 and 2)
+        return _continuum("joint_cumulants", modes, False, "series", times, state,
+                          temperature, chemical_potential, quantity=quantity, order=order,
+                          **continuum)
     t, c0, f, mu = _prepare(modes, times, state, temperature, chemical_potential)
     if not (isinstance(order, int) and order >= 1):
         raise ValueError(f"order must be an integer >= 1, got {order!r}.")

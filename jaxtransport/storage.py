@@ -4,20 +4,32 @@ Layout of ``PATH`` (a Zarr group): one array per sweep axis (its coordinate), ``
 ``reservoir``, ``mode`` (and ``cumulant_order`` when heat cumulants are kept); one array
 per observable with dims (sweep axes…, extra…) chunked along the leading sweep axis only
 (one store chunk = one computed chunk, so writers never share a chunk file); ``status``
-(int8: −1 not computed, 0 ok, 1 non-finite, 2 model failed).
-Attributes: the resolved config (TOML text), a fingerprint of the sweep, versions, device,
-units and sign conventions.
+(int8: −1 not computed, 0 ok, 1 non-finite, 2 model failed, 3 (T, μ) outside the range the
+method was refined for). Attributes: the resolved config (TOML text), a fingerprint of the
+sweep, the rows per chunk, versions, device, units and sign conventions.
 
-Beside it, ``PATH.progress/`` holds one marker file per finished chunk, written atomically
-(temp file + ``os.replace``) *after* the chunk's data: a chunk without a marker is recomputed
-on ``resume`` (a crash loses at most the chunk in flight and never leaves a torn chunk marked
-done). ``template.ready`` marks a complete template (other processes wait for it).
+Integrity:
+
+- The template is written to ``PATH.partial-<pid>`` and renamed to ``PATH`` when complete
+  (atomic): a store killed while creating it leaves no ``PATH`` (a later run starts afresh
+  and removes the partial copy); a store without its fingerprint is refused with a message.
+- The chunk boundaries are the store's (``rows_per_chunk``, fixed at creation): resuming with
+  another chunk size uses the store's and says so.
+- Beside it, ``PATH.progress/`` holds one marker file per finished chunk, written atomically
+  (temp file + ``os.replace``) *after* the chunk's data, recording its rows and the SHA-256 of
+  every variable's bytes. ``resume`` and ``jaxtransport sweep verify PATH`` re-read every
+  marked chunk: a missing, truncated or altered chunk (or marker) is named, reset to
+  "not computed" (status −1) and recomputed.
+- NetCDF export and the summary run only on a complete, verified store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +43,16 @@ def open_store(path):
     import xarray as xr
 
     return xr.open_zarr(str(path), consolidated=False)
+
+
+class StoreError(ValueError):
+    """A sweep store cannot be used as asked (the message says why and what to do)."""
+
+
+def _digest(arrays) -> dict:
+    """SHA-256 of each named array's bytes (float64 / int8, C order)."""
+    return {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+            for k, v in sorted(arrays.items())}
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -68,7 +90,7 @@ def fingerprint(spec) -> str:
 
 
 class SweepStore:
-    """The Zarr store of one sweep (template, region writes, markers, resume)."""
+    """The Zarr store of one sweep (template, region writes, markers, verification)."""
 
     def __init__(self, path, spec, rows: int, config_text: str = ""):
         self.path = Path(path)
@@ -77,12 +99,19 @@ class SweepStore:
         self.rows = rows
         self.config_text = config_text
         self.fp = fingerprint(spec)
+        self.notes: list[str] = []  # what opening the store changed or found (for reports)
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.spec.shape[0] // self.rows)
 
     # -- template ---------------------------------------------------------------------------
-    def open_or_create(self, *, resume: bool, create: bool) -> None:
+    def open_or_create(self, *, resume: bool, create: bool, wait: float = 600.0) -> None:
+        """Create the template (``create``: process 0) or open an existing store (``resume``),
+        refusing a store of another sweep or one whose creation was interrupted. Processes
+        that do not create wait up to ``wait`` seconds for the template, then raise."""
         import zarr
 
-        ready = self.progress / "template.ready"
         if self.path.exists():
             if not resume and create:
                 raise FileExistsError(
@@ -90,16 +119,35 @@ class SweepStore:
                     "choose a new path.")
         elif create:
             self._create_template()
-        deadline = time.time() + 600
-        while not ready.exists():  # another process is writing the template
-            if time.time() > deadline:
-                raise TimeoutError(f"no complete template at {self.path} after 600 s.")
-            time.sleep(0.2)
+        else:
+            deadline = time.time() + wait
+            if wait > 0:
+                print(f"waiting up to {wait:g} s for process 0 to create the sweep template at "
+                      f"{self.path}", file=sys.stderr, flush=True)
+            while not self.path.exists():  # process 0 is writing the template
+                if time.time() > deadline:
+                    raise StoreError(
+                        f"no sweep template appeared at {self.path} within {wait:g} s: process "
+                        "0 (which creates it) has not run or was killed. Start process 0 "
+                        "(or rerun with --resume), then this process.")
+                time.sleep(0.2)
         group = zarr.open_group(str(self.path), mode="r")
-        if group.attrs.get("fingerprint") != self.fp:
-            raise ValueError(
+        fp = group.attrs.get("fingerprint")
+        if fp is None:
+            raise StoreError(
+                f"{self.path} is not a complete sweep store (no fingerprint: its creation "
+                "was interrupted, or it is not a jaxtransport store). Delete it (and "
+                f"{self.progress.name}) and run again.")
+        if fp != self.fp:
+            raise StoreError(
                 f"{self.path} holds a different sweep (its fingerprint differs from this "
                 "configuration): refusing to mix results. Use a new path.")
+        rows = int(group.attrs.get("rows_per_chunk", self.rows))
+        if rows != self.rows:
+            self.notes.append(
+                f"the store's chunks hold {rows} leading rows each (requested {self.rows}); "
+                "using the store's chunk boundaries")
+            self.rows = rows
 
     def _create_template(self) -> None:
         import jax
@@ -108,21 +156,27 @@ class SweepStore:
         from . import __version__
 
         spec = self.spec
-        self.progress.mkdir(parents=True, exist_ok=True)
-        group = zarr.open_group(str(self.path), mode="w-")
+        for old in self.path.parent.glob(f"{self.path.name}.partial-*"):
+            shutil.rmtree(old, ignore_errors=True)  # left by a run killed while creating
+        if self.progress.exists():  # markers of an earlier, vanished store mean nothing
+            shutil.rmtree(self.progress)
+        tmp_path = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
+        group = zarr.open_group(str(tmp_path), mode="w-")
         dims = tuple(a.name for a in spec.axes)
         for a in spec.axes:
             arr = group.create_array(a.name, shape=a.values.shape, dtype=a.values.dtype,
                                      dimension_names=(a.name,))
             arr[:] = a.values
-        coords = {"time": spec.stored_times, "reservoir": np.arange(spec.model.n_reservoirs),
+        coords = {"time": spec.stored_times,
+                  "reservoir": np.asarray(spec.model.reservoir_names, dtype=str),
                   "mode": np.arange(spec.model.n_modes)}
         if "heat_cumulants" in spec.observables:
             coords["cumulant_order"] = np.asarray(spec.cumulant_orders, dtype=np.int64)
         for name, val in coords.items():
-            arr = group.create_array(name, shape=val.shape, dtype=val.dtype,
+            text = val.dtype.kind == "U"  # variable-length UTF-8 (has a Zarr v3 spec)
+            arr = group.create_array(name, shape=val.shape, dtype=str if text else val.dtype,
                                      dimension_names=(name,))
-            arr[:] = val
+            arr[:] = val.astype(object) if text else val
         shape = spec.shape
         lead_chunks = (self.rows,) + shape[1:]
         for name, (extra_dims, extra_shape) in spec.variables().items():
@@ -147,7 +201,9 @@ class SweepStore:
             "units": "hbar = k_B = 1; energies and rates in the units of the Hamiltonian",
             "sign_convention": "currents OUT OF each reservoir; reversed_heat = heat INTO the "
                                "hot reservoir, integral of max(-J^Q_hot, 0) dt",
-            "status_codes": "-1 not computed, 0 ok, 1 non-finite, 2 model failed",
+            "status_codes": "-1 not computed, 0 ok, 1 non-finite, 2 model failed, 3 temperature "
+                            "or chemical potential outside the range the method was refined "
+                            "for",
         })
         if spec.cold is not None:
             group.attrs["conductances"] = (
@@ -161,6 +217,8 @@ class SweepStore:
                 f"{spec.cumulant_method!r} (jaxtransport.statistics.cumulants)")
         if self.config_text:
             _atomic_write(Path(str(self.path) + ".config.toml"), self.config_text)
+        self.progress.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp_path, self.path)  # atomic: PATH exists only as a complete template
         _atomic_write(self.progress / "template.ready", self.fp)
 
     def _write_inputs(self, group) -> None:
@@ -207,20 +265,75 @@ class SweepStore:
     def is_done(self, c: int) -> bool:
         return self._marker(c).exists()
 
+    def _rows(self, c: int) -> tuple[int, int]:
+        r0 = c * self.rows
+        return r0, min(self.spec.shape[0], r0 + self.rows)
+
     def write_chunk(self, c: int, out: dict, status: np.ndarray) -> None:
-        """Region write of chunk ``c`` (leading rows), then its marker."""
+        """Region write of chunk ``c`` (leading rows), then its marker with the checksums."""
         import zarr
 
         spec = self.spec
         group = zarr.open_group(str(self.path), mode="r+")
-        r0 = c * self.rows
-        r1 = min(spec.shape[0], r0 + self.rows)
+        r0, r1 = self._rows(c)
         lead = (r1 - r0,) + spec.shape[1:]
-        for name, (_, extra_shape) in spec.variables().items():
-            group[name][r0:r1] = np.asarray(out[name], dtype=np.float64).reshape(
-                lead + extra_shape)
-        group["status"][r0:r1] = np.asarray(status, dtype=np.int8).reshape(lead)
-        _atomic_write(self._marker(c), f"{r0} {r1}\n")
+        data = {name: np.asarray(out[name], dtype=np.float64).reshape(lead + extra_shape)
+                for name, (_, extra_shape) in spec.variables().items()}
+        data["status"] = np.asarray(status, dtype=np.int8).reshape(lead)
+        for name, val in data.items():
+            group[name][r0:r1] = val
+        _atomic_write(self._marker(c), json.dumps({"rows": [r0, r1], "sha256": _digest(data)}))
+
+    def _reset_chunk(self, group, c: int) -> None:
+        """Overwrite chunk ``c`` with "not computed" (NaN, status −1) and drop its marker."""
+        r0, r1 = self._rows(c)
+        lead = (r1 - r0,) + self.spec.shape[1:]
+        for name, (_, extra_shape) in self.spec.variables().items():
+            group[name][r0:r1] = np.full(lead + extra_shape, np.nan)
+        group["status"][r0:r1] = np.full(lead, -1, np.int8)
+        self._marker(c).unlink(missing_ok=True)
+
+    def check_chunk(self, group, c: int) -> str | None:
+        """None if chunk ``c``'s data match its marker, else what is wrong."""
+        try:
+            rec = json.loads(self._marker(c).read_text())
+            rows, sums = rec["rows"], rec["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return "its completion marker is unreadable (written by an older version?)"
+        if list(rows) != list(self._rows(c)):
+            return f"its marker covers rows {rows}, not {list(self._rows(c))}"
+        r0, r1 = self._rows(c)
+        names = [*self.spec.variables(), "status"]
+        try:
+            got = _digest({k: np.asarray(group[k][r0:r1]) for k in names})
+        except Exception as err:  # noqa: BLE001 - any decoding failure means damage
+            return f"its data cannot be read ({type(err).__name__}: {err})"
+        bad = [k for k in names if got.get(k) != sums.get(k)]
+        if bad:
+            return f"checksum mismatch in {', '.join(bad)} (missing, truncated or altered)"
+        return None
+
+    def verify(self, *, repair: bool = True) -> dict[int, str]:
+        """Re-read every chunk marked done and compare with its checksums; returns
+        {chunk: what is wrong}. With ``repair``, damaged chunks are reset to "not computed"
+        (status −1, marker removed) so that a resume recomputes them."""
+        import zarr
+
+        group = zarr.open_group(str(self.path), mode="r+" if repair else "r")
+        damaged = {}
+        for c in range(self.n_chunks):
+            if not self.is_done(c):
+                continue
+            why = self.check_chunk(group, c)
+            if why is not None:
+                damaged[c] = why
+                if repair:
+                    self._reset_chunk(group, c)
+        return damaged
+
+    def missing(self) -> list[int]:
+        """Chunks without a completion marker."""
+        return [c for c in range(self.n_chunks) if not self.is_done(c)]
 
     # -- end --------------------------------------------------------------------------------
     def finalise(self, *, export_netcdf: bool = True, max_bytes: float = 2e9) -> Path | None:

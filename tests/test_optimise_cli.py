@@ -38,7 +38,7 @@ tolerance = 1e-5
 [objective]
 kind = "heat_current_at"
 time = 0.6
-reservoir = 0
+hot = 0
 
 [optimiser]
 name = "adam"
@@ -83,15 +83,15 @@ def _write(tmp_path, text):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (("[optimiser]", "[optimiser]\nlearnin_rate = 0.1"), r"unknown key\(s\) \['learnin_rate'\]"),  # noqa: E501
-        (("[times]", "[times]\nsteps = 3"), r"unknown key\(s\) \['steps'\] in \[times\]"),
-        (("name = \"hot\"", "name = \"hot\"\ncolour = 1"), r"unknown key\(s\) \['colour'\] in \[reservoirs\[0\]\]"),  # noqa: E501
+        (("[optimiser]", "[optimiser]\nlearnin_rate = 0.1"), r"unknown key\(s\) 'learnin_rate' in \[optimiser\]"),  # noqa: E501
+        (("[times]", "[times]\nsteps = 3"), r"unknown key\(s\) 'steps' in \[times\]"),
+        (("name = \"hot\"", "name = \"hot\"\ncolour = 1"), r"unknown key\(s\) 'colour' in \[reservoirs\[0\]\]"),  # noqa: E501
         (("coupling = [1.0, 0.0]", "coupling = [1.0, 0.0, 0.0]"),
          r"reservoirs\[0\].coupling must have shape \(2,\)"),
         (("hamiltonian = [[0.3, 0.2], [0.2, -0.3]]", "hamiltonian = [0.3, 0.2]"),
          "square n x n"),
         (("kind = \"heat_current_at\"", "kind = \"heat_current_at\"\nwindow = [0, 1]"),
-         r"unknown key\(s\) \['window'\] in \[objective \(heat_current_at\)\]"),
+         r"unknown key\(s\) 'window' in \[objective \(heat_current_at\)\]"),
         (("kind = \"heat_current_at\"", "kind = \"largest_reversal\""), "objective.kind must be one of"),  # noqa: E501
         (("temperature = 1.5", "temperature = -1.5"), r"reservoirs\[0\].temperature must be a finite number > 0"),  # noqa: E501
         (("name = \"adam\"", "name = \"sgd\""), "optimiser.name must be"),
@@ -126,5 +126,5 @@ def test_cli_reports_config_errors_cleanly(tmp_path):
     r = subprocess.run([sys.executable, "-m", "jaxtransport", "optimise", str(p)],
                        capture_output=True, text=True)
     assert r.returncode == 2
-    assert "unknown key(s) ['bogus'] in [optimiser]" in r.stderr
+    assert "unknown key(s) 'bogus' in [optimiser]" in r.stderr
     assert "Traceback" not in r.stderr

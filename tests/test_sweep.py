@@ -125,12 +125,12 @@ hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
 [[reservoirs]]
 temperature = 1.5
 coupling = [1.0, 0.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [[reservoirs]]
 temperature = 0.5
 coupling = [0.0, 1.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [times]
 stop = 5.0
@@ -385,12 +385,12 @@ hamiltonian = [[0.3, 0.2], [0.2, -0.3]]
 [[reservoirs]]
 temperature = 1.5
 coupling = [1.0, 0.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [[reservoirs]]
 temperature = 0.5
 coupling = [0.0, 1.0]
-density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
+spectral_density = {{ kind = "lorentzian", gamma = 0.5, width = 2.0 }}
 
 [times]
 stop = 5.0

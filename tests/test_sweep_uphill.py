@@ -45,15 +45,30 @@ def test_uphill_observables_follow_each_configurations_temperatures(tmp_path):
     np.testing.assert_array_equal(ds["temperature"].values, temp)
 
 
-def test_summary_leaves_out_configurations_where_hot_is_not_the_hottest(tmp_path):
+def test_summary_leaves_out_configurations_where_hot_is_not_the_hottest(tmp_path, capsys):
     model = demo.two_site_model()
     spec = Sweep.grid(model, TIMES, temperature={0: [0.3, 1.5]},
                       initial_states=np.stack([np.eye(2), demo.uphill_preparation()]),
                       method=METHOD)
-    res = run_sweep(spec, tmp_path / "g.zarr", progress=False)
+    res = run_sweep(spec, tmp_path / "g.zarr", progress=True)
+    printed = capsys.readouterr()
+    assert "stage 1 (kernels)" in printed.out + printed.err and "compilation" in printed.out
     ds = res.open().load()
     assert res.best["temperature_0"] == 1.5 and res.best["excluded"] == 2
     assert res.best["min_heat_current"] == pytest.approx(
         float(ds["min_heat_current"].values[1].min()))
     stored = ds["initial_correlation_imag"].values
     np.testing.assert_array_equal(stored[1], demo.uphill_preparation().imag)
+    # Reservoir(..., name=...) labels the reservoir coordinate of the store
+    assert list(ds["reservoir"].values) == ["hot", "cold"] == model.reservoir_names
+
+
+def test_reservoir_names_are_checked():
+    lead = jt.Lorentzian(0.5, 2.0)
+    with pytest.raises(ValueError, match="non-empty string"):
+        jt.Reservoir(lead, coupling=[1.0], name="")
+    twice = jt.Model([[0.0]], (jt.Reservoir(lead, coupling=[1.0], name="a"),
+                               jt.Reservoir(lead, coupling=[1.0], name="a")))
+    with pytest.raises(ValueError, match="distinct"):
+        twice.reservoir_names
+    assert jt.Model([[0.0]], (jt.Reservoir(lead, coupling=[1.0]),)).reservoir_names == ["r0"]

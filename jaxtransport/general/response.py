@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validation import reservoir_values
+from .._validation import check_stage2, reservoir_values
 from ..reservoir import occupation
 from ..solution import Solution
 from ..state import GaussianState
@@ -148,13 +148,17 @@ class GeneralResponse(eqx.Module):
     def n_reservoirs(self) -> int:
         return int(self.temperature.shape[0])
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> GeneralSolution:
+    def evaluate(self, state, temperature=None, chemical_potential=None, *,
+                 validate=True) -> GeneralSolution:
         """Observables for the initial ``state`` and reservoir temperatures/chemical
         potentials (..., M) (default: the model's). ``state``: ``CovarianceState``, a
         covariance array (..., 2n, 2n), or a number-conserving state (``jt.GaussianState``
         or a correlation array C_ij = ⟨a_j† a_i⟩ of shape (..., n, n), as the optimiser and
-        sweeps pass). Raises under jit if an occupation is not negligible at the top of the
-        stored frequency window (Continuum) or a temperature is not positive."""
+        sweeps pass). Raises (eagerly a ValueError, under jit/vmap/grad ``eqx.error_if``) if
+        T ≤ 0 or T, μ are not finite, if an occupation is not negligible at the top of the
+        stored frequency window (Continuum), and if a raw correlation array is not a physical
+        state (``validate=False`` skips that check)."""
+        raw = None if isinstance(state, GaussianState | CovarianceState) else jnp.asarray(state)
         if isinstance(state, GaussianState):
             state = CovarianceState.from_gaussian_state(state)
         if isinstance(state, CovarianceState):
@@ -170,6 +174,11 @@ class GeneralResponse(eqx.Module):
             if x.ndim == 0 or x.shape[-1] != self.n_reservoirs:
                 raise ValueError(f"{name} must have shape (..., {self.n_reservoirs}), got "
                                  f"{x.shape}.")
+        corr = raw is not None and raw.shape[-2:] == (self.n_modes, self.n_modes)
+        c0, temp = check_stage2(self, raw if corr else x0, temp, mu, validate=validate,
+                                checked_state=not corr)
+        if corr:  # the checked correlation (under tracing it carries the runtime check)
+            x0, d0 = self.initial_covariance(c0)
         return _evaluate(self, x0, d0, temp, mu)
 
     # -- stage-2 building blocks (the interface of jt.response.base used by the sweeps) ----

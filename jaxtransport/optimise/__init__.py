@@ -15,9 +15,9 @@ from .objectives import (
     MinSymmetricHeatCurrent,
     ReversalDuration,
     ReversedHeat,
+    SmoothMinHeatCurrent,
     UphillDuration,
     UphillHeat,
-    SmoothMinHeatCurrent,
     as_objective,
     soft_minimum,
 )

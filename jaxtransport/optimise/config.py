@@ -1,6 +1,10 @@
 """TOML configuration of ``jaxtransport optimise CONFIG.toml`` (parsing and validation only).
 
-Every table rejects unknown keys by name. Layout (all energies in the units of h, ħ = k_B = 1):
+The [model], [[reservoirs]], [times] and [method] sections and the reservoir selectors
+``hot``/``cold`` are those of every jaxtransport TOML file (``jaxtransport.config``: one
+schema for sweeps, optimisation and experiments). Every table rejects unknown keys by name
+(old spellings by a message naming the new key) and every value is type-checked by key.
+Layout (all energies in the units of h, ħ = k_B = 1):
 
 ```toml
 [model]
@@ -20,7 +24,7 @@ tolerance = 1e-6
 [objective]
 kind = "smooth_min_heat_current"          # see OBJECTIVE_KINDS
 window = [0.0, 5.0]
-reservoir = 0
+hot = "hot"                               # the reservoir whose heat current: index or name
 smoothing = 0.01
 [parametrisation]                         # optional, default kind = "gaussian"
 kind = "gaussian"                         # gaussian | slater | thermal
@@ -41,15 +45,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import (
+    ConfigError,
+    build_method,
+    build_model,
+    build_times,
+    check_keys,
+    get_float,
+    get_floats,
+    get_int,
+    get_reservoir,
+    reservoir_names,
+    validate_common,
+)
+
+# objective kind -> its keys; ``hot`` (and ``cold``) select reservoirs as in [sweep] (the
+# objective classes' ``reservoir=`` argument is ``hot`` here)
 OBJECTIVE_KINDS = {
-    "heat_current_at": ("time", "reservoir"),
-    "min_heat_current": ("window", "reservoir", "smoothing"),
-    "smooth_min_heat_current": ("window", "reservoir", "smoothing"),
-    "min_symmetric_heat_current": ("window", "reservoir", "smoothing"),
-    "integrated_heat": ("window", "reservoir"),
-    "reversed_heat": ("window", "reservoir", "smoothing"),
-    "reversal_duration": ("window", "reservoir", "smoothing"),
+    "heat_current_at": ("time", "hot"),
+    "min_heat_current": ("window", "hot", "smoothing"),
+    "smooth_min_heat_current": ("window", "hot", "smoothing"),
+    "min_symmetric_heat_current": ("window", "hot", "smoothing"),
+    "integrated_heat": ("window", "hot"),
+    "reversed_heat": ("window", "hot", "smoothing"),
+    "reversal_duration": ("window", "hot", "smoothing"),
     "min_conductance_g1": ("window", "hot", "cold", "smoothing"),
+    "uphill_heat": ("window", "smoothing"),
+    "uphill_duration": ("window", "smoothing"),
 }
 PARAMETRISATION_KINDS = {
     "gaussian": ("particle_number", "energy"),
@@ -59,12 +81,6 @@ PARAMETRISATION_KINDS = {
 TOP = ("model", "reservoirs", "times", "method", "objective", "parametrisation", "optimiser",
        "model_parameters", "reference", "output")
 KEYS = {
-    "model": ("hamiltonian", "hamiltonian_imag", "statistics"),
-    "reservoir": ("name", "temperature", "chemical_potential", "coupling", "coupling_imag",
-                  "spectral_density"),
-    "spectral_density": ("kind", "gamma", "width", "center"),
-    "times": ("start", "stop", "num"),
-    "method": ("tolerance", "temperature_range", "chemical_potential_range"),
     "optimiser": ("name", "learning_rate", "steps", "n_starts", "seed", "tolerance",
                   "check_every"),
     "model_parameters": ("temperature", "chemical_potential", "level_energies", "hoppings",
@@ -75,107 +91,77 @@ KEYS = {
 
 
 def _keys(table, allowed, where):
-    if not isinstance(table, dict):
-        raise ValueError(f"[{where}] must be a table, got {type(table).__name__}.")
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"unknown key(s) {unknown} in [{where}]; allowed keys: {sorted(allowed)}."
-        )
+    check_keys(table, allowed, where)
 
 
 def _need(table, key, where):
     if key not in table:
-        raise ValueError(f"[{where}] needs the key {key!r}.")
+        raise ConfigError(f"[{where}] needs the key {key!r}.")
     return table[key]
 
 
 def _num(x, where, *, positive=False, integer=False):
-    ok = isinstance(x, int | float) and not isinstance(x, bool)
+    table, key = where.rsplit(".", 1)
     if integer:
-        ok = isinstance(x, int) and not isinstance(x, bool)
-    if not ok or not np.isfinite(x) or (positive and x <= 0):
-        kind = "an integer" if integer else "a finite number"
-        raise ValueError(f"{where} must be {kind}{' > 0' if positive else ''}, got {x!r}.")
-    return x
+        return get_int({key: x}, key, table, minimum=1 if positive else None)
+    return get_float({key: x}, key, table, positive=positive)
 
 
 def _matrix(x, where, shape=None):
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} must be a numeric array, got {x!r}.") from None
-    if shape is not None and a.shape != shape:
-        raise ValueError(f"{where} must have shape {shape}, got {a.shape}.")
-    return a
+    table, key = where.rsplit(".", 1)
+    return get_floats({key: x}, key, table, shape=shape)
 
 
 def validate(cfg: dict) -> dict:
     """Check names, types and shapes; return the config with defaults filled in (resolved)."""
     _keys(cfg, TOP, "top level")
+    validate_common(cfg)
     out = {}
-    m = _need(cfg, "model", "top level")
-    _keys(m, KEYS["model"], "model")
-    h = _matrix(_need(m, "hamiltonian", "model"), "model.hamiltonian")
-    if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:
-        raise ValueError(f"model.hamiltonian must be a square n x n matrix, got shape {h.shape}.")
-    n = h.shape[0]
-    out["model"] = {"hamiltonian": h.tolist(), "statistics": m.get("statistics", "fermion")}
+    m = cfg["model"]
+    n = len(m["hamiltonian"])
+    out["model"] = {"hamiltonian": _matrix(m["hamiltonian"], "model.hamiltonian").tolist(),
+                    "statistics": m.get("statistics", "fermion")}
     if "hamiltonian_imag" in m:
         out["model"]["hamiltonian_imag"] = _matrix(m["hamiltonian_imag"],
                                                    "model.hamiltonian_imag", (n, n)).tolist()
-    res = _need(cfg, "reservoirs", "top level")
-    if not isinstance(res, list) or not res:
-        raise ValueError("[[reservoirs]] must be a non-empty array of tables.")
+    names = reservoir_names(cfg)
     out["reservoirs"] = []
-    for k, r in enumerate(res):
-        where = f"reservoirs[{k}]"
-        _keys(r, KEYS["reservoir"], where)
-        sd = _need(r, "spectral_density", where)
-        _keys(sd, KEYS["spectral_density"], f"{where}.spectral_density")
-        if sd.get("kind", "lorentzian") != "lorentzian":
-            raise ValueError(f"{where}.spectral_density.kind must be 'lorentzian', got "
-                             f"{sd.get('kind')!r}.")
-        rr = {
-            "name": str(r.get("name", f"r{k}")),
-            "temperature": _num(_need(r, "temperature", where), f"{where}.temperature",
-                                positive=True),
-            "chemical_potential": _num(r.get("chemical_potential", 0.0),
-                                       f"{where}.chemical_potential"),
-            "coupling": _matrix(_need(r, "coupling", where), f"{where}.coupling", (n,)).tolist(),
-            "spectral_density": {
-                "kind": "lorentzian",
-                "gamma": _num(_need(sd, "gamma", f"{where}.spectral_density"),
-                              f"{where}.spectral_density.gamma", positive=True),
-                "width": _num(_need(sd, "width", f"{where}.spectral_density"),
-                              f"{where}.spectral_density.width", positive=True),
-                "center": _num(sd.get("center", 0.0), f"{where}.spectral_density.center"),
-            },
-        }
+    for k, r in enumerate(cfg["reservoirs"]):
+        sd = dict(r["spectral_density"])
+        sd.setdefault("kind", "lorentzian")
+        sd.setdefault("center", 0.0)
+        rr = {"name": names[k], "temperature": float(r["temperature"]),
+              "chemical_potential": float(r.get("chemical_potential", 0.0)),
+              "coupling": _matrix(r["coupling"], f"reservoirs[{k}].coupling", (n,)).tolist(),
+              "spectral_density": {key: (float(v) if key != "kind" else v)
+                                   for key, v in sd.items()}}
         if "coupling_imag" in r:
-            rr["coupling_imag"] = _matrix(r["coupling_imag"], f"{where}.coupling_imag",
+            rr["coupling_imag"] = _matrix(r["coupling_imag"], f"reservoirs[{k}].coupling_imag",
                                           (n,)).tolist()
         out["reservoirs"].append(rr)
-    t = _need(cfg, "times", "top level")
-    _keys(t, KEYS["times"], "times")
-    out["times"] = {"start": _num(t.get("start", 0.0), "times.start"),
-                    "stop": _num(_need(t, "stop", "times"), "times.stop", positive=True),
-                    "num": _num(_need(t, "num", "times"), "times.num", integer=True)}
-    if out["times"]["num"] < 2 or out["times"]["stop"] <= out["times"]["start"]:
-        raise ValueError("times needs num >= 2 and stop > start.")
-    meth = cfg.get("method", {})
-    _keys(meth, KEYS["method"], "method")
-    out["method"] = {"tolerance": _num(meth.get("tolerance", 1e-6), "method.tolerance",
-                                       positive=True)}
-    for key in ("temperature_range", "chemical_potential_range"):
-        if key in meth:
-            out["method"][key] = _matrix(meth[key], f"method.{key}", (2,)).tolist()
+    t = cfg["times"]
+    out["times"] = {"start": float(t.get("start", 0.0)), "stop": float(t["stop"]),
+                    "num": int(t["num"])}
+    meth = dict(cfg.get("method", {}))
+    if meth.get("kind", "continuum") != "continuum":
+        raise ConfigError("[method] kind must be 'continuum' for optimise (gradients through "
+                          f"the exact continuum), got {meth['kind']!r}.")
+    meth.pop("kind", None)
+    meth.setdefault("tolerance", 1e-6)
+    out["method"] = {k: (list(map(float, v)) if isinstance(v, list) else v)
+                     for k, v in meth.items()}
     obj = _need(cfg, "objective", "top level")
     kind = _need(obj, "kind", "objective")
     if kind not in OBJECTIVE_KINDS:
         raise ValueError(f"objective.kind must be one of {sorted(OBJECTIVE_KINDS)}, got {kind!r}.")
     _keys(obj, ("kind",) + OBJECTIVE_KINDS[kind], f"objective ({kind})")
     out["objective"] = dict(obj)
+    for key in ("hot", "cold"):
+        if key in obj:
+            out["objective"][key] = get_reservoir(obj, key, "objective", names)
+    for key in ("smoothing", "time"):
+        if key in obj:
+            out["objective"][key] = get_float(obj, key, "objective", minimum=0.0)
     if "window" in obj:
         out["objective"]["window"] = _matrix(obj["window"], "objective.window", (2,)).tolist()
     par = cfg.get("parametrisation", {"kind": "gaussian"})
@@ -249,32 +235,12 @@ def build(cfg: dict):
 
     from .optimiser import ModelParameters
 
-    m = cfg["model"]
-    h = np.asarray(m["hamiltonian"], float)
-    if "hamiltonian_imag" in m:
-        h = h + 1j * np.asarray(m["hamiltonian_imag"], float)
-    reservoirs = []
-    for r in cfg["reservoirs"]:
-        sd = r["spectral_density"]
-        v = np.asarray(r["coupling"], float)
-        if "coupling_imag" in r:
-            v = v + 1j * np.asarray(r["coupling_imag"], float)
-        reservoirs.append(jt.Reservoir(jt.Lorentzian(sd["gamma"], sd["width"], sd["center"]),
-                                       temperature=r["temperature"],
-                                       chemical_potential=r["chemical_potential"], coupling=v))
-    model = jt.Model(h, reservoirs, statistics=m["statistics"])
-    t = cfg["times"]
-    times = np.linspace(t["start"], t["stop"], t["num"])
-    meth = cfg["method"]
-    method = jt.Continuum(
-        tolerance=meth["tolerance"],
-        temperature_range=tuple(meth["temperature_range"]) if "temperature_range" in meth
-        else None,
-        chemical_potential_range=tuple(meth["chemical_potential_range"])
-        if "chemical_potential_range" in meth else None,
-    )
+    model, times, method = build_model(cfg), build_times(cfg), build_method(cfg)
+    h = np.asarray(model.hamiltonian)
     o = dict(cfg["objective"])
     kind = o.pop("kind")
+    if kind != "min_conductance_g1" and "hot" in o:
+        o["reservoir"] = o.pop("hot")  # the objective classes' name for it
     if "window" in o:
         o["window"] = tuple(o["window"])
     cls = {
@@ -286,6 +252,8 @@ def build(cfg: dict):
         "reversed_heat": jt.ReversedHeat,
         "reversal_duration": jt.ReversalDuration,
         "min_conductance_g1": jt.MinConductanceG1,
+        "uphill_heat": jt.UphillHeat,
+        "uphill_duration": jt.UphillDuration,
     }[kind]
     objective = cls(**o)
     p = dict(cfg["parametrisation"])
@@ -346,12 +314,15 @@ def dumps(cfg: dict) -> str:
 def load(path) -> dict:
     """Read and validate a TOML config (raises ValueError naming the problem)."""
     import tomllib
+    from pathlib import Path
 
+    if not Path(path).is_file():
+        raise ConfigError(f"config file {path} not found.")
     with open(path, "rb") as fh:
         try:
             raw = tomllib.load(fh)
         except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: invalid TOML: {err}") from None
+            raise ConfigError(f"{path}: invalid TOML: {err}") from None
     return validate(raw)
 
 
@@ -387,7 +358,7 @@ def run(path, out=None, progress=None) -> dict:
                                   progress=progress, **kwargs)
     ref_sol = res.response.evaluate(ref_state, res.temperature, res.chemical_potential)
     names = [r["name"] for r in cfg["reservoirs"]]
-    hot = int(cfg["objective"].get("hot", cfg["objective"].get("reservoir", 0)))
+    hot = int(cfg["objective"].get("hot", 0))
     jq = np.asarray(res.solution.heat_current)
     summary = {
         "config": str(path),
@@ -396,6 +367,7 @@ def run(path, out=None, progress=None) -> dict:
         "reference_value": float(objective(ref_sol)),
         "start_values": res.start_values.tolist(),
         "converged": res.converged,
+        "convergence": res.convergence,
         "n_steps": res.n_steps,
         "n_traces": res.n_traces,
         "correlation_real": np.asarray(res.correlation).real.tolist(),
@@ -441,6 +413,7 @@ def run(path, out=None, progress=None) -> dict:
     plt.close(fig)
     print(f"best objective {res.value:.10g} (reference preparation "
           f"{summary['reference_value']:.10g}); {res.n_steps} steps, converged={res.converged}")
+    print(f"  {res.convergence}")
     if res.certificate is not None:
         print(f"analytic optimum {res.certificate['analytic_value']:.10g} (relative error "
               f"{res.certificate['relative_error']:.2e})")

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._validation import check_times
+from .._validation import check_times, readable_errors
 from ..response import Continuum, Response
 from ..response import response as _response
 from .objectives import as_objective
@@ -201,7 +201,9 @@ class OptimisationResult:
     - ``start_values``: best value reached by each start; ``best_start``: its index.
     - ``model``, ``temperature``, ``chemical_potential``: optimised model and reservoir values.
     - ``model_parameters``: {name: optimised value}.
-    - ``converged``: the convergence criterion was met before ``steps``; ``n_steps`` run.
+    - ``converged``: the convergence criterion was met before ``steps``; ``n_steps`` run;
+      ``convergence``: in words, which criterion was met or not and by how much (the largest
+      objective change over the last ``check_every`` steps vs tolerance·max(1, |f|)).
     - ``n_traces``: how often the optimisation loop was traced (1 = no recompilation).
     - ``constraint_violation``: of the best state (0 for unconstrained parametrisations).
     - ``certificate``: for a linear objective with ``FermionicGaussian`` (free or fixed N) or
@@ -232,6 +234,7 @@ class OptimisationResult:
     constraint_violation: float
     response: Response | None = None
     certificate: dict | None = None
+    convergence: str = ""
 
 
 def _make_optimiser(optimiser, learning_rate, steps):
@@ -321,6 +324,7 @@ def _covering_method(method, model, entries, temperature, chemical_potential):
     return method
 
 
+@readable_errors()
 def optimise_preparation(
     model,
     times,
@@ -432,7 +436,9 @@ def optimise_preparation(
     else:
         check = None
         method = _covering_method(method, model, entries, None, None)
+        tic1 = time.perf_counter()
         resp = _response(model, times, method) if response is None else response
+        stage1_s = time.perf_counter() - tic1
         if resp.n_modes != model.n_modes or not np.array_equal(np.asarray(resp.times), times):
             raise ValueError("response was built for a different model size or time grid.")
 
@@ -441,7 +447,8 @@ def optimise_preparation(
         mdl, temp, mu = _apply_model(model, entries, x)
         r = resp_ if resp_ is not None else method.response(mdl, times)
         c0 = par.correlation(p["state"])
-        return obj(r.evaluate(c0, temp, mu)), x
+        # the parametrisation yields physical states by construction: no per-step C0 check
+        return obj(r.evaluate(c0, temp, mu, validate=False)), x
 
     traces = [0]
 
@@ -501,13 +508,20 @@ def optimise_preparation(
             hist_v.append(v)
             hist_g.append(np.asarray(g))
             hist_x.append(np.asarray(x))
+            if len(chunk_s) == 1 and not bar.disable:
+                s1 = ("stage 1 re-run inside every step" if needs_stage1 else
+                      f"stage 1 ({type(resp).__name__}) {stage1_s:.2f} s")
+                bar.write(f"optimise_preparation: {s1}; first {check_every} steps incl. "
+                          f"tracing + compilation {chunk_s[0]:.2f} s")
             bar.update(check_every)
             bar.set_postfix(best=f"{np.nanmin(np.asarray(best_v)):.8g}")
             change = np.abs(v[:, -1] - v[:, 0])
-            if np.all(np.isfinite(v[:, -1])) and np.all(
-                    change <= tolerance * np.maximum(1.0, np.abs(v[:, -1]))):
+            allowed = tolerance * np.maximum(1.0, np.abs(v[:, -1]))
+            if np.all(np.isfinite(v[:, -1])) and np.all(change <= allowed):
                 converged = True
                 break
+    convergence = _convergence(converged, change, allowed, v, tolerance, check_every,
+                               len(hist_v) * check_every)
     # the last update has not been evaluated yet
     v_last = np.asarray(final_loss(resp, params))
     better = v_last < np.asarray(best_v)
@@ -555,6 +569,7 @@ def optimise_preparation(
         chemical_potential=np.asarray(mu_best),
         model_parameters={nm: float(x) for nm, x in zip(names, np.asarray(x_best), strict=True)},
         converged=converged,
+        convergence=convergence,
         n_steps=len(hist_v) * check_every,
         n_traces=traces[0],
         constraint_violation=float(par.constraint_violation(p_best["state"])),
@@ -582,6 +597,28 @@ def _check_estimate(method, sol):
             f"{float(sol.error_estimate):.2g} exceeds the tolerance {method.tolerance:g} its "
             f"{method.n_pade} poles were chosen for; re-check it with jt.solve or pass "
             "method=jt.Pade(n_pade=...) with more poles.", stacklevel=3)
+
+
+def _convergence(converged, change, allowed, v, tolerance, check_every, n_steps) -> str:
+    """Which convergence criterion was met or missed, and by how much (one sentence)."""
+    crit = (f"every start's objective change over the last {check_every} steps <= tolerance "
+            f"({tolerance:g}) x max(1, |f|)")
+    if converged:
+        return f"converged after {n_steps} steps: {crit}."
+    if not np.all(np.isfinite(v[:, -1])):
+        bad = np.flatnonzero(~np.isfinite(v[:, -1])).tolist()
+        return (f"not converged after {n_steps} steps (the limit): start(s) {bad} ended with a "
+                f"non-finite objective; criterion: {crit}.")
+    ratio = change / np.where(allowed > 0, allowed, np.nan)
+    k = int(np.argmax(np.where(np.isfinite(ratio), ratio, np.inf)))
+    n_bad = int(np.sum(change > allowed))
+    hint = ("tolerance = 0 never stops early (only steps does)" if tolerance == 0 else
+            f"worst start {k}: change {change[k]:.3g} vs allowed {allowed[k]:.3g} "
+            f"({ratio[k]:.3g}x)")
+    return (f"not converged after {n_steps} steps (the limit): {n_bad} of {len(change)} starts "
+            f"still changed by more than tolerance x max(1, |f|) over the last {check_every} "
+            f"steps; largest change {float(change.max()):.3g}; {hint}. Raise steps (or the "
+            f"learning rate), or accept the best value found.")
 
 
 def _certify(obj, par, resp, temp, mu, needs_stage1):

@@ -23,7 +23,13 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._validation import reservoir_values
+from .._validation import (
+    check_stage2,
+    is_concrete,
+    require_x64,
+    reservoir_error,
+    reservoir_values,
+)
 from ..reservoir import occupation
 from ..solution import Solution
 from ..state import GaussianState
@@ -61,8 +67,9 @@ class Stage2Base(eqx.Module):
         bad = jnp.any(f_lo < 1 - tol) | jnp.any(f_hi > tol) | jnp.any(~(t > 0))
         return bad
 
-    def _stage2_inputs(self, state, temperature, chemical_potential):
-        """Validated (C0, T, μ) arrays for ``evaluate`` (shapes and statistics)."""
+    def _stage2_inputs(self, state, temperature, chemical_potential, validate=True):
+        """Validated (C0, T, μ) arrays for ``evaluate`` (shapes, statistics and values: see
+        ``_validation.check_stage2``; ``validate=False`` skips the C0 checks)."""
         if getattr(state, "is_stationary_state", False):
             raise ValueError(
                 "jt.StationaryState needs its own stage 1 (the kernels depend on the "
@@ -89,19 +96,16 @@ class Stage2Base(eqx.Module):
                     f"{name} must have shape (..., {self.n_reservoirs}) (one value per "
                     f"reservoir), got {x.shape}."
                 )
+        checked = isinstance(state, GaussianState) and is_concrete(c0)
+        c0, temp = check_stage2(self, c0, temp, mu, validate=validate, checked_state=checked)
         return c0, temp, mu
 
 
 def window_error(resp, temp, mu):
-    """``temp`` with a runtime error (also under jit) if (T, μ) leave the Response's window."""
-    return eqx.error_if(
-        temp,
-        resp._check_window(temp, mu),
-        "temperature/chemical_potential outside the range the Response was built for "
-        "(or temperature <= 0; for bosons: a chemical potential above the lowest bath "
-        "frequency): the frequency window does not cover the occupation functions. Rebuild "
-        "with jt.Continuum(temperature_range=..., chemical_potential_range=...).",
-    )
+    """``temp`` with a runtime error (also under jit) if (T, μ) leave the range the Response
+    was refined for (below its planned temperatures, or outside its frequency window)."""
+    return reservoir_error(temp, mu, resp._check_window(temp, mu),
+                           getattr(resp, "planned_range", None), resp.statistics)
 
 
 class Response(Stage2Base):
@@ -144,6 +148,9 @@ class Response(Stage2Base):
     # correlation_kernel). Used for the effective master equation's gain/loss rates.
     correlation_kernel_dt: Array | None = None  # (M, K, T, n, n)
     correlation_offset_dt: Array | None = None  # (T, n, n)
+    # ((T_min, T_max), (mu_min, mu_max)) the quadrature was refined for (Continuum); stage 2
+    # refuses temperatures below T_min (None: no such limit, e.g. Discretised)
+    planned_range: tuple | None = eqx.field(default=None, static=True)
 
     @property
     def n_modes(self) -> int:
@@ -154,17 +161,23 @@ class Response(Stage2Base):
         state: GaussianState | Array,
         temperature: Array | None = None,
         chemical_potential: Array | None = None,
+        *,
+        validate: bool = True,
     ) -> Solution:
         """Observables for initial state C0 and reservoir temperatures/chemical potentials.
 
         ``temperature`` and ``chemical_potential`` have shape (..., M) (default: the model's
         values); ``state`` is a ``GaussianState`` or a correlation matrix (..., n, n). Leading
         batch axes broadcast against each other; ``jax.vmap`` works too. Raises (also under
-        jit) if a temperature/chemical potential lies outside the range this Response's
-        frequency window was built for (pass ``temperature_range``/``chemical_potential_range``
-        to ``Continuum`` to widen it).
+        jit/vmap/grad) if a temperature/chemical potential lies outside the range this
+        Response's quadrature was refined for (``planned_range``; pass ``temperature_range``/
+        ``chemical_potential_range`` to ``Continuum`` to widen it), if T ≤ 0 or T, μ are not
+        finite, and if a raw C0 is not a physical correlation matrix (Hermitian, finite,
+        spectrum in [0, 1] for fermions, ≥ 0 for bosons). ``validate=False`` skips the C0
+        check (for a hot loop over states known to be physical; a ``jt.GaussianState`` built
+        on concrete values is checked once, at construction).
         """
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential, validate)
         return _evaluate(self, c0, temp, mu)
 
 
@@ -277,6 +290,7 @@ def response(model, times, method=None, observables: str = "all") -> Response:
     from ..general.model import QuadraticModel
     from .continuum import Continuum
 
+    require_x64("jt.response")
     if isinstance(model, QuadraticModel):
         from ..general.response import general_response
 

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_times, is_concrete
+from .._validation import check_times, is_concrete, tolerance_missed
 from ..pole_fit import fit_kernel
 from ..spectral_density import gauss_rule
 from .base import Response, flatten_terms, one_hot, stack_reservoir_arrays
@@ -431,7 +431,13 @@ class Continuum(eqx.Module):
       rates Γ±. Memory: as much again as ``correlation_kernel`` (M·K·T·n² complex). Only for
       the full Response (``observables="currents"`` stores no correlation kernels).
 
-    Stage 2 raises if asked for a temperature or chemical potential outside these ranges.
+    - ``max_refinements``: how often the panels may be halved to meet ``tolerance``;
+      ``strict``: if the estimate still misses it, raise a ValueError instead of warning
+      (``jt.ToleranceWarning``); both messages give the reached estimate.
+
+    The error estimate covers the whole planned range: it is the largest over the model's
+    own (T, μ) and the range's corners (T_min, T_max, μ_min, μ_max). Stage 2 raises if asked
+    for a temperature below T_min or (T, μ) outside the stored window.
     """
 
     tolerance: float = eqx.field(default=1e-8, static=True)
@@ -441,8 +447,10 @@ class Continuum(eqx.Module):
     node_batch: int = eqx.field(default=64, static=True)
     correlation_dt: bool = eqx.field(default=False, static=True)
     max_refinements: int = eqx.field(default=2, static=True)
+    strict: bool = eqx.field(default=False, static=True)
     plan: tuple | None = eqx.field(default=None, static=True)
     error_estimate_: float | None = eqx.field(default=None, static=True)
+    planned_range_: tuple | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         if not (self.tolerance > 0):
@@ -454,6 +462,9 @@ class Continuum(eqx.Module):
                 f"nodes_per_panel must be an integer >= 6 (or None for the default), got "
                 f"{self.nodes_per_panel!r}."
             )
+        if not (isinstance(self.max_refinements, int) and self.max_refinements >= 0):
+            raise ValueError(f"max_refinements must be an integer >= 0, got "
+                             f"{self.max_refinements!r}.")
         if self.temperature_range is not None:
             lo, hi = self.temperature_range
             if not (0 < lo <= hi and np.isfinite(hi)):
@@ -483,6 +494,21 @@ class Continuum(eqx.Module):
             out.append((f.kappa, f.lam, f.error, f.error_energy, _fingerprint(dens)))
         return tuple(out)
 
+    def _ranges(self, model, times):
+        """(T_min, T_max, μ_min, μ_max, t_max) the plan is made for."""
+        temps = np.asarray(model.temperatures)
+        mus = np.asarray(model.chemical_potentials)
+        t_lo, t_hi = self.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
+        m_lo, m_hi = self.chemical_potential_range or (mus.min(), mus.max())
+        return (float(t_lo), float(t_hi), float(m_lo), float(m_hi),
+                max(float(times[-1]), 1e-3))
+
+    def planned_range(self, model, times):
+        """((T_min, T_max), (μ_min, μ_max)) that stage 2 accepts: the panels (width w) resolve
+        thermal widths down to w/8, which is the requested T_min or lower."""
+        t_lo, t_hi, m_lo, m_hi, tmax = self._ranges(model, times)
+        return ((_panel_width(tmax, t_lo) / 8.0, t_hi), (m_lo, m_hi))
+
     def _base_plan(self, model, times, fits):
         pl = _poles(model, fits)
         terms = flatten_terms(model)
@@ -490,11 +516,7 @@ class Continuum(eqx.Module):
         lam_p = np.asarray(pl.lam)
         re_poles = np.concatenate([-lam_l.imag, lam_p.imag])
         im_dist = np.concatenate([-lam_l.real, lam_p.real])
-        temps = np.asarray(model.temperatures)
-        mus = np.asarray(model.chemical_potentials)
-        t_lo, t_hi = self.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
-        m_lo, m_hi = self.chemical_potential_range or (mus.min(), mus.max())
-        tmax = max(float(times[-1]), 1e-3)
+        t_lo, t_hi, m_lo, m_hi, tmax = self._ranges(model, times)
         x_cut = _window_cut(self.tolerance)
         w_lo = m_lo - x_cut * t_hi
         w_hi = m_hi + x_cut * t_hi
@@ -519,7 +541,7 @@ class Continuum(eqx.Module):
                 a = lo_g
         if model.statistics == "boson":
             w_lo = node_lo  # validated: no weight at ω ≤ μ, so the window starts at the support
-        width = min(20.0 / tmax, 8.0 * t_lo, 2.0)
+        width = _panel_width(tmax, t_lo)
         # poles near the real axis (eigenvalues of L, and the kernel poles) need panels of
         # ~4 max(distance, 1/t_max) near them, growing with distance from them
         scales = np.maximum(np.abs(im_dist), 1.0 / tmax)
@@ -548,6 +570,8 @@ class Continuum(eqx.Module):
         q = self.nodes_per_panel or _default_order(self.tolerance)
         err = np.inf
         zero = _zero_state(model)
+        planned = self.planned_range(model, times)
+        corners = _corners(model, planned)
         fit_err = _fit_error(model, fits)
         for _ in range(self.max_refinements + 1):
             # the estimate compares with a lower-order rule on the same panels (padded to the
@@ -558,9 +582,9 @@ class Continuum(eqx.Module):
             coarse = fine[:6] + (max(q - 2, 4),) + fine[7:]
             sizes = rule_sizes(fine, self.node_batch)
             resp = build(model, times, fine, self.node_batch, sizes, self.tolerance)
-            sol_f = resp.evaluate(zero)
+            sol_f = resp.evaluate(zero, *corners)
             sol_c = build(model, times, coarse, self.node_batch, sizes,
-                          self.tolerance).evaluate(zero)
+                          self.tolerance).evaluate(zero, *corners)
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
@@ -568,7 +592,16 @@ class Continuum(eqx.Module):
             if err <= self.tolerance:
                 break
             factor, s_first = 0.5 * factor, 0.5 * s_first
-        resolved = dataclasses.replace(self, plan=fine, error_estimate_=float(err))
+        if not err <= self.tolerance:
+            tolerance_missed(
+                f"jt.Continuum could not reach tolerance {self.tolerance:g}: the error "
+                f"estimate is {err:.3g} after {self.max_refinements} refinement(s) (over T in "
+                f"[{planned[0][0]:.4g}, {planned[0][1]:.4g}], mu in [{planned[1][0]:.4g}, "
+                f"{planned[1][1]:.4g}]). Raise max_refinements or nodes_per_panel, narrow "
+                "temperature_range, or loosen the tolerance.", self.strict)
+        resolved = dataclasses.replace(self, plan=fine, error_estimate_=float(err),
+                                       planned_range_=planned)
+        resp = dataclasses.replace(resp, planned_range=planned)
         return resolved, eqx.tree_at(
             lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64)
         )
@@ -607,6 +640,7 @@ class Continuum(eqx.Module):
             return resp
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
         resp = build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
+        resp = dataclasses.replace(resp, planned_range=self.planned_range_)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 
@@ -622,6 +656,25 @@ def _plan_key(method, model, times):
         return None
     data = tuple(np.asarray(x).tobytes() + str(np.shape(x)).encode() for x in leaves)
     return (method, str(treedef), data, np.asarray(times).tobytes())
+
+
+def _panel_width(tmax, t_lo):
+    """Window panel width: resolves e^{iωt} up to t_max and thermal widths down to t_lo/... ."""
+    return min(20.0 / tmax, 8.0 * t_lo, 2.0)
+
+
+def _corners(model, planned):
+    """(temperatures, chemical potentials) (B, M) at which the error is estimated: the
+    model's own values and the corners of the planned range."""
+    temps = np.asarray(model.temperatures, float)
+    mus = np.asarray(model.chemical_potentials, float)
+    (t_lo, t_hi), (m_lo, m_hi) = planned
+    t = [temps, np.full_like(temps, t_lo), np.full_like(temps, t_hi)]
+    m = [mus, mus, mus]
+    if m_lo < m_hi:
+        t += [temps, temps]
+        m += [np.full_like(mus, m_lo), np.full_like(mus, m_hi)]
+    return jnp.asarray(np.stack(t)), jnp.asarray(np.stack(m))
 
 
 def _window_cut(tolerance):

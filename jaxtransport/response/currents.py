@@ -110,15 +110,18 @@ class CurrentResponse(Stage2Base):
     method: str = eqx.field(static=True)
     statistics: str = eqx.field(static=True)
     edge_tolerance: float = eqx.field(default=1e-11, static=True)
+    planned_range: tuple | None = eqx.field(default=None, static=True)  # as Response's
 
     @property
     def n_modes(self) -> int:
         return int(self.state_rows.shape[-1])
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> CurrentSolution:
+    def evaluate(self, state, temperature=None, chemical_potential=None, *,
+                 validate=True) -> CurrentSolution:
         """Currents for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's)."""
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        temperatures / chemical potentials (default: the model's); checks as
+        ``Response.evaluate`` (``validate=False`` skips the C0 check)."""
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential, validate)
         return _evaluate_currents(self, c0, temp, mu)
 
     # stage-2 term interface (as ``response.base.state_terms`` etc., used by sweeps): tuples

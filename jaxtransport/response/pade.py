@@ -327,16 +327,18 @@ class PadeResponse(Stage2Base):
     def method(self) -> str:
         return "pade"
 
-    def evaluate(self, state, temperature=None, chemical_potential=None) -> Solution:
+    def evaluate(self, state, temperature=None, chemical_potential=None, *,
+                 validate=True) -> Solution:
         """Solution for initial state C0 (``GaussianState`` or (..., n, n)) and (..., M)
-        temperatures / chemical potentials (default: the model's).
+        temperatures / chemical potentials (default: the model's); checks as
+        ``Response.evaluate`` (``validate=False`` skips the C0 check).
 
         When N was chosen for a tolerance (``jt.Pade(tolerance=...)``, no ``n_pade``), the
         error estimate at the requested (T, μ) is checked: for concrete inputs N is raised
         (by 25 %, up to 400) until it meets the tolerance — e.g. at a temperature below the
         model's — and under jit/vmap/grad a runtime error says to build with a larger
         ``n_pade``. With a user-fixed ``n_pade`` the estimate is reported, not enforced."""
-        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential)
+        c0, temp, mu = self._stage2_inputs(state, temperature, chemical_potential, validate)
         leaves = [c0, temp, mu, *jax.tree_util.tree_leaves(self)]
         if not is_concrete(*leaves):
             return _evaluate(self, c0, temp, mu)

@@ -35,10 +35,8 @@ from .base import Response, _evaluate, stack_reservoir_arrays
 from .continuum import (
     Continuum,
     _build,
-    _delta_index,
     _poles,
     _with_scalars,
-    closure_generator,
     observables_of_amplitudes,
     ray_integral,
 )
@@ -49,7 +47,8 @@ class StationaryResponse(Response):
     """Stage-1 result for a correlated initial state (``jt.StationaryState``): the same
     kernels and ``Solution`` as ``jt.Response``, with no C0 part. ``evaluate(state, T, μ)``
     takes the ``jt.StationaryState`` it was built for (or None). With ``joint_equilibrium``
-    (finite modes: a Gibbs state of the whole) all reservoirs must share T and μ."""
+    (finite modes: a Gibbs state of the whole) all reservoirs must share T and μ. Units
+    ħ = k_B = 1; currents out of each reservoir (as ``jt.Response``)."""
 
     joint_equilibrium: bool = eqx.field(default=False, static=True)
 

@@ -1,11 +1,12 @@
 r"""Parameter sweeps at scale: cartesian grids or sample lists of (T, μ, C0, model parameters).
 
-Every first moment is a sum of a C0 term, one term per reservoir β depending only on
-(T_β, μ_β), and a constant (physics.md §2). On a cartesian grid each term is computed once per
-axis value (O(N_1 + N_2 + …) kernel contractions) and the grid is formed as an outer *sum*,
-fused with the reductions kept (e.g. the minimum of the hot reservoir's heat current over
-time). Non-cartesian samples use per-configuration contractions (GEMMs, ``Response.evaluate``).
-Model-parameter axes (e.g. a level energy) rerun stage 1 once per value.
+Every first moment is a sum of a C0 term, one term per reservoir β depending only on (T_β,
+μ_β), and a constant (docs/theory.md, "The exact solution and its two stages"). On a cartesian
+grid each term is computed once per axis value (O(N_1 + N_2 + …) kernel contractions) and the
+grid is formed as an outer *sum*, fused with the reductions kept (e.g. the minimum of the hot
+reservoir's heat current over time). Non-cartesian samples use per-configuration contractions
+(GEMMs, ``Response.evaluate``). Model-parameter axes (e.g. a level energy) rerun stage 1 once
+per value.
 
 Execution (``run_sweep``): the grid is flattened, split into chunks along its leading axis
 (sized from a memory budget), each chunk evaluated by one compiled, vmapped function, sharded

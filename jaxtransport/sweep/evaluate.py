@@ -1,5 +1,5 @@
 """Sweep evaluation kernels: per-axis parts of a cartesian grid, their outer sum fused with
-the reductions, and per-configuration contractions for samples (physics.md §2: every first
+the reductions, and per-configuration contractions for samples (docs/theory.md: every first
 moment = C0 term + one term per reservoir's (T, μ) + a constant)."""
 
 from __future__ import annotations
@@ -71,6 +71,15 @@ def _cumulant_chunk(modes, c0, temp, mu, times, hot, orders, stride):
     ``statistics.cumulants`` (one call: the spectrum is shared by the batch), the requested
     orders at the stored times: (B, T', len(orders)). ``times``: a tuple (static)."""
     k = _statistics.cumulants(modes, np.asarray(times), c0, temp, mu, quantity="heat",
+                              reservoir=hot, order=max(orders))
+    out = {"heat_cumulants": k[:, ::stride][..., jnp.asarray(orders) - 1]}
+    return out, _status(out)
+
+
+def _continuum_cumulant_chunk(model, c0, temp, mu, times, hot, orders, stride):
+    """Same as ``_cumulant_chunk`` for continuous pole-sum reservoirs (``fcs_continuum``,
+    compiled there; the model stays concrete)."""
+    k = _statistics.cumulants(model, np.asarray(times), c0, temp, mu, quantity="heat",
                               reservoir=hot, order=max(orders))
     out = {"heat_cumulants": k[:, ::stride][..., jnp.asarray(orders) - 1]}
     return out, _status(out)
@@ -236,7 +245,9 @@ def _batched(tree, sub):
 
 def grid_parts(spec: Sweep, resp):
     """Per-axis parts of a cartesian grid: the C0 terms for each initial state, and for each
-    reservoir β the bath terms for each (T_β, μ_β) value pair of its axes."""
+    reservoir β the bath terms for each (T_β, μ_β) value pair of its axes.
+
+    Units: those of the observables (ħ = k_B = 1; currents out of each reservoir)."""
     c0 = jnp.asarray(spec.initial_states, jnp.complex128)
     state_p = jax.jit(state_terms)(resp, c0)
     bath_p = []

@@ -6,24 +6,28 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import outside_planned, readable_errors, require_x64
 from .evaluate import (
     _block_fast,
     _block_parts,
+    _continuum_cumulant_chunk,
     _cumulant_chunk,
     _fast_path,
     _grid_chunk,
     _grid_chunk_fast,
     _grid_indices,
     _hot_heat_parts,
+    _reservoir_values,
     _sample_chunk,
     grid_parts,
 )
-from .spec import CUMULANTS, MODEL_FAILED, OK, Sweep
+from .spec import CUMULANTS, MODEL_FAILED, OK, OUT_OF_RANGE, Sweep
 
 
 # ------------------------------------------------------------------------------------------
@@ -42,6 +46,29 @@ class SweepResult:
     best: dict | None = None
     stage1_seconds: float = 0.0  # of ``seconds``: stage 1 and per-axis parts
     errors: dict | None = None  # model-parameter points that failed: index -> message
+    damaged: dict | None = None  # chunks found damaged (and recomputed): index -> why
+    missing: list | None = None  # chunks still not computed at the end (incomplete store)
+    notes: list | None = None  # e.g. the store's chunk size used instead of the requested
+
+    @property
+    def complete(self) -> bool:
+        """Every chunk computed and verified (only then NetCDF and ``best`` exist)."""
+        return not self.missing
+
+    def report(self) -> str:
+        """Lines on damaged/recomputed chunks and, for an incomplete store, what is missing."""
+        lines = [f"note: {n}" for n in self.notes or ()]
+        for c, why in sorted((self.damaged or {}).items()):
+            lines.append(f"chunk {c} was damaged ({why}): "
+                         + ("recomputed" if c in self.computed_chunks else "reset, not yet "
+                            "recomputed"))
+        if self.missing:
+            shown = ", ".join(map(str, self.missing[:20])) + (" ..." if len(self.missing) > 20
+                                                              else "")
+            lines.append(f"incomplete store: {self.n_chunks - len(self.missing)} of "
+                         f"{self.n_chunks} chunks done (missing: {shown}); no NetCDF export "
+                         "or summary until it is complete (run again with --resume).")
+        return "\n".join(lines)
 
     @property
     def evaluation_configurations_per_second(self) -> float:
@@ -90,6 +117,8 @@ def _bytes_per_config(spec):
 
 
 def _n_bath_modes(spec):
+    if spec.cumulant_method == "continuum":  # auxiliary modes: small, bounded by the chunk
+        return 0
     return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
 
 
@@ -104,6 +133,7 @@ def _sub_batch(spec, rows_configs, budget):
     return sub
 
 
+@readable_errors()
 def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float = 2e9,
               chunk_size: int | None = None, devices=None, process_index: int = 0,
               process_count: int = 1, progress: bool | None = None, config_text: str = "",
@@ -128,11 +158,14 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     if not (0 <= process_index < process_count):
         raise ValueError(f"process_index must be in [0, process_count), got {process_index} "
                          f"of {process_count}.")
+    require_x64("run_sweep")
     rows = chunk_rows(spec, memory_budget, chunk_size)
     rest = spec.size // spec.shape[0]
-    n_chunks = -(-spec.shape[0] // rows)
+    existed = Path(path).exists()
     store = storage.SweepStore(path, spec, rows, config_text)
     store.open_or_create(resume=resume, create=process_index == 0)
+    rows, n_chunks = store.rows, store.n_chunks  # the store's chunking (fixed at creation)
+    damaged = store.verify(repair=True) if existed else {}
     mine = [c for c in range(n_chunks) if c % process_count == process_index]
     todo = [c for c in mine if not store.is_done(c)]
     devices = list(devices) if devices is not None else jax.local_devices()
@@ -154,8 +187,13 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     for c in todo:
         lo, hi = c * rows * rest, min(spec.size, (c + 1) * rows * rest)
         flat = np.arange(lo, hi)
+        tic = _time.perf_counter()
         out, status = _run_chunk(spec, flat, padded, row_shard, sub, static, cache)
         store.write_chunk(c, out, status)
+        if not computed and not bar.disable:  # where the first minute goes
+            s1 = cache.get("stage1_s", 0.0)
+            bar.write(f"sweep: stage 1 (kernels) {s1:.2f} s; first chunk incl. tracing + "
+                      f"compilation {_time.perf_counter() - tic - s1:.2f} s")
         computed.append(c)
         n_cfg += hi - lo
         bar.update(1)
@@ -163,13 +201,19 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
             break
     bar.close()
     seconds = _time.perf_counter() - t_start
-    complete = all(store.is_done(c) for c in range(n_chunks))
-    if complete:
+    missing = store.missing()
+    if not missing:  # complete: check every chunk once more before exporting/summarising
+        late = store.verify(repair=True)
+        damaged.update(late)
+        missing = store.missing()
+    best = None
+    if not missing:
         store.finalise(export_netcdf=export_netcdf)
-    best = store.best_reversal() if complete else None
+        best = store.best_reversal()
     return SweepResult(str(path), spec.size, n_chunks, computed, seconds,
                        n_cfg / seconds if seconds > 0 else float("nan"), best,
-                       cache.get("stage1_s", 0.0), cache.get("errors"))
+                       cache.get("stage1_s", 0.0), cache.get("errors"), damaged, missing,
+                       store.notes)
 
 
 def _run_chunk(spec, flat, padded, row_shard, sub, static, cache):
@@ -209,7 +253,9 @@ def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
         modes = _finite_modes(spec, int(p), cache)
         if modes is None:  # the model of this parameter point failed (recorded in errors)
             continue
-        o, s = _cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
+        chunk = _continuum_cumulant_chunk if spec.cumulant_method == "continuum" \
+            else _cumulant_chunk
+        o, s = chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
                                spec.hot, spec.cumulant_orders, spec.time_stride)
         o, s = _to_host(o, s, len(sel))
         out[sel], status[sel] = o["heat_cumulants"], s
@@ -226,7 +272,8 @@ def _finite_modes(spec, p, cache):
             del cache[old]  # one model's modes at a time
         try:
             model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
-            cache[key] = FiniteModes.from_model(model, spec.cumulant_method)
+            cache[key] = (model if spec.cumulant_method == "continuum"
+                          else FiniteModes.from_model(model, spec.cumulant_method))
         except (ValueError, FloatingPointError) as err:
             cache.setdefault("errors", {})[p] = f"{type(err).__name__}: {err}"
             cache[key] = None
@@ -242,10 +289,11 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
     put = lambda x: jax.device_put(jnp.asarray(pad(x)), row_shard)
     if spec.kind == "samples":
         resp = _response(spec, spec.model, cache, key=None)
-        out, status = _sample_chunk(resp, put(spec.initial_states[flat]),
-                                    put(spec.temperature["all"][flat]),
-                                    put(spec.chemical_potential["all"][flat]), static, sub)
-        return _to_host(out, status, nvalid)
+        temp, mu = spec.temperature["all"][flat], spec.chemical_potential["all"][flat]
+        out, status = _sample_chunk(resp, put(spec.initial_states[flat]), put(temp), put(mu),
+                                    static, sub)
+        out, status = _to_host(out, status, nvalid)
+        return out, _range_status(resp, status, temp, mu)
     if spec.parameters:
         par, index, temp, mu = _grid_indices(spec, flat)
     else:  # one model; the per-configuration indices only if a gather path needs them
@@ -268,7 +316,7 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                 o, s = _block_fast(rows_p, const_p, resp.times, spec.observables)
                 o, s = _to_host(o, s, len(sel))
                 outs.append(o)
-                stats.append(s)
+                stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
                 continue
         if index is None:
             _, index, temp, mu = _grid_indices(spec, flat)
@@ -280,11 +328,38 @@ def _run_engine_chunk(spec, flat, padded, row_shard, sub, static, cache):
                                static, sub)
         o, s = _to_host(o, s, len(sel))
         outs.append(o)
-        stats.append(s)
+        stats.append(_grid_range_status(spec, resp, s, flat[sel], int(p), cache))
     out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     order = np.argsort(np.concatenate([np.nonzero(par == p)[0] for p in np.unique(par)]),
                        kind="stable")
     return {k: v[order] for k, v in out.items()}, np.concatenate(stats)[order]
+
+
+def _grid_range_status(spec, resp, status, flat, p, cache):
+    """``_range_status`` for grid configurations ``flat``: each reservoir's (T, μ) axis values
+    are checked once per model; only if one is out of range are the configurations checked."""
+    key = ("in_range", p)
+    if key not in cache:
+        t0 = np.asarray(spec.model.temperatures, float)
+        m0 = np.asarray(spec.model.chemical_potentials, float)
+        rows_t, rows_m = [t0], [m0]
+        for b in range(len(t0)):  # (T_b, μ_b) pairs, the other reservoirs at the model's
+            t_vals, m_vals = _reservoir_values(spec, b)
+            for t in t_vals:
+                for m in m_vals:
+                    rows_t.append(np.where(np.arange(len(t0)) == b, t, t0))
+                    rows_m.append(np.where(np.arange(len(m0)) == b, m, m0))
+        cache[key] = not outside_planned(resp, np.stack(rows_t), np.stack(rows_m)).any()
+    if cache[key]:
+        return status
+    _, _, temp, mu = _grid_indices(spec, flat)
+    return _range_status(resp, status, temp, mu)
+
+
+def _range_status(resp, status, temp, mu):
+    """``status`` with OUT_OF_RANGE where (T, μ) lie outside the range ``resp`` was refined
+    for (its numbers there carry no error guarantee)."""
+    return np.where(outside_planned(resp, temp, mu), OUT_OF_RANGE, status).astype(np.int8)
 
 
 def _pade_engine_chunk(spec, flat, cache):

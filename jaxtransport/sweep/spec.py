@@ -35,6 +35,10 @@ NON_FINITE = 1
 """Status code: the configuration was evaluated but a stored value is NaN or infinite."""
 MODEL_FAILED = 2
 """Status code: building the model (stage 1) for this configuration's parameters failed."""
+OUT_OF_RANGE = 3
+"""Status code: a temperature or chemical potential lies outside the range the method was
+refined for (e.g. below an explicit ``Continuum(temperature_range=...)``): no error
+guarantee, the values are not to be used."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +68,9 @@ class Sweep:
     ``jaxtransport.statistics.cumulants`` on the finite reservoirs of ``cumulant_method`` (a
     ``jt.Discretised``; default ``method`` when that is one) — exact for those modes, a
     D×D determinant series per time and configuration (D = n + all bath modes): seconds per
-    configuration for D ~ 200, so keep such sweeps small.
+    configuration for D ~ 200, so keep such sweeps small — or ``cumulant_method="continuum"``:
+    the continuous pole-sum reservoirs without discretisation (``jaxtransport.fcs_continuum``,
+    fermions, orders up to ``fcs_continuum.max_order(model)``).
     ``UPHILL``: ``uphill_heat`` = ∫ r dt (energy) and ``uphill_duration`` (ħ/energy), the
     genuine cold-to-hot flow of ``jaxtransport.uphill`` (heat out of the colder and into the
     hotter reservoir at once), hot/cold from each configuration's own temperatures.
@@ -209,7 +215,8 @@ class Sweep:
         cold = _check_cold(model, int(hot), cold, observables, kind, temperature, times)
         orders = _check_orders(cumulant_orders)
         if "heat_cumulants" in observables:
-            cumulant_method = _check_cumulant_method(model, times, method, cumulant_method)
+            cumulant_method = _check_cumulant_method(model, times, method, cumulant_method,
+                                                     orders)
         else:
             cumulant_method = None
         pade = _batched_pade(method, model, kind, parameters, model_fn, temperature,
@@ -351,10 +358,20 @@ def _check_orders(orders):
     return out
 
 
-def _check_cumulant_method(model, times, method, cumulant_method):
-    """The finite reservoirs for heat_cumulants: a Discretised (validated on the model)."""
+def _check_cumulant_method(model, times, method, cumulant_method, orders=(1,)):
+    """The finite reservoirs for heat_cumulants: a Discretised (validated on the model), or
+    ``"continuum"``: the continuous reservoirs themselves (``jaxtransport.fcs_continuum``)."""
     from ..response.discretised import Discretised
     from ..statistics import FiniteModes
+
+    if isinstance(cumulant_method, str):
+        if cumulant_method != "continuum":
+            raise ValueError(f"cumulant_method must be a jt.Discretised(...) or 'continuum', "
+                             f"got {cumulant_method!r}.")
+        from ..fcs_continuum import check_model_orders
+
+        check_model_orders(model, max(orders))
+        return "continuum"
 
     cm = cumulant_method if cumulant_method is not None else method
     if not isinstance(cm, Discretised):
