@@ -34,6 +34,11 @@ T, μ and C0 of one model keep the Continuum's per-axis contraction of stored ke
 ``jt.optimise_preparation`` training level energies, hoppings or couplings re-runs
 ``jt.Pade`` (pole count fixed for the bounds) inside every step.
 
+**Correlated initial states** (``state=jt.StationaryState(premodel)`` or ``initial=``): stage 1
+depends on the premodel, so the state is built into the response; the automatic choice is
+``jt.Continuum`` (``jt.Pade`` has no stationary start), ``jt.Discretised`` may be forced
+(joint equilibrium only).
+
 **Forcing a method**: ``method=jt.Continuum(...)``, ``jt.Discretised(...)`` or
 ``jt.Pade(...)`` is always used as given (its own tolerance; passing ``tolerance=`` as well is
 an error). A combination the method cannot do raises one ``ValueError`` naming the method, the
