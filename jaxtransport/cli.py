@@ -72,7 +72,8 @@ def sweep(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"computed {len(res.computed_chunks)} of {res.n_chunks} chunks in "
-          f"{res.seconds:.2f} s ({res.configurations_per_second:.4g} configurations/s); "
+          f"{res.seconds:.2f} s (stage 1: {res.stage1_seconds:.2f} s; "
+          f"{res.configurations_per_second:.4g} configurations/s); "
           f"store {res.path}")
     if res.report():
         print(res.report())

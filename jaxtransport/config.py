@@ -40,6 +40,8 @@ is an error, not reservoir 0). Example::
     currents_only = false        # true: currents-only stage 1 (large systems; no occupation)
     [sweep.cumulant_method]      # finite reservoirs for heat_cumulants (default: [method] if
     n_modes = 100                # it is discretised); also band, grid_scale, band_warning
+                                 # (or cumulant_method = "continuum" under [sweep]: the
+                                 # pole-sum leads themselves, jaxtransport.fcs_continuum)
     [sweep.temperature]          # reservoir index -> list of values or {start, stop, num}
     "0" = { start = 0.5, stop = 2.0, num = 16 }
     [sweep.initial_states]       # occupation vectors and/or random states
@@ -346,7 +348,7 @@ def validate(cfg: dict) -> None:
                 get_floats(st, "occupations", "sweep.initial_states")
             get_int(st, "random", "sweep.initial_states", 0, minimum=0)
             get_int(st, "seed", "sweep.initial_states", 0)
-        if "cumulant_method" in sw:
+        if "cumulant_method" in sw and sw["cumulant_method"] != "continuum":
             _check_keys(sw["cumulant_method"], "cumulant_method", "sweep.cumulant_method")
             _discretised_keys(sw["cumulant_method"], "sweep.cumulant_method")
     if "run" in cfg:
@@ -470,7 +472,8 @@ def build_sweep(cfg: dict):
                   time_stride=int(sw.get("time_stride", 1)), method=method,
                   cold=None if "cold" not in sw else get_reservoir(sw, "cold", "sweep", names),
                   cumulant_orders=tuple(sw.get("cumulant_orders", DEFAULT_CUMULANT_ORDERS)),
-                  cumulant_method=(Discretised(**sw["cumulant_method"])
+                  cumulant_method=("continuum" if sw.get("cumulant_method") == "continuum"
+                                   else Discretised(**sw["cumulant_method"])
                                    if "cumulant_method" in sw else None),
                   currents_only=_flag(sw.get("currents_only", False), "sweep.currents_only"))
     if sw.get("kind", "grid") == "random":

@@ -2,7 +2,8 @@ r"""Correlated initial states: start from the exact stationary state of a pre-qu
 
 ``jt.StationaryState(premodel)`` is the state of system + reservoirs (with all their
 correlations) that ``premodel`` reaches at long times; from t = 0 the Hamiltonian is that of
-``model``. Derivation and bookkeeping: docs/theory.md, "Correlated initial states".
+``model``. Derivation and bookkeeping: docs/theory.md,
+"Correlated initial states: derivation and bookkeeping".
 
 The premodel has the same system modes, the same reservoirs in the same order with the same
 temperatures, chemical potentials and spectral densities; its system Hamiltonian and coupling
@@ -30,6 +31,17 @@ class StationaryState(eqx.Module):
     bound state) and ``jt.Discretised`` (finite modes: the joint Gibbs state of the premodel's
     full single-particle Hamiltonian; all reservoirs at one T and μ; fermions or bosons).
     Every first moment stays linear in the reservoir occupations (stage 2 sweeps T and μ).
+    Units ħ = k_B = 1; the solution's currents are out of each reservoir and its coupling
+    energies ⟨H_I^α⟩ are non-zero at t = 0 (energy stored in the correlations).
+
+    Examples:
+        >>> import jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=1.0, width=2.0)
+        >>> pre = jt.Model([[0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> post = jt.Model([[-0.5]], [jt.Reservoir(lead, 1.0, 0.0, [1.0])])
+        >>> sol = jt.solve(post, jt.StationaryState(pre), [0.0, 1.0])
+        >>> bool(sol.coupling_energy[0, 0] < 0)
+        True
     """
 
     premodel: Model

@@ -49,7 +49,6 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
 
 from ._validation import check_times, is_concrete, reservoir_values
 from .response.base import flatten_terms
@@ -146,6 +145,18 @@ def max_order(model) -> int:
         scale = sum(abs(float(p.gamma)) * float(p.width) ** 2 for p in poles)
         worst = min(worst, 2 if abs(lead) > 1e-10 * scale else 4)
     return worst
+
+
+def check_model_orders(model, order: int, quantity: str = "heat") -> None:
+    """Raise unless ``model`` is supported and heat/energy cumulants up to ``order`` are
+    available (``max_order``)."""
+    _check_model(model)
+    if quantity != "particles" and order > max_order(model):
+        raise ValueError(
+            f"transient {quantity} cumulants of order > {max_order(model)} are not available "
+            f"for this model's densities (their tails make them infinite or need contact "
+            f"terms beyond the leading one); use order <= {max_order(model)} or "
+            "CutoffLorentzian leads.")
 
 
 # ------------------------------------------------------------------ T, μ dependent pieces
@@ -269,7 +280,7 @@ def _matrices(st: _Structure, temp, mu, xi, eta, c0, direction, chi, weights, p)
 
 
 # ------------------------------------------------------------------ the generating function
-def _sign(mat, iters: int = 14):
+def _sign(mat, iters: int = 11):
     """Matrix sign function by the scaled Newton iteration (determinant scaling; measured
     to converge to ‖S² − 1‖ ≈ 5e-15 in 10 iterations for eigenvalues spread over 1e-2…1e3;
     the residual is part of the reported error)."""
@@ -458,7 +469,7 @@ def _direction(model, reservoir, direction):
 def cumulants(model, times, state, temperature=None, chemical_potential=None,
               quantity: str = "heat", reservoir: int = 0, order: int = 4,
               n_pade: int = 12, direction=None, radius: float | None = None,
-              points: int = 12, error_estimate: bool = False):
+              points: int = 8, error_estimate: bool = False):
     r"""Cumulants κ_1 … κ_order of the quantity taken **out of** ``reservoir`` (two-point
     measurement), continuous pole-sum reservoirs, shape (..., T, order).
 
@@ -466,7 +477,9 @@ def cumulants(model, times, state, temperature=None, chemical_potential=None,
     reservoir, κ_2 the variance, ...). ``state`` (..., n, n) and ``temperature`` /
     ``chemical_potential`` (..., M) broadcast; one compiled program per model, time grid and
     options. ``direction`` (M,) counts Σ_α d_α q_α instead of one reservoir (joint cumulants
-    by polarisation). ``n_pade``: Padé poles per Fermi function; ``error_estimate=True``
+    by polarisation). ``points`` Cauchy points on |χ| = ``radius`` (default 0.6 / the largest
+    pole or system energy; 8 points agree with 12 to 3e-8 relative in κ4, measured).
+    ``n_pade``: Padé poles per Fermi function; ``error_estimate=True``
     also returns the largest difference per order to ``n_pade − max(2, n_pade//4)`` poles
     (Padé truncation) plus the imaginary residue of the Cauchy integral (rounding), shape
     (..., order). Energy and heat cumulants above ``max_order(model)`` (2 for plain
@@ -481,13 +494,7 @@ def cumulants(model, times, state, temperature=None, chemical_potential=None,
     if not (isinstance(points, int) and points > order + 1 and points % 4 == 0):
         raise ValueError(f"points must be a multiple of 4 larger than order + 1, got "
                          f"{points!r}.")
-    _check_model(model)
-    if quantity != "particles" and order > max_order(model):
-        raise ValueError(
-            f"transient {quantity} cumulants of order > {max_order(model)} are not available "
-            f"for this model's densities (their tails make them infinite or need contact "
-            f"terms beyond the leading one); use order <= {max_order(model)} or "
-            "CutoffLorentzian leads.")
+    check_model_orders(model, order, quantity)
     dvec = _direction(model, reservoir, direction)
     batch, c0, temp, mu = _inputs(model, state, temperature, chemical_potential)
     st0 = _Structure(model, 2)

@@ -121,15 +121,16 @@ def correlated_entropy_production(solution: Solution, initial_information,
     (T_α, μ_α). D_0 is the initial system–reservoir mutual information plus the reservoirs'
     initial deviation from Gibbs (``StationaryState.initial_information``). Unitarity gives
     Σ_c(t) = I_SR(t) + D(ρ_R(t) ‖ Π ρ_α^G) ≥ 0, so Σ(t) may be transiently negative, but never
-    below −D_0 (docs/theory.md, "Correlated initial states"). For a product initial state
-    D_0 = 0 and Σ_c = Σ."""
+    below −D_0 (docs/theory.md, "Correlated initial states: derivation and bookkeeping").
+    For a product initial state D_0 = 0 and Σ_c = Σ."""
     return entropy_production(solution, statistics) + jnp.asarray(initial_information)[..., None]
 
 
 # ---------------------------------------------------------------------------------------------
 # first law
 class EnergyBalance(eqx.Module):
-    """First-law bookkeeping along the transient (energies relative to t = 0; ħ = 1).
+    """First-law bookkeeping along the transient (energies relative to t = 0). Units: energy
+    (ħ = k_B = 1).
 
     Shapes (..., T) or (..., T, M). All reservoir quantities are changes of the reservoir
     itself (``reservoir_energy_change`` = Δ<H_α> = −∫J^E_α), heats are **out of** α.
@@ -227,7 +228,8 @@ def conductance_g1(solution: Solution, hot: int = 0, cold: int = 1) -> Array:
 def conductance_g2(solution: Solution, hot: int = 0, cold: int = 1) -> Array:
     r"""G2(t) = [J^Q_hot(t) − J^Q_cold(t)] / (2 (T_hot − T_cold)), shape (..., T).
 
-    Symmetrised: heat out of hot minus heat out of cold (= heat into cold). Depends on C0."""
+    Symmetrised: heat out of hot minus heat out of cold (= heat into cold). Depends on C0.
+    Units: 1/ħ (energy/(time·temperature), ħ = k_B = 1)."""
     _check_pair(hot, cold, solution.heat_current.shape[-1])
     dt = _delta_t(solution.temperature, hot, cold)
     j = solution.heat_current
@@ -238,7 +240,7 @@ def conductance_g5(solution: Solution, hot: int = 0, cold: int = 1) -> Array:
     r"""G5(t) = Q_hot(t) / (t (T_hot − T_cold)): the time-averaged conductance, shape (..., T).
 
     Q_hot = ∫_0^t J^Q_hot (heat out of hot). At t = 0 the limit J^Q_hot(0)/ΔT is returned.
-    Depends on C0. The grid must start at t = 0."""
+    Depends on C0. The grid must start at t = 0. Units: 1/ħ (ħ = k_B = 1)."""
     _check_starts_at_zero(solution)
     _check_pair(hot, cold, solution.heat_current.shape[-1])
     dt = _delta_t(solution.temperature, hot, cold)
@@ -254,7 +256,8 @@ def thermal_preparation(
     r"""A preparation T ↦ C0(T) = f(h; T, μ): the isolated system's Gibbs state at temperature T.
 
     Pass it as ``preparation`` to ``conductance_g3``/``conductances`` to differentiate through
-    the initial state as well ("system prepared at T_hot")."""
+    the initial state as well ("system prepared at T_hot"). Units: temperatures and h in
+    energy units (ħ = k_B = 1); C0 is dimensionless."""
     h = jnp.asarray(hamiltonian)
     if h.ndim != 2 or h.shape[0] != h.shape[1]:
         raise ValueError(f"hamiltonian must be a square (n, n) matrix, got shape {h.shape}.")
@@ -290,6 +293,7 @@ def conductance_g3(
       depends on the preparation.
 
     ``temperature``/``chemical_potential``: shape (M,) (default: the response's own values).
+    Units: 1/ħ (ħ = k_B = 1); J^Q_hot is the heat current out of the hot reservoir.
     """
     if (state is None) == (preparation is None):
         raise ValueError("give exactly one of state= (held fixed) or preparation= (T ↦ C0).")
@@ -319,7 +323,8 @@ def conductance_g4(
 
     The subtracted conductance: the reference transient at ΔT = 0 (same C0) is removed, so G4
     does not depend on the initial state (the C0 part cancels exactly). ``state`` (default: the
-    empty state) is only used to evaluate both terms."""
+    empty state) is only used to evaluate both terms. Units: 1/ħ (energy/(time·temperature),
+    ħ = k_B = 1); J^Q_hot is the heat current out of the hot reservoir."""
     m = response.n_reservoirs
     _check_pair(hot, cold, m)
     temp, mu = reservoir_values(response.temperature, response.chemical_potential,
@@ -336,6 +341,7 @@ class Conductances(eqx.Module):
 
     ``g1`` J_h/ΔT, ``g2`` (J_h − J_c)/(2ΔT), ``g3`` ∂J_h/∂T_h (fixed C0, or the preparation if
     one was given), ``g4`` subtracted, ``g5`` Q_h/(tΔT). Units: energy/(time·temperature) = 1/ħ.
+    Heat currents J_h, J_c and heat Q_h are out of the hot/cold reservoir.
     """
 
     times: Array
@@ -422,7 +428,9 @@ def negative_windows(times, values, tolerance: float = 0.0) -> list[tuple[float,
 
     ``times`` (T,) increasing, ``values`` (T,) real. Window edges are located by linear
     interpolation of the zero crossings of ``values + tolerance``; a window still open at the
-    last time ends at ``times[-1]``. Returns a list of (start, end) pairs (host-side numpy).
+    last time ends at ``times[-1]``. Returns a list of (start, end) pairs (host-side numpy),
+    in the units of ``times`` (ħ/energy; ħ = k_B = 1). For a heat current out of the reservoir,
+    a window is where heat flows into it (not necessarily uphill: see ``uphill_flow``).
     """
     t = np.asarray(times, dtype=float)
     v = np.asarray(values, dtype=float)

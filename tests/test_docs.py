@@ -319,3 +319,31 @@ def test_no_file_refers_to_a_document_outside_the_repository():
                 hits.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()[:100]}")
     assert not hits, ("files refer to documents outside the repository (point to "
                       "docs/theory.md instead):\n  " + "\n  ".join(hits))
+
+
+def _toml_blocks():
+    blocks = []
+    for page in PAGES:
+        for text in re.findall(r"^```toml\n(.*?)^```", page.read_text(encoding="utf-8"),
+                               flags=re.S | re.M):
+            first = text.splitlines()[0].strip() if text.strip() else ""
+            if first in ("# jaxtransport sweep", "# jaxtransport optimise"):
+                blocks.append(pytest.param(first.split()[-1], text,
+                                           id=f"{page.stem}-{first.split()[-1]}-{len(blocks)}"))
+    return blocks
+
+
+@pytest.mark.parametrize("command,text", _toml_blocks())
+def test_toml_examples_are_valid(command, text):
+    """The TOML blocks of the pages marked ``# jaxtransport sweep|optimise`` are accepted by
+    the library's parser and build a sweep / an optimisation (no evaluation)."""
+    import tomllib
+
+    from jaxtransport import config as cfgmod
+
+    if command == "sweep":
+        cfgmod.build_sweep(cfgmod.loads(text, "docs"))
+    else:
+        from jaxtransport.optimise import config as ocfg
+
+        ocfg.build(ocfg.validate(tomllib.loads(text)))

@@ -45,12 +45,14 @@ def test_uphill_observables_follow_each_configurations_temperatures(tmp_path):
     np.testing.assert_array_equal(ds["temperature"].values, temp)
 
 
-def test_summary_leaves_out_configurations_where_hot_is_not_the_hottest(tmp_path):
+def test_summary_leaves_out_configurations_where_hot_is_not_the_hottest(tmp_path, capsys):
     model = demo.two_site_model()
     spec = Sweep.grid(model, TIMES, temperature={0: [0.3, 1.5]},
                       initial_states=np.stack([np.eye(2), demo.uphill_preparation()]),
                       method=METHOD)
-    res = run_sweep(spec, tmp_path / "g.zarr", progress=False)
+    res = run_sweep(spec, tmp_path / "g.zarr", progress=True)
+    printed = capsys.readouterr()
+    assert "stage 1 (kernels)" in printed.out + printed.err and "compilation" in printed.out
     ds = res.open().load()
     assert res.best["temperature_0"] == 1.5 and res.best["excluded"] == 2
     assert res.best["min_heat_current"] == pytest.approx(

@@ -1,8 +1,8 @@
 r"""Stage 1 for correlated initial states: the exact stationary state of a pre-quench model.
 
-Derivation: docs/theory.md, "Correlated initial states". In short, every single-particle
-scattering state of ``premodel`` (one per reservoir mode ω of term j) is, in the frame
-rotating with e^{−iωt}, the stationary solution of the pole closure
+Derivation: docs/theory.md, "Correlated initial states: derivation and bookkeeping". In
+short, every single-particle scattering state of ``premodel`` (one per reservoir mode ω of
+term j) is, in the frame rotating with e^{−iωt}, the stationary solution of the pole closure
 
     dẽ/dt = (L + iω) ẽ − i d_j,   ẽ = (system amplitude; y_1..y_P),  d_j = (v_j; 0),
 
@@ -47,7 +47,8 @@ class StationaryResponse(Response):
     """Stage-1 result for a correlated initial state (``jt.StationaryState``): the same
     kernels and ``Solution`` as ``jt.Response``, with no C0 part. ``evaluate(state, T, μ)``
     takes the ``jt.StationaryState`` it was built for (or None). With ``joint_equilibrium``
-    (finite modes: a Gibbs state of the whole) all reservoirs must share T and μ."""
+    (finite modes: a Gibbs state of the whole) all reservoirs must share T and μ. Units
+    ħ = k_B = 1; currents out of each reservoir (as ``jt.Response``)."""
 
     joint_equilibrium: bool = eqx.field(default=False, static=True)
 

@@ -76,6 +76,15 @@ def _cumulant_chunk(modes, c0, temp, mu, times, hot, orders, stride):
     return out, _status(out)
 
 
+def _continuum_cumulant_chunk(model, c0, temp, mu, times, hot, orders, stride):
+    """Same as ``_cumulant_chunk`` for continuous pole-sum reservoirs (``fcs_continuum``,
+    compiled there; the model stays concrete)."""
+    k = _statistics.cumulants(model, np.asarray(times), c0, temp, mu, quantity="heat",
+                              reservoir=hot, order=max(orders))
+    out = {"heat_cumulants": k[:, ::stride][..., jnp.asarray(orders) - 1]}
+    return out, _status(out)
+
+
 def _status(out):
     bad = jnp.zeros(next(iter(out.values())).shape[:1], bool)
     for v in out.values():

@@ -16,6 +16,7 @@ from .._validation import outside_planned, readable_errors, require_x64
 from .evaluate import (
     _block_fast,
     _block_parts,
+    _continuum_cumulant_chunk,
     _cumulant_chunk,
     _fast_path,
     _grid_chunk,
@@ -85,7 +86,9 @@ class SweepResult:
 
 def chunk_rows(spec: Sweep, memory_budget: float, chunk_size: int | None) -> int:
     """Leading-axis rows per chunk: explicit ``chunk_size`` (configurations, rounded to whole
-    rows) or from ``memory_budget`` bytes (outputs + per-configuration intermediates)."""
+    rows) or from ``memory_budget`` bytes (outputs + per-configuration intermediates).
+
+    Units: ``memory_budget`` in bytes; the result is a (dimensionless) number of rows."""
     rest = spec.size // spec.shape[0]
     if chunk_size is not None:
         if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
@@ -116,6 +119,8 @@ def _bytes_per_config(spec):
 
 
 def _n_bath_modes(spec):
+    if spec.cumulant_method == "continuum":  # auxiliary modes: small, bounded by the chunk
+        return 0
     return sum(len(g[0]) for g in spec.cumulant_method.grid(spec.model))
 
 
@@ -147,6 +152,9 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
       i % process_count == process_index; process 0 writes the store template.
     - ``progress``: tqdm bar over chunks (None: only on a terminal).
     Returns a ``SweepResult``; the data: ``result.open()`` (xarray).
+
+    Units: ``memory_budget`` in bytes; the stored observables in the units of ``jt.Sweep`` (ħ =
+    k_B = 1; currents out of each reservoir).
     """
     from tqdm.auto import tqdm
 
@@ -184,8 +192,13 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
     for c in todo:
         lo, hi = c * rows * rest, min(spec.size, (c + 1) * rows * rest)
         flat = np.arange(lo, hi)
+        tic = _time.perf_counter()
         out, status = _run_chunk(spec, flat, padded, row_shard, sub, static, cache)
         store.write_chunk(c, out, status)
+        if not computed and not bar.disable:  # where the first minute goes
+            s1 = cache.get("stage1_s", 0.0)
+            bar.write(f"sweep: stage 1 (kernels) {s1:.2f} s; first chunk incl. tracing + "
+                      f"compilation {_time.perf_counter() - tic - s1:.2f} s")
         computed.append(c)
         n_cfg += hi - lo
         bar.update(1)
@@ -245,7 +258,9 @@ def _run_cumulant_chunk(spec, flat, padded, row_shard, cache):
         modes = _finite_modes(spec, int(p), cache)
         if modes is None:  # the model of this parameter point failed (recorded in errors)
             continue
-        o, s = _cumulant_chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
+        chunk = _continuum_cumulant_chunk if spec.cumulant_method == "continuum" \
+            else _cumulant_chunk
+        o, s = chunk(modes, put(c0[sel]), put(temp[sel]), put(mu[sel]), times,
                                spec.hot, spec.cumulant_orders, spec.time_stride)
         o, s = _to_host(o, s, len(sel))
         out[sel], status[sel] = o["heat_cumulants"], s
@@ -262,7 +277,8 @@ def _finite_modes(spec, p, cache):
             del cache[old]  # one model's modes at a time
         try:
             model = spec.model_fn(**_param_values(spec, p)) if spec.parameters else spec.model
-            cache[key] = FiniteModes.from_model(model, spec.cumulant_method)
+            cache[key] = (model if spec.cumulant_method == "continuum"
+                          else FiniteModes.from_model(model, spec.cumulant_method))
         except (ValueError, FloatingPointError) as err:
             cache.setdefault("errors", {})[p] = f"{type(err).__name__}: {err}"
             cache[key] = None
