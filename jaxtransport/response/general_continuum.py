@@ -36,7 +36,7 @@ lower-order rule on the same panels.
 
 from __future__ import annotations
 
-import warnings
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._quadrature import gauss_panels, ray_rule
-from .._validation import check_times
+from .._validation import check_times, tolerance_missed
 from ..nambu import nambu_transform
 from .continuum import Continuum
 from .drude import DrudeClosure, drude_closure
@@ -62,14 +62,19 @@ class GeneralContinuum(eqx.Module):
     - ``tolerance``: bosons: target absolute accuracy of the covariance, energy currents and
       coupling energies (default 1e-8); it sets the window (f < tolerance·e^{−5} at ω_max),
       and the quadrature is refined (panels halved, up to ``max_refinements`` times) until
-      the error estimate (difference to a lower-order rule) is below it; a warning says when
-      it is not reached.
+      the error estimate (difference to a lower-order rule) is below it; a warning
+      (``jt.ToleranceWarning``) says when it is not reached.
     - ``temperature_range``: bosons: (T_min, T_max) for which stage 2 must be valid (default
       the model's temperatures × [0.8, 1.25]).
     - ``chemical_potential_range``: passed on to the fermionic engine; position (x–x)
       reservoirs have μ = 0, so for them only None or (0, 0) is accepted.
     - ``nodes_per_panel``, ``panel_factor``: bosonic quadrature resolution (panel width =
       factor × min(1/t_max·4, T_min, pole distances)).
+    - ``strict``: bosons: raise instead of warning when the error estimate misses
+      ``tolerance`` (fermions: ``engine``'s own ``strict``).
+
+    Stage 2 refuses temperatures below the planned range (the panels resolve thermal widths
+    down to width/8) and (T, μ) outside the stored window.
 
     ``jt.response(model, times, jt.Continuum(...))`` builds one from the ``Continuum``'s
     settings (``from_continuum``).
@@ -82,6 +87,7 @@ class GeneralContinuum(eqx.Module):
     nodes_per_panel: int = eqx.field(default=12, static=True)
     panel_factor: float = eqx.field(default=1.0, static=True)
     max_refinements: int = eqx.field(default=2, static=True)
+    strict: bool = eqx.field(default=False, static=True)
 
     @classmethod
     def from_continuum(cls, method: Continuum | None) -> GeneralContinuum:
@@ -92,7 +98,7 @@ class GeneralContinuum(eqx.Module):
                    temperature_range=method.temperature_range,
                    chemical_potential_range=method.chemical_potential_range,
                    nodes_per_panel=method.nodes_per_panel or default_order(method.tolerance),
-                   max_refinements=method.max_refinements)
+                   max_refinements=method.max_refinements, strict=method.strict)
 
     def response(self, model, times) -> GeneralResponse:
         times = check_times(times)
@@ -193,6 +199,7 @@ def _nambu_response(model, times, engine) -> GeneralResponse:
         number_conserving=(True,) * m,
         method="continuum",
         edge_tolerance=er.edge_tolerance,
+        planned_range=er.planned_range,
     )
 
 
@@ -300,9 +307,13 @@ class DrudePlan(eqx.Module):
     tmax: float
 
 
-def _drude_plan(dr, model, times, method) -> DrudePlan:
+def _drude_range(model, method):
     temps = np.asarray(model.temperatures)
-    t_lo, t_hi = method.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
+    return method.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
+
+
+def _drude_plan(dr, model, times, method) -> DrudePlan:
+    t_lo, t_hi = _drude_range(model, method)
     tmax = max(float(times[-1]), 1e-3)
     w_hi = window_cut(method.tolerance) * t_hi
     ev = np.linalg.eigvals(np.asarray(dr.lmat))
@@ -338,6 +349,7 @@ def _drude_response(model, times, method) -> GeneralResponse:
     zero = jnp.diag(jnp.full(2 * model.n_modes, 0.5))
     factor = method.panel_factor
     for _ in range(method.max_refinements + 1):
+        used = factor
         (prop, sk, bc, bs, oc, os_), wn, w_hi = _drude_build(dr, model, times, plan, q, factor)
         (_, _, bc2, bs2, oc2, os2), wn2, _ = _drude_build(dr, model, times, plan, q - 2,
                                                           factor)
@@ -353,10 +365,14 @@ def _drude_response(model, times, method) -> GeneralResponse:
             break
         factor *= 0.5
     else:
-        warnings.warn(
-            f"the bosonic continuum did not reach tolerance {method.tolerance:g} after "
-            f"{method.max_refinements} refinements (error estimate {err:.3g}); raise "
-            "max_refinements or nodes_per_panel.", RuntimeWarning, stacklevel=3)
+        tolerance_missed(
+            f"jt.GeneralContinuum did not reach tolerance {method.tolerance:g}: the error "
+            f"estimate is {err:.3g} after {method.max_refinements} refinement(s) "
+            f"(nodes_per_panel = {q}); raise max_refinements or nodes_per_panel, or loosen "
+            "the tolerance.", method.strict)
+    t_hi = _drude_range(model, method)[1]
+    resp = dataclasses.replace(resp, planned_range=((plan.width * used / 8.0, float(t_hi)),
+                                                    (0.0, 0.0)))
     return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err))
 
 
