@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -34,155 +33,10 @@ import optax
 from .._validation import check_times, readable_errors
 from ..response import Continuum, Response
 from ..response import response as _response
+from .model_parameters import STAGE1, ModelParameters, apply_model
+from .model_parameters import apply_model as _apply_model  # noqa: F401  (former name)
 from .objectives import as_objective
 from .parametrisations import AbstractParametrisation, FermionicGaussian, bounded, unbounded
-
-_STAGE2 = ("temperature", "chemical_potential")
-_STAGE1 = ("level_energies", "hoppings", "coupling_strengths")
-
-
-def _bounds_list(name, spec, length, what):
-    if spec is None:
-        return None
-    spec = list(spec)
-    if len(spec) != length:
-        raise ValueError(
-            f"model_parameters.{name} must list one entry per {what} ({length}), each None "
-            f"(fixed) or (lo, hi); got {len(spec)} entries."
-        )
-    out = []
-    for k, b in enumerate(spec):
-        if b is None:
-            out.append(None)
-            continue
-        try:
-            lo, hi = (float(x) for x in b)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"model_parameters.{name}[{k}] must be None or a pair (lo, hi), got {b!r}."
-            ) from None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(
-                f"model_parameters.{name}[{k}] bounds must be finite with lo < hi, got "
-                f"({lo}, {hi})."
-            )
-        if name == "temperature" and lo <= 0:
-            raise ValueError(
-                f"model_parameters.temperature[{k}] bounds must be > 0 (temperatures are "
-                f"positive), got ({lo}, {hi})."
-            )
-        if name == "coupling_strengths" and lo < 0:
-            raise ValueError(
-                f"model_parameters.coupling_strengths[{k}] bounds must be >= 0 (gamma is a "
-                f"rate), got ({lo}, {hi})."
-            )
-        out.append((lo, hi))
-    return tuple(out)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelParameters:
-    """Model parameters to optimise jointly with the preparation, each within bounds.
-
-    Each field is None (all fixed) or a list with one entry per reservoir / mode / bond, each
-    None (fixed) or ``(lo, hi)`` (trained within the open interval, value = lo + (hi − lo) σ(u)):
-
-    - ``temperature``: T_α (k_B = 1, energy units), lo > 0. Stage 2 only (cheap).
-    - ``chemical_potential``: μ_α (energy units). Stage 2 only.
-    - ``level_energies``: h_ii (energy units). Re-runs stage 1 each step.
-    - ``hoppings``: nearest-neighbour h_{k,k+1} = x e^{iφ} (φ the initial phase; h_{k+1,k} its
-      conjugate), one entry per bond (n − 1). Re-runs stage 1.
-    - ``coupling_strengths``: γ of reservoir α's (single) Lorentzian density, lo ≥ 0. Re-runs
-      stage 1.
-
-    Start 0 begins at the model's own values (which must lie strictly inside the bounds);
-    the other starts begin at uniformly random values inside the bounds.
-    """
-
-    temperature: Sequence | None = None
-    chemical_potential: Sequence | None = None
-    level_energies: Sequence | None = None
-    hoppings: Sequence | None = None
-    coupling_strengths: Sequence | None = None
-
-    def entries(self, model):
-        """[(kind, index, lo, hi, initial value)] of the trained parameters (validated)."""
-        n, m = model.n_modes, model.n_reservoirs
-        lengths = {"temperature": (m, "reservoir"), "chemical_potential": (m, "reservoir"),
-                   "level_energies": (n, "mode"), "hoppings": (max(n - 1, 0), "bond"),
-                   "coupling_strengths": (m, "reservoir")}
-        h = np.asarray(model.hamiltonian)
-        out = []
-        for kind in _STAGE2 + _STAGE1:
-            spec = _bounds_list(kind, getattr(self, kind), *lengths[kind])
-            if spec is None:
-                continue
-            for k, b in enumerate(spec):
-                if b is None:
-                    continue
-                if kind == "temperature":
-                    x0 = float(model.temperatures[k])
-                elif kind == "chemical_potential":
-                    x0 = float(model.chemical_potentials[k])
-                elif kind == "level_energies":
-                    x0 = float(h[k, k].real)
-                elif kind == "hoppings":
-                    x0 = float(np.abs(h[k, k + 1]) * np.sign(h[k, k + 1].real or 1.0))
-                else:
-                    terms = model.reservoirs[k].terms
-                    dens = terms[0][0]
-                    if len(terms) != 1 or not hasattr(dens, "gamma") or not hasattr(dens, "width"):
-                        raise ValueError(
-                            f"model_parameters.coupling_strengths[{k}]: reservoir {k} must have "
-                            "a single Lorentzian spectral density to train its gamma."
-                        )
-                    x0 = float(dens.gamma)
-                if not (b[0] < x0 < b[1]):
-                    raise ValueError(
-                        f"model_parameters.{kind}[{k}]: the model's value {x0:.6g} must lie "
-                        f"strictly inside the bounds ({b[0]:.6g}, {b[1]:.6g})."
-                    )
-                out.append((kind, k, b[0], b[1], x0))
-        return out
-
-    def names(self, model):
-        return [f"{kind}[{k}]" for kind, k, *_ in self.entries(model)]
-
-
-def _apply_model(model, entries, x):
-    """(model with stage-1 parameters set, temperature (M,), chemical potential (M,))."""
-    temp = jnp.asarray(model.temperatures, jnp.float64)
-    mu = jnp.asarray(model.chemical_potentials, jnp.float64)
-    h = model.hamiltonian
-    h0 = np.asarray(h)
-    stage1 = False
-    new_gamma = {}
-    for j, (kind, k, *_rest) in enumerate(entries):
-        v = x[j]
-        if kind == "temperature":
-            temp = temp.at[k].set(v)
-        elif kind == "chemical_potential":
-            mu = mu.at[k].set(v)
-        elif kind == "level_energies":
-            h = h.at[k, k].set(v.astype(h.dtype))
-            stage1 = True
-        elif kind == "hoppings":
-            phase = h0[k, k + 1] / abs(h0[k, k + 1]) if abs(h0[k, k + 1]) > 0 else 1.0
-            phase = phase * np.sign(phase.real or 1.0) if np.iscomplexobj(h0) else 1.0
-            if np.iscomplexobj(h0):
-                val = v * phase
-                h = h.at[k, k + 1].set(val).at[k + 1, k].set(jnp.conj(val))
-            else:
-                h = h.at[k, k + 1].set(v).at[k + 1, k].set(v)
-            stage1 = True
-        else:
-            new_gamma[k] = v
-            stage1 = True
-    if stage1:
-        model = eqx.tree_at(lambda mm: mm.hamiltonian, model, h)
-        for k, g in new_gamma.items():
-            model = eqx.tree_at(lambda mm, k=k: mm.reservoirs[k].terms[0][0].gamma, model, g)
-    return model, temp, mu
 
 
 @dataclasses.dataclass
@@ -278,7 +132,7 @@ def _stage1_method(method, model, entries, times):
                          for kind, _k, _lo, hi, x0 in entries], float)
         t_min = min([float(np.min(np.asarray(model.temperatures)))]
                     + [lo for kind, _k, lo, _hi, _x0 in entries if kind == "temperature"])
-        strongest = _apply_model(model, entries, jnp.asarray(x_hi))[0]
+        strongest = apply_model(model, entries, jnp.asarray(x_hi))[0]
         # the steps skip the error estimate (half the work); the optimum is re-evaluated
         # with it (``_with_estimate``)
         return dataclasses.replace(pade_for_models(method, [model, strongest], t_min),
@@ -413,7 +267,7 @@ def optimise_preparation(
     lo = np.array([e[2] for e in entries], float)
     hi = np.array([e[3] for e in entries], float)
     x0 = np.array([e[4] for e in entries], float)
-    needs_stage1 = any(e[0] in _STAGE1 for e in entries)
+    needs_stage1 = any(e[0] in STAGE1 for e in entries)
     m_res = model.n_reservoirs
     base_t = None if temperature is None else jnp.asarray(temperature, jnp.float64)
     base_mu = None if chemical_potential is None else jnp.asarray(chemical_potential, jnp.float64)
@@ -444,7 +298,7 @@ def optimise_preparation(
 
     def loss(resp_, p):
         x = bounded(p["model"], lo, hi) if entries else jnp.zeros((0,))
-        mdl, temp, mu = _apply_model(model, entries, x)
+        mdl, temp, mu = apply_model(model, entries, x)
         r = resp_ if resp_ is not None else method.response(mdl, times)
         c0 = par.correlation(p["state"])
         # the parametrisation yields physical states by construction: no per-step C0 check
@@ -534,7 +388,7 @@ def optimise_preparation(
     i = int(np.nanargmin(best_v))
     p_best = jax.tree_util.tree_map(lambda a: a[i], best_p)
     x_best = bounded(p_best["model"], lo, hi) if entries else jnp.zeros((0,))
-    model_best, t_best, mu_best = _apply_model(model, entries, x_best)
+    model_best, t_best, mu_best = apply_model(model, entries, x_best)
     model_best = eqx.tree_at(lambda mm: [r.temperature for r in mm.reservoirs], model_best,
                              list(t_best))
     model_best = eqx.tree_at(lambda mm: [r.chemical_potential for r in mm.reservoirs],
