@@ -5,7 +5,9 @@ hopping, and a joint-equilibrium start. Slow: HEOM with 16 Padé poles per lead 
 per case (16 poles: the reference's own Padé error is ~2e-6 in the coupling energy, which
 converges slowest, and far below 1e-7 elsewhere). Measured (level quench / joint
 equilibrium): occupations 2.8e-8 / 1.2e-8, particle currents 3.7e-8 / 2.2e-8, heat currents
-1.4e-8 / 9.2e-9, coupling energies 1.9e-6 / 1.9e-6."""
+1.4e-8 / 9.2e-9, coupling energies 1.9e-6 / 1.9e-6; two sides connected: 5.9e-9, 5.5e-9,
+5.1e-9, 1.9e-6. The coupling-energy difference is HEOM's: at t = 0 of the joint-equilibrium
+case jaxtransport equals the equilibrium formula below to 3e-11, HEOM (16 poles) to 3.8e-6."""
 
 import numpy as np
 import pytest
@@ -44,4 +46,4 @@ def test_heom_coupling_energy_sign_matches_equilibrium_formula():
         return f * np.imag(sig / (w - eps - sig))
 
     total = -(2 / np.pi) * quad(integrand, -np.inf, np.inf, limit=400, epsabs=1e-12)[0]
-    assert abs(ref["coupling_energy"][0].sum() - total) <= 3e-5
+    assert abs(ref["coupling_energy"][0].sum() - total) <= 1e-5  # measured 3.8e-6 (Padé)

@@ -86,7 +86,9 @@ class SweepResult:
 
 def chunk_rows(spec: Sweep, memory_budget: float, chunk_size: int | None) -> int:
     """Leading-axis rows per chunk: explicit ``chunk_size`` (configurations, rounded to whole
-    rows) or from ``memory_budget`` bytes (outputs + per-configuration intermediates)."""
+    rows) or from ``memory_budget`` bytes (outputs + per-configuration intermediates).
+
+    Units: ``memory_budget`` in bytes; the result is a (dimensionless) number of rows."""
     rest = spec.size // spec.shape[0]
     if chunk_size is not None:
         if not (isinstance(chunk_size, int | np.integer) and chunk_size >= 1):
@@ -150,6 +152,9 @@ def run_sweep(spec: Sweep, path, *, resume: bool = False, memory_budget: float =
       i % process_count == process_index; process 0 writes the store template.
     - ``progress``: tqdm bar over chunks (None: only on a terminal).
     Returns a ``SweepResult``; the data: ``result.open()`` (xarray).
+
+    Units: ``memory_budget`` in bytes; the stored observables in the units of ``jt.Sweep`` (ħ =
+    k_B = 1; currents out of each reservoir).
     """
     from tqdm.auto import tqdm
 

@@ -15,26 +15,44 @@ import numpy as np
 
 SUMMARIES = ("min_heat_current", "min_heat_current_time", "reversed_heat",
              "final_heat_current")
+"""Summary observables of the ``hot`` reservoir's heat current J^Q_hot (out of it), one number
+per configuration: its minimum over time (energy per time; negative = heat flows into the hot
+reservoir), the time of that minimum, ``reversed_heat`` = ∫ max(−J^Q_hot, 0) dt ≥ 0 (energy:
+the heat that flowed into it) and its value at the last time. Units ħ = k_B = 1."""
 TRACES = ("heat_current", "particle_current", "energy_current", "coupling_energy",
           "symmetric_heat_current", "occupation")
+"""Trace observables over time (dims time × reservoir, or time × mode for ``occupation``):
+currents out of each reservoir (particles or energy per time), coupling energies (energy),
+occupations (dimensionless). Units ħ = k_B = 1."""
 # heat-conductance candidates (jaxtransport.thermodynamics), traces over time, hot vs cold
 CONDUCTANCES = ("conductance_g1", "conductance_g2", "conductance_g4", "conductance_g5")
+"""Conductance candidates G1, G2, G4, G5 of ``jaxtransport.thermodynamics`` (traces over time,
+hot vs cold; heat out of each reservoir). Units ħ = k_B = 1: 1/time."""
 # heat cumulants κ_n(t) of the hot reservoir (jaxtransport.statistics, finite reservoirs)
 CUMULANTS = ("heat_cumulants",)
+"""Heat cumulants κ_n(t) of the heat out of the hot reservoir (dims time × cumulant_order),
+on finite reservoirs. Units ħ = k_B = 1: energy^n."""
 # genuine uphill (cold-to-hot) flow per configuration, hot/cold from its own temperatures
 # (jaxtransport.uphill): heat moved uphill ∫ r dt and the time with r > 0
 UPHILL = ("uphill_heat", "uphill_duration")
 OBSERVABLES = SUMMARIES + TRACES + CONDUCTANCES + CUMULANTS + UPHILL
+"""Every observable a sweep can keep (units and signs: see each group; currents and heat are
+out of each reservoir, ħ = k_B = 1)."""
 DEFAULT_CUMULANT_ORDERS = (2, 3, 4)
 DEFAULT_OBSERVABLES = ("min_heat_current", "min_heat_current_time", "reversed_heat")
+"""The observables kept by default: the minimum of the heat current out of the hot reservoir,
+its time and the reversed heat (units ħ = k_B = 1: energy per time, time, energy)."""
 
 # status codes stored per configuration (dimensionless integers, variable ``status``)
 OK = 0
-"""Status code: the configuration was evaluated and every stored value is finite."""
+"""Status code (dimensionless): the configuration was evaluated and every stored value is
+finite."""
 NON_FINITE = 1
-"""Status code: the configuration was evaluated but a stored value is NaN or infinite."""
+"""Status code (dimensionless): the configuration was evaluated but a stored value is NaN or
+infinite."""
 MODEL_FAILED = 2
-"""Status code: building the model (stage 1) for this configuration's parameters failed."""
+"""Status code (dimensionless): building the model (stage 1) for this configuration's
+parameters failed."""
 OUT_OF_RANGE = 3
 """Status code: a temperature or chemical potential lies outside the range the method was
 refined for (e.g. below an explicit ``Continuum(temperature_range=...)``): no error
@@ -43,7 +61,10 @@ guarantee, the values are not to be used."""
 
 @dataclasses.dataclass(frozen=True)
 class Axis:
-    """One sweep dimension: ``name`` and its coordinate ``values`` (1-D)."""
+    """One sweep dimension: ``name`` and its coordinate ``values`` (1-D).
+
+    Units: those of the swept quantity (ħ = k_B = 1: temperatures and chemical potentials in
+    the units of h; ``initial_state``, ``sample`` and parameter indices are dimensionless)."""
 
     name: str
     values: np.ndarray
@@ -79,6 +100,10 @@ class Sweep:
     ``currents_only``: build stage 1 with ``observables="currents"`` (``jt.CurrentResponse``:
     O(T n) instead of O(T n²) storage, for systems of tens to hundreds of sites); every
     observable but ``occupation`` is available.
+
+    Units ħ = k_B = 1: times in 1/h, temperatures and chemical potentials in the units of h;
+    currents out of each reservoir in energy per time; ``reversed_heat`` (heat into the hot
+    reservoir) in energy. Construction raises ``ValueError`` naming the bad argument.
     """
 
     kind: str  # "grid" | "samples"
@@ -389,7 +414,9 @@ def _check_cumulant_method(model, times, method, cumulant_method, orders=(1,)):
 
 def random_states(n: int, num: int, rng) -> np.ndarray:
     """``num`` random physical fermionic correlation matrices C = U diag(ν) U† (Haar U,
-    ν uniform in [0, 1])."""
+    ν uniform in [0, 1]).
+
+    Units: C is dimensionless."""
     z = rng.normal(size=(num, n, n)) + 1j * rng.normal(size=(num, n, n))
     q, r = np.linalg.qr(z)
     q = q * (np.diagonal(r, axis1=1, axis2=2) / np.abs(np.diagonal(r, axis1=1, axis2=2)))[
