@@ -2,7 +2,8 @@ r"""Correlated initial states: start from the exact stationary state of a pre-qu
 
 ``jt.StationaryState(premodel)`` is the state of system + reservoirs (with all their
 correlations) that ``premodel`` reaches at long times; from t = 0 the Hamiltonian is that of
-``model``. Derivation and bookkeeping: docs/theory.md, "Correlated initial states".
+``model``. Derivation and bookkeeping: docs/theory.md,
+"Correlated initial states: derivation and bookkeeping".
 
 The premodel has the same system modes, the same reservoirs in the same order with the same
 temperatures, chemical potentials and spectral densities; its system Hamiltonian and coupling

@@ -27,6 +27,18 @@ estimate is on the result (``sol.error_estimate``) and its name too (``sol.metho
 ``resp.method`` for a response). For a response built by ``jt.Pade`` the estimate is checked
 again at every (T, μ) it is evaluated at (see ``PadeResponse.evaluate``).
 
+**The tools** apply the same rules where a new model is solved often: ``jt.Sweep`` with
+parameter axes (a new model per point) runs ``jt.Pade`` with one pole count for the whole
+sweep, its models built and solved as ``jax.vmap`` batches (``sweep/spec.py``); sweeps over
+T, μ and C0 of one model keep the Continuum's per-axis contraction of stored kernels; and
+``jt.optimise_preparation`` training level energies, hoppings or couplings re-runs
+``jt.Pade`` (pole count fixed for the bounds) inside every step.
+
+**Correlated initial states** (``state=jt.StationaryState(premodel)`` or ``initial=``): stage 1
+depends on the premodel, so the state is built into the response; the automatic choice is
+``jt.Continuum`` (``jt.Pade`` has no stationary start), ``jt.Discretised`` may be forced
+(joint equilibrium only).
+
 **Forcing a method**: ``method=jt.Continuum(...)``, ``jt.Discretised(...)`` or
 ``jt.Pade(...)`` is always used as given (its own tolerance; passing ``tolerance=`` as well is
 an error). A combination the method cannot do raises one ``ValueError`` naming the method, the

@@ -121,8 +121,8 @@ def correlated_entropy_production(solution: Solution, initial_information,
     (T_α, μ_α). D_0 is the initial system–reservoir mutual information plus the reservoirs'
     initial deviation from Gibbs (``StationaryState.initial_information``). Unitarity gives
     Σ_c(t) = I_SR(t) + D(ρ_R(t) ‖ Π ρ_α^G) ≥ 0, so Σ(t) may be transiently negative, but never
-    below −D_0 (docs/theory.md, "Correlated initial states"). For a product initial state
-    D_0 = 0 and Σ_c = Σ."""
+    below −D_0 (docs/theory.md, "Correlated initial states: derivation and bookkeeping").
+    For a product initial state D_0 = 0 and Σ_c = Σ."""
     return entropy_production(solution, statistics) + jnp.asarray(initial_information)[..., None]
 
 

@@ -443,3 +443,19 @@ def test_quadratic_model_response_checks_too():
     with pytest.raises(JIT_ERRORS) as info:
         jax.block_until_ready(jax.jit(lambda c: r.evaluate(c).heat_current)(jnp.asarray([[2.0]])))
     assert "eigenvalues must lie in [0, 1]" in str(info.value)
+
+
+def test_bosonic_general_continuum_knows_its_range_and_tolerance():
+    baths = [jt.PositionReservoir(jt.DrudeLorentz(0.2, 1.0), temperature=t, coupling=[1.0])
+             for t in (1.0, 0.5)]
+    qm = jt.QuadraticModel(np.eye(2), baths, "boson")
+    r = jt.general_response(qm, SHORT, jt.GeneralContinuum(tolerance=1e-6))
+    state = jt.CovarianceState(0.5 * np.eye(2), "boson")
+    with pytest.raises(ValueError, match=r"temperature\[1\] = 0.01 is below the range"):
+        r.evaluate(state, jnp.asarray([1.0, 0.01]))
+    with pytest.raises(JIT_ERRORS) as info:
+        jax.block_until_ready(jax.jit(lambda t: r.evaluate(state, t).heat_current)(
+            jnp.asarray([1.0, 0.01])))
+    assert "below the range" in str(info.value)
+    with pytest.warns(jt.ToleranceWarning, match="GeneralContinuum could not reach tolerance"):
+        jt.general_response(qm, SHORT, jt.GeneralContinuum(tolerance=1e-15, nodes_per_panel=6))

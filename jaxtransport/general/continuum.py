@@ -36,6 +36,7 @@ lower-order rule on the same panels.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -43,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_times
+from .._validation import check_times, tolerance_missed
 from ..model import Model
 from ..reservoir import Reservoir
 from ..response.continuum import Continuum, _gauss_panels, _ray_rule, _window_cut
@@ -65,6 +66,11 @@ class GeneralContinuum(eqx.Module):
       the model's temperatures × [0.8, 1.25]).
     - ``nodes_per_panel``, ``panel_factor``: bosonic quadrature resolution (panel width =
       factor × min(1/t_max·4, T_min, pole distances)).
+    - ``strict``: bosons: raise instead of warning (``jt.ToleranceWarning``) when the error
+      estimate misses ``tolerance`` (fermions: ``engine``'s own ``strict``).
+
+    Stage 2 refuses temperatures below the planned range (the panels resolve thermal widths
+    down to width/8) and (T, μ) outside the stored window.
     """
 
     engine: Continuum | None = None
@@ -72,6 +78,7 @@ class GeneralContinuum(eqx.Module):
     temperature_range: tuple | None = eqx.field(default=None, static=True)
     nodes_per_panel: int = eqx.field(default=12, static=True)
     panel_factor: float = eqx.field(default=1.0, static=True)
+    strict: bool = eqx.field(default=False, static=True)
 
     def response(self, model, times) -> GeneralResponse:
         times = check_times(times)
@@ -204,6 +211,7 @@ def _nambu_response(model, times, engine) -> GeneralResponse:
         number_conserving=(True,) * m,
         method="continuum",
         edge_tolerance=er.edge_tolerance,
+        planned_range=er.planned_range,
     )
 
 
@@ -377,9 +385,13 @@ def _drude_arrays(dr: _Drude, times, wn, ww, on, ow, sn, sw, a):
     return phis[:, :n2, :n2], sk, bc, bs, oc, os_
 
 
-def _drude_plan(dr, model, times, method):
+def _drude_range(model, method):
     temps = np.asarray(model.temperatures)
-    t_lo, t_hi = method.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
+    return method.temperature_range or (0.8 * temps.min(), 1.25 * temps.max())
+
+
+def _drude_plan(dr, model, times, method):
+    t_lo, t_hi = _drude_range(model, method)
     tmax = max(float(times[-1]), 1e-3)
     w_hi = _window_cut(method.tolerance) * t_hi
     ev = np.linalg.eigvals(np.asarray(dr.lmat))
@@ -420,6 +432,14 @@ def _drude_response(model, times, method) -> GeneralResponse:
     s1, s2 = resp.evaluate(zero), coarse.evaluate(zero)
     err = max(float(jnp.max(jnp.abs(getattr(s1, k) - getattr(s2, k))))
               for k in ("covariance", "energy_current", "coupling_energy"))
+    if not err <= method.tolerance:
+        tolerance_missed(f"jt.GeneralContinuum could not reach tolerance {method.tolerance:g}: "
+                         f"the error estimate is {err:.3g} (nodes_per_panel = {q}, "
+                         f"panel_factor = {method.panel_factor:g}); raise nodes_per_panel or "
+                         "lower panel_factor, or loosen the tolerance.", method.strict)
+    t_lo, t_hi = _drude_range(model, method)
+    resp = dataclasses.replace(resp, planned_range=((float(plan[2]) / 8.0, float(t_hi)),
+                                                    (0.0, 0.0)))
     return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err))
 
 

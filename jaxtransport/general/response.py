@@ -139,6 +139,8 @@ class GeneralResponse(eqx.Module):
     number_conserving: tuple = eqx.field(static=True)  # per reservoir: particle current defined
     method: str = eqx.field(static=True)
     edge_tolerance: float = eqx.field(default=1e-11, static=True)
+    # ((T_min, T_max), (mu_min, mu_max)) of the quadrature (Continuum); stage 2 refuses T < T_min
+    planned_range: tuple | None = eqx.field(default=None, static=True)
 
     @property
     def n_modes(self) -> int:

@@ -8,9 +8,11 @@ for the whole optimisation (``OptimisationResult.n_traces``).
 
 Model parameters can be optimised jointly within bounds (``ModelParameters``): reservoir
 temperatures and chemical potentials enter stage 2 only (cheap); level energies, hoppings and
-coupling strengths change the kernels and re-run stage 1 inside every step (through a
-``Continuum`` plan resolved once on the initial model; its quadrature error estimate refers to
-that model, so keep bounds moderate or re-check the optimum with a fresh ``jt.solve``).
+coupling strengths change the kernels and re-run stage 1 inside every step: by default
+through ``jt.Pade`` with one pole count fixed for the bounds (fermionic pole-sum leads; the
+optimum's error estimate is checked), else through a ``Continuum`` plan resolved once on the
+initial model (its quadrature error estimate refers to that model, so keep bounds moderate or
+re-check the optimum with a fresh ``jt.solve``).
 
 Units ħ = k_B = 1; every current is out of its reservoir (a negative heat current out of the hot
 reservoir is heat flowing into it).
@@ -259,6 +261,37 @@ def _make_optimiser(optimiser, learning_rate, steps):
     )
 
 
+def _stage1_method(method, model, entries, times):
+    """The method re-run inside every step when level energies, hoppings or couplings are
+    trained. ``None`` (automatic): ``jt.Pade`` for models it supports (``jaxtransport.solve``
+    rule 3), with one pole count fixed for the tolerance at the lowest temperature and the
+    strongest couplings the bounds allow (the estimate of the optimum is checked at the end),
+    else ``jt.Continuum``. A ``jt.Continuum`` gets its frequency plan resolved once on the
+    initial model (reused under jax.grad; its error estimate refers to that model)."""
+    from ..response.pade import Pade, pade_for_models
+    from ..solve import AUTO_TOLERANCE, pade_supports
+
+    if method is None and pade_supports(model):
+        method = Pade(tolerance=AUTO_TOLERANCE)
+    if isinstance(method, Pade):
+        x_hi = np.array([hi if kind == "coupling_strengths" else x0
+                         for kind, _k, _lo, hi, x0 in entries], float)
+        t_min = min([float(np.min(np.asarray(model.temperatures)))]
+                    + [lo for kind, _k, lo, _hi, _x0 in entries if kind == "temperature"])
+        strongest = _apply_model(model, entries, jnp.asarray(x_hi))[0]
+        # the steps skip the error estimate (half the work); the optimum is re-evaluated
+        # with it (``_with_estimate``)
+        return dataclasses.replace(pade_for_models(method, [model, strongest], t_min),
+                                   estimate=False)
+    method = _covering_method(method, model, entries, None, None)
+    if not isinstance(method, Continuum):
+        raise ValueError(
+            f"optimising level energies, hoppings or couplings needs a method whose stage 1 "
+            f"is differentiable: jt.Pade or jt.Continuum (method=None chooses), not "
+            f"{type(method).__name__}.")
+    return method.resolve(model, times) if method.plan is None else method
+
+
 def _covering_method(method, model, entries, temperature, chemical_potential):
     """A method whose stage-2 window covers every temperature/chemical potential we evaluate."""
     t_vals = list(np.atleast_1d(np.asarray(model.temperatures if temperature is None
@@ -323,7 +356,8 @@ def optimise_preparation(
       hot reservoir; currents are out of each reservoir, so negative = heat into it).
     - ``parametrisation``: default ``jt.FermionicGaussian(model.n_modes)`` (all states).
     - ``method``: stage-1 method (default ``jt.Continuum()`` with ranges covering the
-      temperatures/chemical potentials used, bounds of trained ones included).
+      temperatures/chemical potentials used, bounds of trained ones included; when level
+      energies, hoppings or couplings are trained, ``jt.Pade`` where it applies).
     - ``optimiser``: ``"adam"`` (default; learning rate 0.05 cosine-decayed to 5e-5 over
       ``steps``), ``"lbfgs"`` (optax L-BFGS with zoom line search) or any
       ``optax.GradientTransformation``.
@@ -392,18 +426,16 @@ def optimise_preparation(
     if base_mu is not None:
         model = eqx.tree_at(lambda mm: [r.chemical_potential for r in mm.reservoirs], model,
                             list(base_mu))
-    method = _covering_method(method, model, entries, None, None)
     if needs_stage1:
-        if not isinstance(method, Continuum):
-            raise ValueError(
-                "optimising level energies, hoppings or couplings needs method=jt.Continuum "
-                "(a resolved plan is reused under jax.grad)."
-            )
         if response is not None:
             raise ValueError("response= cannot be reused when stage-1 parameters are trained.")
-        method = method.resolve(model, times) if method.plan is None else method
+        fixed_n = getattr(method, "n_pade", None) is not None
+        method = _stage1_method(method, model, entries, times)
+        check = None if fixed_n else method  # an automatically fixed pole count
         resp = None
     else:
+        check = None
+        method = _covering_method(method, model, entries, None, None)
         tic1 = time.perf_counter()
         resp = _response(model, times, method) if response is None else response
         stage1_s = time.perf_counter() - tic1
@@ -507,9 +539,10 @@ def optimise_preparation(
                              list(t_best))
     model_best = eqx.tree_at(lambda mm: [r.chemical_potential for r in mm.reservoirs],
                              model_best, list(mu_best))
-    resp_best = method.response(model_best, times) if needs_stage1 else resp
+    resp_best = _with_estimate(method).response(model_best, times) if needs_stage1 else resp
     c_best = par.correlation(p_best["state"])
     sol = resp_best.evaluate(c_best, t_best, mu_best)
+    _check_estimate(check, sol)
     from ..state import GaussianState
 
     state = GaussianState(c_best, par.statistics)
@@ -543,6 +576,27 @@ def optimise_preparation(
         response=resp_best,
         certificate=certificate,
     )
+
+
+def _with_estimate(method):
+    from ..response.pade import Pade
+
+    return dataclasses.replace(method, estimate=True) if isinstance(method, Pade) else method
+
+
+def _check_estimate(method, sol):
+    """Warn when the optimum's error estimate exceeds the tolerance the automatically fixed
+    Padé pole count was chosen for."""
+    import warnings
+
+    from ..response.pade import Pade
+
+    if isinstance(method, Pade) and not float(sol.error_estimate) <= method.tolerance:
+        warnings.warn(
+            f"optimise_preparation: the optimum's Padé error estimate "
+            f"{float(sol.error_estimate):.2g} exceeds the tolerance {method.tolerance:g} its "
+            f"{method.n_pade} poles were chosen for; re-check it with jt.solve or pass "
+            "method=jt.Pade(n_pade=...) with more poles.", stacklevel=3)
 
 
 def _convergence(converged, change, allowed, v, tolerance, check_every, n_steps) -> str:

@@ -43,6 +43,7 @@ from jaxtyping import Array, Float
 from .._validation import is_concrete
 from ..solution import current_fields, currents_to_xarray, integrate_heat
 from .base import Stage2Base, _bath, add_terms, stack_reservoir_arrays, window_error
+from .eig import eig
 
 _TWO_PI = 2.0 * math.pi
 
@@ -185,7 +186,7 @@ class _Eigen(eqx.Module):
 def _eigen(pl) -> _Eigen:
     lmat = pl.generator()
     n = pl.vec.shape[0]
-    ell, rr = jnp.linalg.eig(lmat)
+    ell, rr = eig(lmat)  # with a JVP: gradients in h and couplings
     rinv = jnp.linalg.inv(rr)
     bl = pl.tvec.conj().T @ rr[:n]  # (J, m)
     by = rr[n:]  # (P, m)
@@ -354,11 +355,12 @@ def build_continuum_currents(model, times, plan, node_batch, sizes=None, toleran
         *(jnp.asarray(x) for x in (times, wn, on, ow / _TWO_PI, sn, sw)), jnp.asarray(a),
         node_batch=node_batch,
     )
-    eig_err = float(eig_err)
-    if not eig_err < min(1e-8, 1e-2 * tolerance):
+    # (under tracing, e.g. jax.grad in h, the check runs on the concrete primal model only)
+    if is_concrete(eig_err) and not float(eig_err) < min(1e-8, 1e-2 * tolerance):
         raise ValueError(
             "observables='currents' uses the eigendecomposition of the closure generator, but "
-            f"its eigenvectors are ill-conditioned here (relative error {eig_err:.2g} at t_max "
+            f"its eigenvectors are ill-conditioned here (relative error {float(eig_err):.2g} at "
+            f"t_max "
             f"against the matrix exponential, tolerance {tolerance:g}: the model is close to an "
             "exceptional point). Use the full Response (observables='all') or jt.Discretised."
         )

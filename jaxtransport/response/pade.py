@@ -65,6 +65,7 @@ from .._validation import check_times, is_concrete
 from ..solution import Solution
 from .base import Stage2Base, flatten_terms, stack_reservoir_arrays
 from .continuum import closure_generator
+from .eig import eig
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -135,10 +136,13 @@ class Pade(eqx.Module):
     chosen for ``tolerance``, absolute, in occupations, currents and coupling energies, at the
     model's own T and μ). Use ``jt.response(model, times, method=jt.Pade())``; the result's
     ``evaluate(state, temperature, chemical_potential)`` takes any (C0, T, μ) and reports its
-    ``error_estimate`` for those values."""
+    ``error_estimate`` for those values. ``estimate=False`` skips the second, lower-order
+    evaluation behind the estimate (half the work; ``error_estimate`` is then NaN): for inner
+    loops such as an optimiser's steps, whose result is re-checked with the estimate."""
 
     n_pade: int | None = None
     tolerance: float = 1e-8
+    estimate: bool = True
 
     def __check_init__(self):
         if self.n_pade is not None and (int(self.n_pade) != self.n_pade or self.n_pade < 2):
@@ -151,7 +155,8 @@ class Pade(eqx.Module):
         times = check_times(times)
         concrete = is_concrete(*jax.tree_util.tree_leaves(model))
         if self.n_pade is not None:
-            return _build(model, times, int(self.n_pade), _stage1(model, check_eig=concrete))
+            return _build(model, times, int(self.n_pade), _stage1(model, check_eig=concrete),
+                          estimate=self.estimate)
         if not concrete:
             raise ValueError("jt.Pade() chooses its number of poles from concrete model values; "
                              "under tracing pass jt.Pade(n_pade=...) explicitly.")
@@ -217,28 +222,6 @@ def _pole_data(model):
                 term_res=tuple(r for _, _, r in terms))
 
 
-@jax.custom_jvp
-def _eig(lmat):
-    """Eigenvalues and right eigenvectors of a non-normal matrix, with the first-order
-    perturbation JVP (jax has none for non-symmetric eigenvectors): dΛ = diag(R⁻¹ dL R),
-    dR = R (F ∘ R⁻¹ dL R), F_ij = 1/(λ_j − λ_i) off the diagonal (0 for coincident λ: a
-    degenerate pair, e.g. dark pseudomode combinations, is kept fixed). Every output of the
-    Padé method is invariant under rescaling the eigenvectors, so this gauge is enough."""
-    ell, rr = jnp.linalg.eig(lmat)
-    return ell, rr
-
-
-@_eig.defjvp
-def _eig_jvp(primals, tangents):
-    (lmat,), (dl,) = primals, tangents
-    ell, rr = _eig(lmat)
-    proj = jnp.linalg.solve(rr, dl.astype(jnp.complex128) @ rr)
-    diff = ell[None, :] - ell[:, None]
-    near = jnp.abs(diff) <= 1e-12 * (1.0 + jnp.abs(ell)[None, :])
-    fmat = jnp.where(near, 0.0, 1.0 / jnp.where(near, 1.0, diff))
-    return (ell, rr), (jnp.diagonal(proj), rr @ (fmat * proj))
-
-
 def _eigen_parts(xp, lmat, eig):
     """(ℓ, R, R⁻¹, condition number ‖R‖∞‖R⁻¹‖∞) of the closure generator."""
     ell, rr = eig(lmat)
@@ -249,7 +232,7 @@ def _eigen_parts(xp, lmat, eig):
 
 @eqx.filter_jit
 def _closure_eigen(h, vec, kappa, lam):
-    return _eigen_parts(jnp, closure_generator(jnp, h, vec, kappa, lam), _eig)
+    return _eigen_parts(jnp, closure_generator(jnp, h, vec, kappa, lam), eig)
 
 
 def _closure_eigen_numpy(h, vec, kappa, lam):
@@ -264,8 +247,8 @@ def _stage1(model, check_eig):
     """Pole data and the closure eigendecomposition (independent of T, μ and N)."""
     pd = _pole_data(model)
     args = (model.hamiltonian, pd["vec"], pd["kappa"], pd["lam"])
-    eig = _closure_eigen_numpy if is_concrete(*args) else _closure_eigen
-    ell, rr, rinv, cond = eig(*args)
+    eigen = _closure_eigen_numpy if is_concrete(*args) else _closure_eigen
+    ell, rr, rinv, cond = eigen(*args)
     if check_eig:
         bad = float(cond) * _EPS
         if not (np.isfinite(bad) and bad < 1e-7):
@@ -291,7 +274,7 @@ def _pade_sets(n_pade):
                 eta_lo=jnp.asarray(eta_lo), n_pade=n_pade)
 
 
-def _build(model, times, n_pade, stage1, tolerance=None):
+def _build(model, times, n_pade, stage1, tolerance=None, estimate=True):
     pd, (ell, rr, rinv, cond) = stage1
     temp, mu = stack_reservoir_arrays(model)
     return PadeResponse(
@@ -299,7 +282,8 @@ def _build(model, times, n_pade, stage1, tolerance=None):
         temperature=temp, chemical_potential=mu, ell=ell, rr=rr, rinv=rinv,
         vec=pd["vec"], kappa=pd["kappa"], lam=pd["lam"], tvec=pd["tvec"],
         eig_condition=cond, pole_res=pd["pole_res"], pole_term=pd["pole_term"],
-        term_res=pd["term_res"], tolerance=tolerance, **_pade_sets(n_pade),
+        term_res=pd["term_res"], tolerance=tolerance, estimate=bool(estimate),
+        **_pade_sets(n_pade),
     )
 
 
@@ -332,6 +316,8 @@ class PadeResponse(Stage2Base):
     statistics: str = eqx.field(static=True, default="fermion")
     # the tolerance N was chosen for (None: N fixed by the user, nothing is checked)
     tolerance: float | None = eqx.field(static=True, default=None)
+    # False: no lower-order evaluation, error_estimate NaN (jt.Pade(estimate=False))
+    estimate: bool = eqx.field(static=True, default=True)
 
     @property
     def n_modes(self) -> int:
@@ -426,9 +412,13 @@ def _evaluate_numpy_impl(resp: PadeResponse, c0, temp, mu):
     arr = resp._arrays(np)
     c0 = np.asarray(c0, complex)
     hi = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi), np.asarray(resp.eta))
-    lo = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi_lo),
-                    np.asarray(resp.eta_lo))
-    sol = _solution(resp, *hi[:4], temp, mu, _error(np, hi, lo))
+    if resp.estimate:
+        lo = _solve_one(np, resp, arr, c0, temp, mu, np.asarray(resp.xi_lo),
+                        np.asarray(resp.eta_lo))
+        err = _error(np, hi, lo)
+    else:
+        err = np.nan
+    sol = _solution(resp, *hi[:4], temp, mu, err)
     return jax.tree_util.tree_map(jnp.asarray, sol)
 
 
@@ -460,6 +450,9 @@ def _evaluate_batch(resp: PadeResponse, c0, temp, mu):
     etas = jnp.stack([resp.eta, resp.eta_lo])
 
     def one(c, t, u):
+        if not resp.estimate:
+            hi = _solve_one(jnp, resp, arr, c, t, u, resp.xi, resp.eta)
+            return (*hi[:4], jnp.asarray(jnp.nan))
         both = jax.vmap(lambda x_, e_: _solve_one(jnp, resp, arr, c, t, u, x_, e_))(xis, etas)
         hi = tuple(b[0] for b in both)
         lo = tuple(b[1] for b in both)

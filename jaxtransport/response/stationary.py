@@ -1,8 +1,8 @@
 r"""Stage 1 for correlated initial states: the exact stationary state of a pre-quench model.
 
-Derivation: docs/theory.md, "Correlated initial states". In short, every single-particle
-scattering state of ``premodel`` (one per reservoir mode ω of term j) is, in the frame
-rotating with e^{−iωt}, the stationary solution of the pole closure
+Derivation: docs/theory.md, "Correlated initial states: derivation and bookkeeping". In
+short, every single-particle scattering state of ``premodel`` (one per reservoir mode ω of
+term j) is, in the frame rotating with e^{−iωt}, the stationary solution of the pole closure
 
     dẽ/dt = (L + iω) ẽ − i d_j,   ẽ = (system amplitude; y_1..y_P),  d_j = (v_j; 0),
 
