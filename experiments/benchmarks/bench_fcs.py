@@ -8,7 +8,8 @@ Lorentzian has infinite transient heat cumulants of order >= 3: its 1/ω² tails
 - continuum route (``jt.statistics.cumulants(model, ...)``, ``jaxtransport.fcs_continuum``):
   time per configuration and batch throughput (B random (C0, T) configurations, one call);
 - finite-mode route (``statistics.FiniteModes.from_model`` + ``statistics.cumulants``) at
-  bands ±B with spacing 0.3 (recurrence time 21 > 20): its κ2 error against the continuum
+  bands ±B with spacing 0.3 (recurrence time 21 > 20), compared at t ≈ 2 and 4 (well
+  before the recurrence): its κ2 error against the continuum
   (which agrees with the band-extrapolated finite-mode values, tests/test_fcs_continuum.py)
   and its time per configuration, measured on ``--fm-times`` of the 200 times and scaled to
   200 (the cost is per time point: one D×D determinant series each, D = 2 + 2 n_modes);
@@ -85,7 +86,10 @@ def main():
         "error_estimate": np.asarray(err).tolist(), "cumulants_at_t_last": k_c[-1].tolist()}
 
     # finite modes on a subset of the times (its cost is per time point)
-    sub = np.linspace(0, nt - 1, args.fm_times + 1).astype(int)[1:]
+    # (early times: with spacing 0.3 the discretised baths are accurate far below their
+    # recurrence time 21; near it they are off by ~1e-3, measured)
+    targets = np.linspace(times[-1] / 10, times[-1] / 5, args.fm_times)
+    sub = np.unique([int(np.argmin(np.abs(times - x))) for x in targets])
     fm_rows = []
     for band in bands:
         n_modes = int(round(2 * band / SPACING))
@@ -101,16 +105,16 @@ def main():
         rel = np.abs(np.asarray(k_f) - k_c[sub]) / np.abs(k_c[sub])
         fm_rows.append({"band": band, "n_modes_per_lead": n_modes, "dimension": fm.size,
                         "first_s": t_f_first, "per_config_s_measured": t_f,
-                        "per_config_s_200_times": t_f * nt / len(sub),
+                        "per_config_s_all_times": t_f * nt / len(sub),
                         "max_rel_diff_k1..k4": rel.max(axis=0).tolist()})
     out["finite_modes"] = fm_rows
     # matched accuracy: κ2 error ∝ B⁻³ (measured), cost ∝ D³
     b = np.asarray([r["band"] for r in fm_rows])
     e2 = np.asarray([r["max_rel_diff_k1..k4"][1] for r in fm_rows])
-    cost = np.asarray([r["per_config_s_200_times"] for r in fm_rows])
+    cost = np.asarray([r["per_config_s_all_times"] for r in fm_rows])
     target = max(float(np.asarray(err)[1] / np.abs(k_c[:, 1]).max()), 1e-6)
     p_err = -np.polyfit(np.log(b), np.log(e2), 1)[0]
-    band_needed = b[-1] * (e2[-1] / target) ** (1 / p_err)
+    band_needed = b[-1] * (e2[-1] / target) ** (1 / p_err) if p_err > 1 else float("nan")
     d_needed = 2 + 2 * 2 * band_needed / SPACING
     p_cost = np.polyfit(np.log(2 + 4 * b / SPACING), np.log(cost), 1)[0]
     cost_needed = cost[-1] * (d_needed / (2 + 4 * b[-1] / SPACING)) ** p_cost
@@ -120,6 +124,8 @@ def main():
         "cost_exponent_in_dimension": p_cost,
         "finite_modes_per_config_s_estimated": cost_needed,
         "speedup_per_config": cost_needed / single["min_s"],
+        # the continuum is more accurate than every measured finite-mode run: these ratios
+        # are lower bounds of the speed-up at matched accuracy
         "speedup_per_config_at_largest_measured_band": cost[-1] / single["min_s"],
         "speedup_batched_per_config_at_largest_measured_band":
             cost[-1] / (batched["min_s"] / batch)}
