@@ -177,8 +177,9 @@ def demo(out: Path, t_max: float = 10.0, n_times: int = 201) -> int:
             _log(f"  first uphill window [{a:.6f}, {b:.6f}]: heat moved uphill in it "
                  f"{flow.window_heat[0]:.8f}")
         else:
+            tol = 1e-10 * float(np.max(np.abs(jq)))  # round-off at the switch-on t = 0
             both = [(a, b) for a, b in neg
-                    if np.all(jq[(times >= a) & (times <= b), 1] <= 0)]
+                    if np.all(jq[(times >= a) & (times <= b), 1] <= tol)]
             if both:
                 _log("  -> heat goes INTO both leads there (the system discharges): "
                      "not uphill flow")

@@ -115,6 +115,8 @@ def test_low_temperature_raises_under_vmap_and_grad(resp):
                                    rtol=0, atol=1e-13)
 
 
+@pytest.mark.slow  # two stage-1 builds resolving T = 0.02 (~20 s quiet; the default suite
+# keeps the refusal below the range, test_evaluate_rejects / _vmap_and_grad)
 def test_widened_range_gives_the_fresh_solve_within_its_estimate():
     """The remedy the message names works: a Response planned down to T_cold = 0.02 returns
     the currents of a fresh solve at that temperature (whose own estimate is independent),
