@@ -366,7 +366,7 @@ def _drude_response(model, times, method) -> GeneralResponse:
         factor *= 0.5
     else:
         tolerance_missed(
-            f"jt.GeneralContinuum did not reach tolerance {method.tolerance:g}: the error "
+            f"jt.GeneralContinuum could not reach tolerance {method.tolerance:g}: the error "
             f"estimate is {err:.3g} after {method.max_refinements} refinement(s) "
             f"(nodes_per_panel = {q}); raise max_refinements or nodes_per_panel, or loosen "
             "the tolerance.", method.strict)
