@@ -22,7 +22,9 @@ def legendre(q: int):
 
 def gauss_rule(edges, q: int):
     """Composite Gauss–Legendre rule, ``q`` nodes per panel between consecutive ``edges``:
-    host numpy (nodes, weights)."""
+    host numpy (nodes, weights).
+
+    Units: nodes and weights in the units of the interval (energy, ħ = 1)."""
     edges = np.asarray(edges, float)
     x, w = legendre(q)
     half = 0.5 * np.diff(edges)
@@ -32,7 +34,9 @@ def gauss_rule(edges, q: int):
 
 def panel_edges(lo, hi, width, breakpoints=(), singular=(), levels=14):
     """Panel edges on [lo, hi]: uniform panels of at most ``width`` between the breakpoints,
-    geometrically graded (ratio 1/4) towards each singular point."""
+    geometrically graded (ratio 1/4) towards each singular point.
+
+    Units: the edges in the units of ω (energy, ħ = 1)."""
     cuts = sorted({lo, hi, *(b for b in (*breakpoints, *singular) if lo < b < hi)})
     sing = [s for s in singular if lo <= s <= hi]
     edges = [lo]

@@ -277,7 +277,10 @@ def check_stage2(resp, c0, temp, mu, *, validate: bool, checked_state: bool):
 
 
 class ToleranceWarning(UserWarning):
-    """A method could not reach its requested tolerance (the message gives the estimate)."""
+    """A method could not reach its requested tolerance (the message gives the estimate).
+
+    Units: the tolerance and estimate it reports are in the units of the observables concerned
+    (ħ = k_B = 1)."""
 
 
 def tolerance_missed(message: str, strict: bool) -> None:
@@ -309,6 +312,8 @@ class readable_errors:  # noqa: N801 - used as a decorator and a context manager
     JAX reports as "INTERNAL: CpuCallback error…" with a traceback first) as a ValueError
     whose message leads with the library's own text. Used at the library's eager entry points
     (sweeps, the optimiser); usable around any user code: ``with jt.readable_errors(): ...``.
+
+    Units: none (it only changes how errors are reported; dimensionless).
     """
 
     def __enter__(self):

@@ -65,7 +65,10 @@ from .reservoir import PositionReservoir, Reservoir, check_statistics
 class AbstractModel(eqx.Module):
     """A quadratic system coupled to thermal reservoirs: a ``hamiltonian`` (the n×n h of
     ``Model`` or the 2n×2n quadrature matrix G of ``QuadraticModel``), a tuple of
-    ``reservoirs`` and the particle ``statistics`` ("fermion" | "boson", a static field)."""
+    ``reservoirs`` and the particle ``statistics`` ("fermion" | "boson", a static field).
+
+    Units ħ = k_B = 1: Hamiltonian matrices, temperatures and chemical potentials in one energy
+    unit of the user's choice; times in its inverse."""
 
     hamiltonian: eqx.AbstractVar[Array]
     reservoirs: eqx.AbstractVar[tuple]
@@ -212,6 +215,9 @@ class QuadraticModel(AbstractModel):
     (the system matrix after counter-terms, minus the static bath renormalisation
     2λ_r u u^T per x–x reservoir and ∫Γ(ω)/(2πω)dω per exchange reservoir, must be positive
     definite; see ``stability_matrix``).
+
+    Units ħ = 1: G and E_0 in energy (units of the user's choice, which every other energy, time
+    and rate follows).
     """
 
     hamiltonian: Array

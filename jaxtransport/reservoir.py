@@ -31,7 +31,17 @@ def check_statistics(statistics: str) -> str:
 
 
 def occupation(omega, temperature, chemical_potential, statistics: str = "fermion"):
-    """Fermi (1/(e^x + 1)) or Bose (1/(e^x − 1)) function, x = (ω − μ)/T."""
+    """Fermi (1/(e^x + 1)) or Bose (1/(e^x − 1)) function, x = (ω − μ)/T.
+
+    Units ħ = k_B = 1: ω, μ and T in the same energy units; the occupation is dimensionless.
+
+    Examples:
+        >>> import jaxtransport as jt
+        >>> float(jt.occupation(0.0, 1.0, 0.0))              # Fermi function at ω = μ
+        0.5
+        >>> round(float(jt.occupation(1.0, 1.0, 0.0, "boson")), 6)
+        0.581977
+    """
     x = (omega - chemical_potential) / temperature
     if statistics == "fermion":
         # numerically stable logistic
@@ -42,7 +52,9 @@ def occupation(omega, temperature, chemical_potential, statistics: str = "fermio
 class AbstractReservoir(eqx.Module):
     """A thermal reservoir: ``temperature``, ``chemical_potential`` (array leaves), its
     density ``terms`` ((g_j, v_j), ...) and the number of system modes it couples to.
-    Concrete kinds: ``Reservoir`` (exchange coupling) and ``PositionReservoir`` (x–x)."""
+    Concrete kinds: ``Reservoir`` (exchange coupling) and ``PositionReservoir`` (x–x).
+
+    Units ħ = k_B = 1: temperature, chemical potential and spectral densities in the units of h."""
 
     temperature: eqx.AbstractVar[Array]
     chemical_potential: eqx.AbstractVar[Array]
@@ -151,6 +163,9 @@ class PositionReservoir(AbstractReservoir):
 
     **Arguments:** ``spectral_density`` (e.g. ``DrudeLorentz``; must vanish for ω ≤ 0),
     ``temperature`` (> 0), ``coupling`` (real vector u of length n), ``counter_term``.
+
+    Units ħ = k_B = 1: ``temperature``, J(ω) and λ_r in the units of h; ``coupling`` u
+    multiplies the dimensionless position quadratures.
     """
 
     spectral_density: AbstractSpectralDensity

@@ -85,7 +85,14 @@ class AbstractSolution(eqx.Module):
 
 class Solution(AbstractSolution):
     """Observables of a number-conserving model: the currents of ``AbstractSolution``, the
-    correlation matrix C(t) and the system's energy and particle-number derivatives."""
+    correlation matrix C(t) and the system's energy and particle-number derivatives.
+
+    Units ħ = k_B = 1 (energies in the units of h, times in 1/h). Every current is out of its
+    reservoir: ``particle_current`` J^N_α = −d<N_α>/dt (particles per time), ``energy_current``
+    J^E_α = −d<H_α>/dt and ``heat_current`` J^Q_α = J^E_α − μ_α J^N_α (energy per time; positive
+    when heat leaves α), shapes (..., T, M); ``coupling_energy`` <H_I^α> (energy);
+    ``correlation`` C_ij(t) = <a_j† a_i> (..., T, n, n), dimensionless; ``error_estimate`` in
+    the units of the observables; ``method`` names the method that computed it."""
 
     times: Array
     hamiltonian: Array

@@ -228,12 +228,17 @@ def _deprecated(old, new):
 
 
 def general_response(model, times, method=None):
-    """Deprecated: ``jt.response(model, times, method)``."""
+    """Deprecated: ``jt.response(model, times, method)``.
+
+    Units ħ = 1: ``times`` in 1/h. Returns a ``GeneralResponse`` whose currents are out of each
+    reservoir."""
     _deprecated("general_response", "response")
     return response(model, times, method)
 
 
 def solve_general(model, state, times, method=None):
-    """Deprecated: ``jt.solve(model, state, times, method)``."""
+    """Deprecated: ``jt.solve(model, state, times, method)``.
+
+    Units ħ = k_B = 1; returns a ``GeneralSolution`` (currents out of each reservoir)."""
     _deprecated("solve_general", "solve")
     return solve(model, state, times, method)

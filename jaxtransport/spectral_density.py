@@ -1,5 +1,7 @@
 """Compatibility module: the spectral densities live in ``jaxtransport.densities``, the
-quadrature rules in ``jaxtransport._quadrature``."""
+quadrature rules in ``jaxtransport._quadrature``.
+
+Units ħ = 1: g(ω) and its parameters in the units of h."""
 
 from ._quadrature import gauss_rule, panel_edges
 from .densities import *  # noqa: F403

@@ -35,7 +35,9 @@ from .reservoir import check_statistics, occupation
 class AbstractState(eqx.Module):
     """A Gaussian state of n system modes (``statistics`` a static field). Concrete kinds:
     ``GaussianState`` (number-conserving, C_ij = ⟨a_j† a_i⟩) and ``CovarianceState`` (any
-    Gaussian state: quadrature covariance and displacement)."""
+    Gaussian state: quadrature covariance and displacement).
+
+    Units: correlation and covariance matrices are dimensionless (C_ij = <a_j† a_i>)."""
 
     @property
     @abc.abstractmethod
@@ -48,6 +50,9 @@ class GaussianState(AbstractState):
 
     Fermions need 0 ≤ C0 ≤ 1 (eigenvalues are occupations of natural orbitals); bosons C0 ≥ 0.
     ``correlation`` may carry leading batch axes (..., n, n) for vmapped evaluation.
+
+    Units: C0 is dimensionless (occupations). Raises ``ValueError`` when C0 is not Hermitian or
+    its eigenvalues leave [0, 1] (fermions) or [0, ∞) (bosons) by more than ``atol``.
     """
 
     correlation: Array
@@ -114,6 +119,9 @@ class CovarianceState(AbstractState):
     Raises ``ValueError`` if the matrix has the wrong symmetry, violates the uncertainty
     principle V + iΩ/2 ≥ 0 (bosons) or |eig(iΓ)| ≤ ½ (fermions), or a fermionic state is
     given a displacement.
+
+    Units: the covariance (V or Γ) and the displacement of the dimensionless quadratures are
+    dimensionless.
     """
 
     covariance: Array
@@ -251,6 +259,8 @@ def gaussian_entropy(correlation, statistics: str = "fermion") -> Array:
 
     Eigenvalues are clipped to the allowed range (round-off); the gradient only involves the
     eigenvalues, so it is finite at degenerate spectra. Returns shape (...).
+
+    Units: nats (k_B = 1; dimensionless).
     """
     statistics = check_statistics(statistics)
     c = jnp.asarray(correlation)
@@ -270,7 +280,9 @@ def covariance_entropy(covariance, statistics: str) -> Array:
 
     Fermions: ±ν_k eigenvalues of iΓ (0 ≤ ν ≤ ½): S = Σ_k h(½ + ν_k), h(p) = −p ln p −
     (1−p) ln(1−p). Bosons: symplectic eigenvalues ν_k ≥ ½ (|eig(iΩV)|):
-    S = Σ_k [(ν + ½) ln(ν + ½) − (ν − ½) ln(ν − ½)]. Each pair ±ν is counted once (½ sum)."""
+    S = Σ_k [(ν + ½) ln(ν + ½) − (ν − ½) ln(ν − ½)]. Each pair ±ν is counted once (½ sum).
+
+    Units: nats (k_B = 1; dimensionless)."""
     x = jnp.asarray(covariance)
     n = x.shape[-1] // 2
     if statistics == "fermion":

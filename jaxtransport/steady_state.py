@@ -39,6 +39,9 @@ physical currents are J^N_α = ½(J^N_p − J^N_h), J^E_α = ½(J^E_p + J^E_h),
 J^Q_α = J^E_α − μ_α J^N_α (the same combination as the continuum method). Andreev processes
 (a particle from α returned as a hole into β) appear as particle → hole transmissions of the
 doubled model.
+
+Units ħ = k_B = 1: currents out of each reservoir (particles per time; energy and heat in energy
+per time), ω in the units of h.
 """
 
 from __future__ import annotations
@@ -60,7 +63,10 @@ from .response.drude import drude_closure
 
 class SteadyState(eqx.Module):
     """Steady-state currents out of each reservoir, shape (..., M) (NaN particle currents for
-    x–x reservoirs); ``error_estimate``: estimated absolute error of the currents."""
+    x–x reservoirs); ``error_estimate``: estimated absolute error of the currents.
+
+    Units ħ = k_B = 1: particle currents per time, energy and heat currents in energy per time
+    (units of h²)."""
 
     particle_current: Array
     energy_current: Array
@@ -69,7 +75,9 @@ class SteadyState(eqx.Module):
 
 
 def self_energy(model, omega) -> Array:
-    """Retarded self-energy Σ^R(ω) = Σ_α Σ^R_α(ω), shape (..., n, n)."""
+    """Retarded self-energy Σ^R(ω) = Σ_α Σ^R_α(ω), shape (..., n, n).
+
+    Units ħ = 1: ω and Σ^R in the units of h."""
     return sum(_reservoir_self_energy(r, omega) for r in model.reservoirs)
 
 
@@ -81,7 +89,9 @@ def _reservoir_self_energy(res, omega):
 
 
 def transmission(model, omega) -> Array:
-    """T_αβ(ω) = Tr[Γ_α G^R Γ_β G^A], shape (..., M, M)."""
+    """T_αβ(ω) = Tr[Γ_α G^R Γ_β G^A], shape (..., M, M).
+
+    Units: 𝒯 is dimensionless (Γ and G^R in inverse units cancel); ω in the units of h."""
     omega = jnp.asarray(omega, jnp.float64)
     n = model.n_modes
     sig = self_energy(model, omega)
@@ -130,6 +140,25 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
     exchange leads (Nambu doubling), bosons with x–x reservoirs of Drude–Lorentz densities
     (phonon transmission); raises ``ValueError`` otherwise. ``error_estimate`` compares with a
     half-resolution rule. Raises ``ValueError`` for a temperature ≤ 0.
+
+    Units ħ = k_B = 1: the currents of the returned ``SteadyState`` are out of each reservoir
+    (particles per time; energy and heat in energy per time), temperatures and chemical
+    potentials in the units of h. Raises ``ValueError`` for invalid temperatures or chemical
+    potentials.
+
+    Examples:
+        A level between a hot and a cold lead: heat leaves the hot lead and enters the cold one,
+        and the energy currents add up to zero:
+
+        >>> import numpy as np, jaxtransport as jt
+        >>> lead = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> model = jt.Model([[0.5]], (jt.Reservoir(lead, temperature=1.5, coupling=[1.0]),
+        ...                            jt.Reservoir(lead, temperature=0.5, coupling=[1.0])))
+        >>> ss = jt.steady_state(model)
+        >>> bool(ss.heat_current[0] > 0 > ss.heat_current[1])
+        True
+        >>> bool(abs(float(np.sum(ss.energy_current))) < 1e-10)
+        True
     """
     if isinstance(model, QuadraticModel):
         return _quadratic_steady_state(model, temperature, chemical_potential,
@@ -268,7 +297,10 @@ GeneralSteadyState = SteadyState  # the former name of the QuadraticModel result
 
 def general_steady_state(model, temperature=None, chemical_potential=None, *,
                          nodes_per_panel: int = 16) -> SteadyState:
-    """Deprecated: ``jt.steady_state(model, ...)`` (it takes every model kind)."""
+    """Deprecated: ``jt.steady_state(model, ...)`` (it takes every model kind).
+
+    Returns a ``GeneralSteadyState``: currents out of each reservoir (units ħ = k_B = 1:
+    particles per time; energy and heat in energy per time)."""
     import warnings
 
     warnings.warn("jt.general_steady_state is deprecated: use jt.steady_state (it takes every "

@@ -67,6 +67,8 @@ def entropy_production(solution: Solution, statistics: str | None = None) -> Arr
     the grid must start at t = 0.
     ``statistics`` defaults to the solution's (``solution.statistics``); passing the other
     one is an error.
+
+    Units: nats (k_B = 1; dimensionless).
     """
     _check_starts_at_zero(solution)
     if statistics is None:
@@ -91,7 +93,9 @@ def correlated_entropy_production(solution: Solution, initial_information,
     initial deviation from Gibbs (``StationaryState.initial_information``). Unitarity gives
     Σ_c(t) = I_SR(t) + D(ρ_R(t) ‖ Π ρ_α^G) ≥ 0, so Σ(t) may be transiently negative, but never
     below −D_0 (docs/theory.md, "Correlated initial states: derivation and bookkeeping").
-    For a product initial state D_0 = 0 and Σ_c = Σ."""
+    For a product initial state D_0 = 0 and Σ_c = Σ.
+
+    Units: nats (k_B = 1; dimensionless); heat counted out of each reservoir."""
     return entropy_production(solution, statistics) + jnp.asarray(initial_information)[..., None]
 
 
@@ -130,6 +134,9 @@ def energy_balance(solution: Solution) -> EnergyBalance:
     Q_α is integrated with the fourth-order rule of ``Solution.integrated_heat``; Δ<N_α> with
     the trapezoid rule (dJ^N/dt is not stored), so at μ_α ≠ 0 the reservoir energies
     Δ<H_α> = −Q_α + μ_α Δ<N_α> are second order in the time step. The grid must start at 0.
+
+    Units ħ = k_B = 1: every entry is an energy (units of h); heat is out of each reservoir.
+    Returns an ``EnergyBalance``; raises ``ValueError`` when the grid does not start at 0.
     """
     _check_starts_at_zero(solution)
     sol = solution
@@ -319,7 +326,10 @@ def conductances(
 
     ``state`` is the initial C0 used by G1, G2, G5; G3 uses ``preparation`` (T_hot ↦ C0) when
     given, else ``state`` held fixed. When ``preparation`` is given, ``state`` may be None and
-    is then ``preparation(T_hot)``."""
+    is then ``preparation(T_hot)``.
+
+    Units ħ = k_B = 1: every conductance is in 1/time (energy per time per temperature, units of
+    h); heat is counted out of each reservoir. Returns a ``Conductances``."""
     temp, mu = reservoir_values(response.temperature, response.chemical_potential,
                                 temperature, chemical_potential)
     if state is None:

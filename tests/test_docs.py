@@ -149,7 +149,6 @@ def _docstring(package, hook, path, obj):
     return doc
 
 
-@pytest.mark.xfail(strict=True, reason="issue 23: docstrings of the public API being completed")
 def test_public_docstrings_state_units_and_signs():
     griffe = pytest.importorskip("griffe")
     hook, mods = _public_entries()
@@ -304,7 +303,6 @@ def _repository_files() -> list[Path]:
         return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.parts)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 23: references outside the repository being replaced")
 def test_no_file_refers_to_a_document_outside_the_repository():
     hits = []
     for path in _repository_files():

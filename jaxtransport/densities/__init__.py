@@ -6,6 +6,8 @@ g = Γ decays as e^{−Γt}. For position (x–x) reservoirs the density is the 
 
 Densities that are sums of poles (Lorentzians; Drude–Lorentz for x–x baths) close exactly in
 the ``Continuum`` and ``Pade`` methods; every density can be used with ``Discretised``.
+
+Units ħ = 1: every spectral density g(ω) and its parameters are in the units of h (g is a rate).
 """
 
 from .band import FlatBand, Semicircle

@@ -25,6 +25,8 @@ class Semicircle(AbstractSpectralDensity):
     Exact self-energy Σ(ω) = (γ/D)(x − sqrt(x² − D²)), x = ω − c, on the branch with
     Im Σ ≤ 0 (= −g/2 inside the band) and Σ → γD/(4x) far outside; memory kernel
     k(τ) = γ e^{−icτ} J₁(Dτ)/(2τ).
+
+    Units ħ = 1: γ, D, c and g(ω) in the units of h.
     """
 
     gamma: Array
@@ -81,6 +83,8 @@ class FlatBand(AbstractSpectralDensity):
 
     Exactly zero outside [lo, hi] (valid for bosons with μ ≤ lo); C¹ at the four joints
     (quadrature panels end there). Kernel and self-energy: numerical.
+
+    Units ħ = 1: γ, the band ends, δ and g(ω) in the units of h.
     """
 
     gamma: Array

@@ -150,7 +150,9 @@ def density_rule(dens: AbstractSpectralDensity, tau_max: float = 0.0, q: int | N
     """Composite Gauss–Legendre rule (host numpy nodes, weights) on a density's effective
     support: panels end at its breakpoints, are graded geometrically (ratio 1/4, ``levels``
     levels) towards its singular points, and are narrow enough for e^{−iωτ} up to
-    ``tau_max`` and for the density's own scale."""
+    ``tau_max`` and for the density's own scale.
+
+    Units: the nodes in the units of ω (energy, ħ = 1), the weights likewise."""
     lo, hi = dens.effective_support()
     width = min(0.5 * float(dens.scale()), 0.5 * (hi - lo))
     if tau_max > 0:
@@ -172,7 +174,9 @@ def density_rule(dens: AbstractSpectralDensity, tau_max: float = 0.0, q: int | N
 
 
 class SumDensity(AbstractSpectralDensity):
-    """Sum of spectral densities, g = Σ_i g_i (e.g. a sum of Lorentzians)."""
+    """Sum of spectral densities, g = Σ_i g_i (e.g. a sum of Lorentzians).
+
+    Units ħ = 1: g in the units of h, like its terms."""
 
     terms: tuple[AbstractSpectralDensity, ...]
 

@@ -96,6 +96,9 @@ class Drude(AbstractSpectralDensity):
     - ``exponent`` (0 < s < 3, static): sub-/super-Ohmic exponent.
 
     Memory kernel and self-energy: numerical (quadrature; Kramers–Kronig). Support [0, ∞).
+
+    Units ħ = 1: ω_c, Λ and g(ω) in the units of h; α and s dimensionless. Energy currents are
+    out of each reservoir.
     """
 
     alpha: Array
@@ -151,6 +154,8 @@ class DrudeLorentz(AbstractSpectralDensity):
     χ(τ) = (2/π)∫_0^∞ J sin ωτ dω = 2λγ e^{−γτ} (τ > 0): a single exponential, so the
     ``GeneralContinuum`` closure needs one auxiliary variable per Drude term.
     Low-frequency (Ohmic) friction: J ≈ (2λ/γ) ω.
+
+    Units ħ = 1: λ, γ and J(ω) in the units of h (energy).
     """
 
     reorganisation: Array
@@ -196,6 +201,9 @@ class CutoffDrudeLorentz(DrudeLorentz):
     (partial fractions, one with negative weight), so the ``GeneralContinuum`` closure stays
     exact: λ₁ = λΛ²/(Λ² − γ²) at γ and λ₂ = −λγΛ/(Λ² − γ²) at Λ; reorganisation energy
     (1/π)∫J/ω dω = λΛ/(Λ + γ). Requires Λ ≥ 1.5 γ (well separated poles).
+
+    Units ħ = 1: λ, γ, Λ and J(ω) in the units of h (energy); the energy currents it makes
+    converge are out of each reservoir.
     """
 
     high_cutoff: Array

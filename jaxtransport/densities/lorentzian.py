@@ -20,6 +20,14 @@ class Lorentzian(AbstractSpectralDensity):
 
     Memory kernel K(τ) = ∫dω/2π g e^{-iωτ} = (γW/2) e^{-(W + ic)τ} for τ ≥ 0;
     retarded self-energy Σ^R(ω) = (γW/2) / (ω − c + iW).
+
+    Units ħ = 1: γ, W, c and g(ω) in the units of h (g is a rate).
+
+    Examples:
+        >>> import jaxtransport as jt
+        >>> g = jt.Lorentzian(gamma=0.5, width=2.0)
+        >>> float(g(0.0)), float(g(2.0))                     # peak γ, half maximum at c ± W
+        (0.5, 0.25)
     """
 
     gamma: Array
@@ -80,6 +88,9 @@ class CutoffLorentzian(AbstractSpectralDensity):
 
     so the ``Continuum`` closure is exact. Λ ≥ 1.5 W keeps the two terms from cancelling
     catastrophically (the partial fractions diverge as Λ → W).
+
+    Units ħ = 1: γ, W, Λ, c and g(ω) in the units of h (g is a rate); energy currents are out of
+    each reservoir.
     """
 
     gamma: Array
@@ -127,7 +138,9 @@ class CutoffLorentzian(AbstractSpectralDensity):
 
 
 def LorentzianSum(gammas, widths, centers) -> SumDensity:
-    """Convenience constructor: Σ_i γ_i W_i² / ((ω − c_i)² + W_i²)."""
+    """Convenience constructor: Σ_i γ_i W_i² / ((ω − c_i)² + W_i²).
+
+    Units ħ = 1: every γ_i, W_i, c_i in the units of h. Returns a ``SumDensity``."""
     gammas, widths, centers = (jnp.atleast_1d(jnp.asarray(x)) for x in (gammas, widths, centers))
     if not (gammas.shape == widths.shape == centers.shape):
         raise ValueError(
@@ -144,7 +157,9 @@ def LorentzianSum(gammas, widths, centers) -> SumDensity:
 
 
 class MirroredDensity(AbstractSpectralDensity):
-    """g(−ω) of a density g (the hole copy of a lead)."""
+    """g(−ω) of a density g (the hole copy of a lead).
+
+    Units ħ = 1: g in the units of h."""
 
     density: AbstractSpectralDensity
 

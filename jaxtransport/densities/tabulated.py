@@ -25,6 +25,8 @@ class Tabulated(AbstractSpectralDensity):
     other sample| at the dropped samples / 15, the h⁴ Richardson factor). The density is
     discontinuous at the grid ends unless the end samples vanish; the missing weight of a
     truncated tail is the user's to judge.
+
+    Units ħ = 1: ``omega`` and ``values`` in the units of h.
     """
 
     values: Array

@@ -4,6 +4,8 @@
 (``jaxtransport.reservoir``), ``jt.DrudeLorentz`` (``jaxtransport.densities``),
 ``jt.CovarianceState`` (``jaxtransport.state``) go through ``jt.response``, ``jt.solve`` and
 ``jt.steady_state`` like every model. These names stay importable from here.
+
+Units ħ = k_B = 1; currents out of each reservoir; C_ij = <a_j† a_i>.
 """
 
 from ..densities import CutoffDrudeLorentz, DrudeLorentz

@@ -1,7 +1,7 @@
 r"""Stage 2: a ``Response`` (precomputed kernels) evaluated for any (C0, T, μ) as contractions.
 
 Every first moment is affine in the initial correlation matrix C0 and linear in the reservoir
-occupation functions (physics.md §2):
+occupation functions (docs/theory.md, "The exact solution and its two stages"):
 
     X(t) = Tr[M(t) C0] + Σ_β Σ_k w_βk f_β(ω_βk) L_β(ω_βk, t) + offset(t)
 
@@ -46,6 +46,9 @@ class AbstractResponse(eqx.Module):
     solution (a ``jt.AbstractSolution``). ``checked_temperature`` validates (T, μ) (also under
     jit). ``evaluate`` is written once, here, for every method; tools that need the parts
     (sweeps, optimiser) call the same four methods.
+
+    Units ħ = k_B = 1: times in 1/h; the evaluated currents are out of each reservoir (particles
+    per time; energy and heat in energy per time), correlations C_ij = <a_j† a_i> dimensionless.
     """
 
     times: eqx.AbstractVar[Array]
@@ -244,6 +247,10 @@ class Response(AbstractNodeResponse):
     Create with ``jt.response(model, times, method=...)``; evaluate with ``.evaluate``
     (-> ``jt.Solution``). Shapes: T times, n system modes, M reservoirs, K frequency nodes per
     reservoir.
+
+    Units ħ = k_B = 1: times in 1/h; its ``evaluate`` gives currents out of each reservoir
+    (particles per time; energy and heat in energy per time) and dimensionless correlation
+    matrices C_ij = <a_j† a_i>.
     """
 
     times: Float[Array, " T"]

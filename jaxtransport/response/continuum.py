@@ -72,6 +72,10 @@ class Continuum(eqx.Module):
     The error estimate covers the whole planned range: it is the largest over the model's
     own (T, μ) and the range's corners (T_min, T_max, μ_min, μ_max). Stage 2 raises if asked
     for a temperature below T_min or (T, μ) outside the stored window.
+
+    Units ħ = k_B = 1: ``tolerance`` in the units of the observables it bounds (currents out of
+    each reservoir in energy per time, coupling energies in energy); temperatures and chemical
+    potentials in the units of h.
     """
 
     tolerance: float = eqx.field(default=1e-8, static=True)

@@ -76,7 +76,10 @@ class CurrentResponse(AbstractNodeResponse):
     ``.evaluate(state, temperature, chemical_potential)`` -> ``CurrentSolution``; vmappable and
     differentiable in C0, T and μ like ``Response.evaluate``.
 
-    Shapes: T times, n modes, M reservoirs, K nodes per reservoir, R rank-one state terms."""
+    Shapes: T times, n modes, M reservoirs, K nodes per reservoir, R rank-one state terms.
+
+    Units ħ = k_B = 1: the currents it evaluates are out of each reservoir (particles per time;
+    energy and heat in energy per time, in the units of h)."""
 
     times: Float[Array, " T"]
     temperature: Float[Array, " M"]

@@ -39,7 +39,10 @@ from .base import EDGE_TOL, AbstractNodeResponse
 
 class GeneralSolution(AbstractSolution):
     """Observables of a general quadratic model (shapes (..., T, ...); see module doc): the
-    currents of ``jt.AbstractSolution`` plus the covariance, mean and system energy."""
+    currents of ``jt.AbstractSolution`` plus the covariance, mean and system energy.
+
+    Units ħ = k_B = 1: currents out of each reservoir (particles per time; energy and heat in
+    energy per time), coupling and system energies in the units of h, covariances dimensionless."""
 
     times: Array
     covariance: Array  # (..., T, 2n, 2n) V(t) or Γ(t)
@@ -87,6 +90,9 @@ class GeneralResponse(AbstractNodeResponse):
     """Stage-1 kernels of a general quadratic model (create with ``jt.response(model, times)``).
 
     Shapes: T times, 2n quadratures, M reservoirs, K nodes per reservoir, P = 3M + 1 scalars.
+
+    Units ħ = k_B = 1: times in 1/h; its ``evaluate`` gives currents out of each reservoir
+    (energy per time) and dimensionless covariances.
     """
 
     times: Array

@@ -78,6 +78,11 @@ class GeneralContinuum(eqx.Module):
 
     ``jt.response(model, times, jt.Continuum(...))`` builds one from the ``Continuum``'s
     settings (``from_continuum``).
+
+    Units ħ = k_B = 1: temperatures in the units of h; ``tolerance`` in the units of the
+    observables it bounds.
+
+    The currents it computes are out of each reservoir (energy per time, ħ = k_B = 1).
     """
 
     engine: Continuum | None = None

@@ -1,5 +1,6 @@
 r"""Finite-mode (discretised) reservoirs for general quadratic models: exact evolution of the
-full system + bath covariance, X(t) = S X(0) S^T with S = e^{Kt} (physics.md §4, §8).
+full system + bath covariance, X(t) = S X(0) S^T with S = e^{Kt} (docs/theory.md,
+"Beyond number conservation").
 
 Discretisation (``jt.Discretised`` settings: n_modes, band, grid_scale, checks):
 

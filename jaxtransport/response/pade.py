@@ -28,13 +28,13 @@ filter of term j, and the Lyapunov solution
     C_ψ(t) = e^{Lt} C_ψ(0) e^{L†t} + ∫_0^t e^{Ls} Q e^{L†s} ds,   C_ψ(0) = C0 ⊕ 0 ⊕ Σ,
     Q = (ν̄_q + ν_q') Σ_qq'.
 
-Its system block is C(t); the currents follow from two more blocks (X^N_α = Σ_{j∈α}
-−i ⟨ξ_j(t) a(t)†⟩ v_j − Σ_{p∈α} ⟨y_p a†⟩ v_p, with ξ_j the filter output; the energy amplitude
-weights each filter mode by −iν̄_q and the pole rows by iλ_p, physics.md §3). The eigenvectors
-of L are explicit from those of L_c (T-independent, stage 1): filter mode q has eigenvalue
-μ_q = −ν̄_q and eigenvector (−R diag(1/(ℓ − μ_q)) R⁻¹ B e_q, e_q). Every output is a sum of
-e^{(Λ_k + Λ̄_l)t} terms: a few small GEMMs per configuration, differentiable in C0, T, μ, h and
-couplings, with no frequency quadrature.
+Its system block is C(t); the currents follow from two more blocks (X^N_α = Σ_{j∈α} −i ⟨ξ_j(t)
+a(t)†⟩ v_j − Σ_{p∈α} ⟨y_p a†⟩ v_p, with ξ_j the filter output; the energy amplitude weights
+each filter mode by −iν̄_q and the pole rows by iλ_p, docs/theory.md, "Methods"). The
+eigenvectors of L are explicit from those of L_c (T-independent, stage 1): filter mode q has
+eigenvalue μ_q = −ν̄_q and eigenvector (−R diag(1/(ℓ − μ_q)) R⁻¹ B e_q, e_q). Every output is a
+sum of e^{(Λ_k + Λ̄_l)t} terms: a few small GEMMs per configuration, differentiable in C0, T,
+μ, h and couplings, with no frequency quadrature.
 
 **Accuracy.** Only the Padé truncation is approximate. ``error_estimate`` is the largest
 difference to the same calculation with N − max(2, N/4) poles (occupations, correlations,
@@ -139,7 +139,10 @@ class Pade(eqx.Module):
     ``evaluate(state, temperature, chemical_potential)`` takes any (C0, T, μ) and reports its
     ``error_estimate`` for those values. ``estimate=False`` skips the second, lower-order
     evaluation behind the estimate (half the work; ``error_estimate`` is then NaN): for inner
-    loops such as an optimiser's steps, whose result is re-checked with the estimate."""
+    loops such as an optimiser's steps, whose result is re-checked with the estimate.
+
+    Units ħ = k_B = 1: ``tolerance`` in the units of the observables it bounds (currents out of
+    each reservoir in energy per time, coupling energies in energy, occupations dimensionless)."""
 
     n_pade: int | None = None
     tolerance: float = 1e-8

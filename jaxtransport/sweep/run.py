@@ -35,7 +35,10 @@ from .spec import CUMULANTS, MODEL_FAILED, OK, OUT_OF_RANGE, Sweep
 # ------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class SweepResult:
-    """What ``run_sweep`` did: the store path, chunk counts, timings and throughput."""
+    """What ``run_sweep`` did: the store path, chunk counts, timings and throughput.
+
+    Units: ``seconds`` and ``stage1_seconds`` in wall-clock seconds, throughputs in
+    configurations per second (not physical units)."""
 
     path: str
     n_configurations: int
