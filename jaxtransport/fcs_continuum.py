@@ -52,7 +52,7 @@ import numpy as np
 
 from ._validation import check_times, is_concrete, reservoir_values
 from .response.base import flatten_terms
-from .response.pade import pade_fermi, pade_pole_data, pade_poles
+from .response.pade import check_pole_sum_model, pade_fermi, pade_pole_data, pade_poles
 from .state import GaussianState
 
 QUANTITIES = ("heat", "energy", "particles")
@@ -115,22 +115,8 @@ class _Structure:
 
 
 def _check_model(model):
-    from .model import Model
-
-    if not isinstance(model, Model):
-        raise ValueError("continuum counting statistics need a number-conserving jt.Model, "
-                         f"got {type(model).__name__}.")
-    if model.statistics != "fermion":
-        raise ValueError("continuum counting statistics expand Fermi functions: fermionic "
-                         "models only (use statistics.FiniteModes for bosons).")
-    for dens, _, _ in flatten_terms(model):
-        if not dens.is_pole_sum:
-            raise ValueError(f"continuum counting statistics need pole-sum densities "
-                             f"(Lorentzian, sums, CutoffLorentzian); {type(dens).__name__} is "
-                             "not. Use statistics.FiniteModes.from_model.")
-    if not is_concrete(*jax.tree_util.tree_leaves(model)):
-        raise ValueError("continuum counting statistics build their auxiliary model from "
-                         "concrete model values (trace over C0, T, μ instead).")
+    check_pole_sum_model(model, subject="continuum counting statistics",
+                         alternative="statistics.FiniteModes.from_model")
 
 
 def max_order(model) -> int:

@@ -155,7 +155,7 @@ class Pade(eqx.Module):
             raise ValueError(f"tolerance must be finite and > 0, got {self.tolerance!r}.")
 
     def response(self, model, times) -> PadeResponse:
-        _check_model(model)
+        check_pole_sum_model(model)
         times = check_times(times)
         concrete = is_concrete(*jax.tree_util.tree_leaves(model))
         if self.n_pade is not None:
@@ -182,28 +182,33 @@ def pade_for_models(method: Pade, models, temperature_min: float) -> Pade:
     if method.n_pade is not None:
         return method
     for m in models:
-        _check_model(m)
+        check_pole_sum_model(m)
     scale = max(_pole_scale(pade_pole_data(m)) for m in models)
     return Pade(n_pade=_default_n(method.tolerance, scale, temperature_min),
                 tolerance=method.tolerance)
 
 
-def _check_model(model):
+def check_pole_sum_model(model, subject="jt.Pade()",
+                         alternative="jt.Continuum or jt.Discretised"):
+    """Refuse anything but a fermionic, number-conserving ``jt.Model`` with pole-sum leads.
+
+    ``subject`` names the caller in the message and ``alternative`` what to use instead.
+    Shared by ``jt.Pade`` and the continuum counting statistics (both expand the Fermi
+    functions in poles and close the leads' pole sums exactly)."""
     from ..model import Model
 
     if not isinstance(model, Model):
-        raise ValueError("jt.Pade() solves number-conserving jt.Model systems; for "
-                         f"{type(model).__name__} use jt.Continuum or jt.Discretised.")
+        raise ValueError(f"{subject} solves number-conserving jt.Model systems; for "
+                         f"{type(model).__name__} use {alternative}.")
     if model.statistics != "fermion":
-        raise ValueError("jt.Pade() expands Fermi functions: fermionic models only (bosonic "
-                         "densities are not pole sums). Use jt.Continuum or jt.Discretised.")
+        raise ValueError(f"{subject} expands Fermi functions: fermionic models only (bosonic "
+                         f"densities are not pole sums). Use {alternative}.")
     for dens, _, _ in flatten_terms(model):
         if not dens.is_pole_sum:
             raise ValueError(
-                f"jt.Pade() needs spectral densities that are sums of poles (Lorentzian, sums "
-                f"of Lorentzians, CutoffLorentzian); {type(dens).__name__} is not. Use "
-                "jt.Continuum (kernel fit) or jt.Discretised."
-            )
+                f"{subject} needs pole-sum spectral densities, i.e. sums of poles (Lorentzian, "
+                f"sums of Lorentzians, CutoffLorentzian); {type(dens).__name__} is not. Use "
+                f"{alternative}.")
 
 
 def pade_pole_data(model):
