@@ -24,6 +24,15 @@ from .densities import (  # noqa: E402
     SumDensity,
     Tabulated,
 )
+from .drive import (  # noqa: E402
+    AbstractAmplitude,
+    Constant,
+    Drive,
+    PiecewiseLinear,
+    Pulse,
+    Ramp,
+    Sine,
+)
 from .markov import markov_generator, markov_solve, markov_steady_state  # noqa: E402
 from .master_equation import effective_generator, effective_generator_from_response  # noqa: E402
 from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
@@ -178,4 +187,12 @@ __all__ = [
     # correlated initial states (issue 21)
     "StationaryState",
     "StationaryResponse",
+    # time-dependent driving (issue 20)
+    "AbstractAmplitude",
+    "Constant",
+    "Drive",
+    "PiecewiseLinear",
+    "Pulse",
+    "Ramp",
+    "Sine",
 ]

@@ -58,6 +58,7 @@ from jaxtyping import Array, ArrayLike
 from ._quadrature import half_line_rule
 from ._validation import check_finite, check_hermitian, is_concrete
 from .densities import MirroredDensity
+from .drive import Drive
 from .nambu import nambu_transform, quadrature_hamiltonian, symplectic_form
 from .reservoir import PositionReservoir, Reservoir, check_statistics
 
@@ -112,17 +113,21 @@ class Model(AbstractModel):
     - ``hamiltonian``: Hermitian n×n single-particle matrix h (energy units, ħ = 1).
     - ``reservoirs``: sequence of ``jt.Reservoir`` (any number ≥ 1), coupling vectors of length n.
     - ``statistics``: ``"fermion"`` (default) or ``"boson"`` (static).
+    - ``drive``: optional ``jt.Drive`` (time-dependent Hamiltonian terms, coupling modulation,
+      reservoir bias; see ``jaxtransport.drive``). ``None`` (default): H_S = h for t > 0.
     """
 
     hamiltonian: Array
     reservoirs: tuple[Reservoir, ...]
     statistics: str = eqx.field(static=True)
+    drive: Drive | None = None
 
     def __init__(
         self,
         hamiltonian: ArrayLike,
         reservoirs: Sequence[Reservoir],
         statistics: str = "fermion",
+        drive: Drive | None = None,
     ):
         h = jnp.asarray(hamiltonian)
         h = h.astype(jnp.complex128 if jnp.iscomplexobj(h) else jnp.float64)
@@ -145,6 +150,11 @@ class Model(AbstractModel):
         self.hamiltonian = h
         self.reservoirs = reservoirs
         self.statistics = check_statistics(statistics)
+        if drive is not None:
+            if not isinstance(drive, Drive):
+                raise ValueError(f"drive must be a jt.Drive, got {type(drive).__name__}.")
+            drive = drive.resolved(self.reservoir_names, h.shape[0])
+        self.drive = drive
         if self.statistics == "boson":
             _check_bosonic(self)
 

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times, is_concrete, tolerance_missed
+from ..drive import refuse_drive
 from ..pole_fit import fit_kernel
 from .base import Response, flatten_terms
 from .closure import FittedKernel, fingerprint, pole_data
@@ -260,6 +261,7 @@ class Continuum(eqx.Module):
         return self.resolve_response(model, times)[0]
 
     def response(self, model, times) -> Response:
+        refuse_drive(model, "jt.Continuum")
         build = (functools.partial(build_response, correlation_dt=True) if self.correlation_dt
                  else build_response)
         return self._response(model, times, build, "all")
@@ -268,6 +270,7 @@ class Continuum(eqx.Module):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): the same
         quadrature plan, refinement and error estimate, O(T n) state storage instead of
         O(T n²) and per-node current amplitudes only (see ``response/currents.py``)."""
+        refuse_drive(model, "jt.Continuum")
         return self._response(model, times, build_continuum_currents, "currents")
 
     def _response(self, model, times, build, observables):

@@ -26,6 +26,7 @@ import numpy as np
 from .._quadrature import gauss_rule, legendre, panel_edges
 from .._validation import check_times, is_concrete
 from ..densities import density_rule
+from ..drive import refuse_drive
 from .base import Response, flatten_terms, stack_reservoir_arrays
 from .currents import build_discretised_currents, probe_evolution
 
@@ -205,6 +206,7 @@ class Discretised(eqx.Module):
                          np.concatenate(term), owner, idx, mask)
 
     def response(self, model, times) -> Response:
+        refuse_drive(model, "jt.Discretised")
         times = check_times(times)
         n, nres = model.n_modes, model.n_reservoirs
         eps, amps, vecs, term, owner, idx, mask = self.bath_modes(model, times)
@@ -251,6 +253,7 @@ class Discretised(eqx.Module):
     def current_response(self, model, times):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): evolves a few
         probe rows per bath term instead of all n system rows (see ``response/currents.py``)."""
+        refuse_drive(model, "jt.Discretised")
         return build_discretised_currents(self, model, check_times(times))
 
 

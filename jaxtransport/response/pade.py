@@ -62,6 +62,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._validation import check_times, is_concrete
+from ..drive import refuse_drive
 from ..solution import Solution
 from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
 from .closure import closure_generator
@@ -155,6 +156,7 @@ class Pade(eqx.Module):
             raise ValueError(f"tolerance must be finite and > 0, got {self.tolerance!r}.")
 
     def response(self, model, times) -> PadeResponse:
+        refuse_drive(model, "jt.Pade")
         check_pole_sum_model(model)
         times = check_times(times)
         concrete = is_concrete(*jax.tree_util.tree_leaves(model))
@@ -171,6 +173,7 @@ class Pade(eqx.Module):
         return _build(model, times, n, stage1, tolerance=self.tolerance)
 
     def current_response(self, model, times):
+        refuse_drive(model, "jt.Pade")
         raise ValueError("jt.Pade() has no currents-only mode (its Response is already small); "
                          "use observables='all'.")
 

@@ -1,0 +1,398 @@
+r"""Time-dependent driving: a driven system Hamiltonian, modulated couplings and reservoir bias.
+
+A driven model (``jt.Model(h, reservoirs, drive=jt.Drive(...))``) has
+
+    H_S(t)   = h + Σ_k f_k(t) V_k                       (``terms``: pairs (V_k, f_k))
+    V_α(t)   = s_α(t) V_α                                (``coupling``: s_α per reservoir)
+    H_α(t)   = Σ_q (ε_αq + Δ_α(t)) c_αq† c_αq            (``bias``: Δ_α per reservoir)
+
+with the reservoirs in their thermal states (T_α, μ_α) at t = 0, when the coupling is switched
+on. Unmodulated reservoirs have s_α = 1 and Δ_α = 0. Amplitudes are real functions of time
+(energy units for f_k·V_k and Δ_α, dimensionless for s_α; ħ = 1, times in inverse energy).
+
+**Amplitudes** are JAX-traceable callables ``f(t)`` of a scalar time: the ``eqx.Module``
+amplitudes of this module (``Sine``, ``Ramp``, ``Pulse``, ``PiecewiseLinear``, ``Constant``),
+whose array fields are pytree leaves — ``jax.grad`` reaches them and new values do not
+recompile —, or a plain Python function built from ``jax.numpy`` (wrapped in ``Function``;
+its body is static: changing the function recompiles, and closed-over arrays get no gradient).
+``amplitude.derivative(t)`` is df/dt by forward-mode autodiff (used for the drive's power).
+
+**Gauge of the bias.** A potential Δ_α(t) on reservoir α shifts all its mode energies. The
+unitary e^{iφ_α(t) N_α}, φ_α(t) = ∫_0^t Δ_α, removes it from H_α and puts the phase on the
+coupling instead, V_α → V_α e^{−iφ_α(t)}; the methods work in that (coupling) gauge. The
+reported particle current (out of the reservoir, as every current here), the coupling energy and the system observables are gauge
+invariant. The energy current J^E_α is defined as the energy leaving reservoir α through the
+coupling, −i<[H(t), H_α(t)]> with H_α(t) including Δ_α(t) (the explicit change of ⟨H_α⟩ by
+the potential itself, Δ̇_α<N_α>, is work done on the reservoir, not a current), and the heat
+current as J^Q_α = J^E_α − (μ_α + Δ_α(t)) J^N_α (the electrochemical potential of the
+reservoir at time t).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+__all__ = [
+    "AbstractAmplitude",
+    "Constant",
+    "Drive",
+    "Function",
+    "PiecewiseLinear",
+    "Pulse",
+    "Ramp",
+    "Sine",
+]
+
+
+def _scalar(x, name):
+    x = jnp.asarray(x, dtype=jnp.float64)
+    if x.ndim != 0:
+        raise ValueError(f"{name} must be a real scalar, got shape {x.shape}.")
+    return x
+
+
+class AbstractAmplitude(eqx.Module):
+    """A real amplitude f(t) of time (a scalar in, a scalar out; traceable).
+
+    Units: t in inverse energy (ħ = k_B = 1); f in the units its use gives it — energy for a
+    Hamiltonian term with a dimensionless V_k or a bias Δ_α, dimensionless for a coupling
+    scale s_α."""
+
+    @abc.abstractmethod
+    def __call__(self, t) -> Array:
+        """f(t) for a scalar time t."""
+
+    def derivative(self, t) -> Array:
+        """df/dt at a scalar time t (forward-mode autodiff)."""
+        t = jnp.asarray(t, dtype=jnp.float64)
+        return jax.jvp(self.__call__, (t,), (jnp.ones_like(t),))[1]
+
+    def on_grid(self, times) -> Array:
+        """f at every time of an array of times (any shape)."""
+        times = jnp.asarray(times, dtype=jnp.float64)
+        return jnp.vectorize(self.__call__)(times)
+
+
+class Constant(AbstractAmplitude):
+    """f(t) = ``value`` for all t ≥ 0 (the coupling is still switched on at t = 0).
+
+    Units: those of ``value`` (see ``AbstractAmplitude``)."""
+
+    value: Array
+
+    def __init__(self, value: ArrayLike):
+        self.value = _scalar(value, "Constant value")
+
+    def __call__(self, t):
+        return self.value + 0.0 * jnp.asarray(t, dtype=jnp.float64)
+
+
+class Sine(AbstractAmplitude):
+    """f(t) = ``offset`` + ``amplitude`` · sin(``frequency`` · t + ``phase``).
+
+    ``frequency`` is the angular frequency Ω (energy units, ħ = 1; period 2π/Ω), ``phase`` in
+    radians. The period is ``self.period``."""
+
+    amplitude: Array
+    frequency: Array
+    phase: Array
+    offset: Array
+
+    def __init__(self, amplitude: ArrayLike, frequency: ArrayLike, phase: ArrayLike = 0.0,
+                 offset: ArrayLike = 0.0):
+        self.amplitude = _scalar(amplitude, "Sine amplitude")
+        self.frequency = _scalar(frequency, "Sine frequency")
+        self.phase = _scalar(phase, "Sine phase")
+        self.offset = _scalar(offset, "Sine offset")
+
+    @property
+    def period(self) -> Array:
+        """2π/Ω (inverse energy units)."""
+        return 2 * jnp.pi / self.frequency
+
+    def __call__(self, t):
+        return self.offset + self.amplitude * jnp.sin(self.frequency * t + self.phase)
+
+
+class Ramp(AbstractAmplitude):
+    """A ramp from ``initial`` to ``final`` between ``start`` and ``start + duration``, constant
+    before and after.
+
+    ``shape="smooth"`` (default) uses (1 − cos(π x))/2 of the elapsed fraction x, continuous
+    with its first derivative (a smooth switch-on for coupling modulation, ``Ramp(0, 1, τ)``);
+    ``shape="linear"`` a straight line (a kink at both ends).
+
+    Units: ``duration`` and ``start`` in inverse energy (ħ = 1); ``initial`` and ``final`` in
+    the units of the amplitude (see ``AbstractAmplitude``)."""
+
+    initial: Array
+    final: Array
+    duration: Array
+    start: Array
+    shape: str = eqx.field(static=True)
+
+    def __init__(self, initial: ArrayLike, final: ArrayLike, duration: ArrayLike,
+                 start: ArrayLike = 0.0, shape: str = "smooth"):
+        if shape not in ("smooth", "linear"):
+            raise ValueError(f"Ramp shape must be 'smooth' or 'linear', got {shape!r}.")
+        self.initial = _scalar(initial, "Ramp initial")
+        self.final = _scalar(final, "Ramp final")
+        self.duration = _scalar(duration, "Ramp duration")
+        self.start = _scalar(start, "Ramp start")
+        self.shape = shape
+        if _concrete(self.duration) and float(self.duration) <= 0:
+            raise ValueError(f"Ramp duration must be > 0, got {float(self.duration)}.")
+
+    def __call__(self, t):
+        x = jnp.clip((t - self.start) / self.duration, 0.0, 1.0)
+        if self.shape == "smooth":
+            x = 0.5 * (1.0 - jnp.cos(jnp.pi * x))
+        return self.initial + (self.final - self.initial) * x
+
+
+class Pulse(AbstractAmplitude):
+    """A Gaussian pulse f(t) = ``amplitude`` · exp(−(t − ``center``)² / (2 ``width``²)).
+
+    Units: ``center`` and ``width`` in inverse energy (ħ = 1); ``amplitude`` in the units of
+    the amplitude (see ``AbstractAmplitude``)."""
+
+    amplitude: Array
+    center: Array
+    width: Array
+
+    def __init__(self, amplitude: ArrayLike, center: ArrayLike, width: ArrayLike):
+        self.amplitude = _scalar(amplitude, "Pulse amplitude")
+        self.center = _scalar(center, "Pulse center")
+        self.width = _scalar(width, "Pulse width")
+        if _concrete(self.width) and float(self.width) <= 0:
+            raise ValueError(f"Pulse width must be > 0, got {float(self.width)}.")
+
+    def __call__(self, t):
+        return self.amplitude * jnp.exp(-0.5 * ((t - self.center) / self.width) ** 2)
+
+
+class PiecewiseLinear(AbstractAmplitude):
+    """Linear interpolation of ``values`` at increasing ``knots`` (times), constant outside
+    [knots[0], knots[-1]]. Both are pytree leaves (trainable, e.g. an optimal-control drive
+    on a fixed time grid).
+
+    Units: ``knots`` in inverse energy (ħ = 1); ``values`` in the units of the amplitude (see
+    ``AbstractAmplitude``)."""
+
+    knots: Array
+    values: Array
+
+    def __init__(self, knots: ArrayLike, values: ArrayLike):
+        knots = jnp.asarray(knots, dtype=jnp.float64)
+        values = jnp.asarray(values, dtype=jnp.float64)
+        if knots.ndim != 1 or values.shape != knots.shape or knots.shape[0] < 2:
+            raise ValueError(
+                f"PiecewiseLinear needs 1-d knots and values of the same length ≥ 2, got "
+                f"shapes {knots.shape} and {values.shape}."
+            )
+        if _concrete(knots) and not np.all(np.diff(np.asarray(knots)) > 0):
+            raise ValueError("PiecewiseLinear knots must be strictly increasing.")
+        self.knots = knots
+        self.values = values
+
+    def __call__(self, t):
+        return jnp.interp(t, self.knots, self.values)
+
+
+class Function(AbstractAmplitude):
+    """A plain Python function f(t) built from ``jax.numpy`` (static: a different function
+    recompiles; arrays it closes over are constants, not trainable).
+
+    Units: t in inverse energy (ħ = 1); f as in ``AbstractAmplitude``."""
+
+    fn: Callable = eqx.field(static=True)
+
+    def __init__(self, fn: Callable):
+        if not callable(fn):
+            raise ValueError(f"an amplitude must be callable f(t), got {type(fn).__name__}.")
+        self.fn = fn
+
+    def __call__(self, t):
+        out = jnp.asarray(self.fn(t))
+        if out.shape != ():
+            raise ValueError(f"amplitude function must return a scalar, got shape {out.shape}.")
+        if jnp.iscomplexobj(out):
+            raise ValueError("amplitude function must be real-valued.")
+        return out.astype(jnp.float64)
+
+
+def amplitude(f) -> AbstractAmplitude:
+    """``f`` as an ``AbstractAmplitude`` (a number becomes ``Constant``, a callable
+    ``Function``)."""
+    if isinstance(f, AbstractAmplitude):
+        return f
+    if callable(f):
+        return Function(f)
+    try:
+        return Constant(f)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"an amplitude must be a jt amplitude (jt.Sine, jt.Ramp, jt.Pulse, "
+            f"jt.PiecewiseLinear, jt.Constant), a callable f(t) or a real number; got "
+            f"{type(f).__name__}."
+        ) from None
+
+
+def _concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+class Drive(eqx.Module):
+    r"""The time dependence of a model (module docstring): H_S(t) = h + Σ_k f_k(t) V_k,
+    couplings V_α(t) = s_α(t) V_α, reservoir potentials Δ_α(t).
+
+    **Arguments:**
+
+    - ``terms``: sequence of pairs ``(V_k, f_k)``: a Hermitian matrix V_k of the model's
+      Hamiltonian shape (n×n for ``jt.Model``) and an amplitude f_k (see the module
+      docstring; numbers and plain functions are accepted).
+    - ``coupling``: mapping reservoir (index or name) → s_α(t), dimensionless.
+    - ``bias``: mapping reservoir (index or name) → Δ_α(t), energy units.
+
+    Reservoir names are resolved when the drive is attached to a model
+    (``jt.Model(..., drive=drive)``); afterwards ``coupling`` and ``bias`` are tuples with one
+    entry per reservoir (``None`` where unmodulated).
+    """
+
+    matrices: tuple[Array, ...]
+    amplitudes: tuple[AbstractAmplitude, ...]
+    coupling: tuple | Mapping
+    bias: tuple | Mapping
+
+    def __init__(self, terms: Sequence = (), coupling: Mapping | None = None,
+                 bias: Mapping | None = None):
+        mats, amps = [], []
+        for k, term in enumerate(terms):
+            if not (isinstance(term, tuple | list) and len(term) == 2):
+                raise ValueError(f"Drive terms[{k}] must be a pair (V_k, f_k), got {term!r}.")
+            v = jnp.asarray(term[0])
+            v = v.astype(jnp.complex128 if jnp.iscomplexobj(v) else jnp.float64)
+            if v.ndim != 2 or v.shape[0] != v.shape[1]:
+                raise ValueError(f"Drive terms[{k}] matrix must be square, got shape {v.shape}.")
+            if _concrete(v) and not np.allclose(np.asarray(v), np.asarray(v).conj().T,
+                                                atol=1e-12):
+                raise ValueError(f"Drive terms[{k}] matrix must be Hermitian.")
+            mats.append(v)
+            amps.append(amplitude(term[1]))
+        self.matrices = tuple(mats)
+        self.amplitudes = tuple(amps)
+        self.coupling = _amplitude_map(coupling, "coupling")
+        self.bias = _amplitude_map(bias, "bias")
+        if not (self.matrices or self.coupling or self.bias):
+            raise ValueError("Drive needs at least one term, coupling modulation or bias.")
+
+    # --- resolution against a model ----------------------------------------------------
+    def resolved(self, names: Sequence[str], n_hamiltonian: int) -> Drive:
+        """This drive with ``coupling`` and ``bias`` as per-reservoir tuples (``None`` where
+        unmodulated), checked against the model's reservoir ``names`` and Hamiltonian size."""
+        for k, v in enumerate(self.matrices):
+            if v.shape != (n_hamiltonian, n_hamiltonian):
+                raise ValueError(
+                    f"Drive terms[{k}] matrix has shape {v.shape}, but the model's "
+                    f"Hamiltonian is {n_hamiltonian}×{n_hamiltonian}."
+                )
+        new = self
+        for field in ("coupling", "bias"):
+            value = getattr(self, field)
+            if isinstance(value, tuple):
+                if len(value) != len(names):
+                    raise ValueError(f"Drive {field} has {len(value)} entries for "
+                                     f"{len(names)} reservoirs.")
+                continue
+            per = [None] * len(names)
+            for key, amp in value.items():
+                per[_reservoir_index(key, names, field)] = amp
+            new = eqx.tree_at(lambda d, f=field: getattr(d, f), new, tuple(per),
+                              is_leaf=lambda x: x is None)
+        return new
+
+    # --- values at a time ----------------------------------------------------------------
+    def hamiltonian(self, h, t) -> Array:
+        """H_S(t) = h + Σ_k f_k(t) V_k."""
+        out = jnp.asarray(h)
+        for v, f in zip(self.matrices, self.amplitudes, strict=True):
+            out = out + f(t) * v
+        return out
+
+    def hamiltonian_rate(self, t, like=None) -> Array:
+        """∂_t H_S(t) = Σ_k f_k'(t) V_k (zeros shaped as ``like`` when there are no terms)."""
+        out = jnp.zeros_like(like) if like is not None else 0.0
+        for v, f in zip(self.matrices, self.amplitudes, strict=True):
+            out = out + f.derivative(t) * v
+        return out
+
+    def coupling_scale(self, t) -> Array:
+        """(M,) s_α(t) (1 where unmodulated). Needs a resolved drive."""
+        return self._per_reservoir(self.coupling, t, 1.0, "coupling")
+
+    def coupling_rate(self, t) -> Array:
+        """(M,) ds_α/dt."""
+        return self._per_reservoir(self.coupling, t, 0.0, "coupling", derivative=True)
+
+    def potential(self, t) -> Array:
+        """(M,) Δ_α(t) (0 where unbiased). Needs a resolved drive."""
+        return self._per_reservoir(self.bias, t, 0.0, "bias")
+
+    @property
+    def has_coupling_modulation(self) -> bool:
+        return any(a is not None for a in self._entries(self.coupling))
+
+    @property
+    def has_bias(self) -> bool:
+        return any(a is not None for a in self._entries(self.bias))
+
+    @staticmethod
+    def _entries(value):
+        return value.values() if isinstance(value, Mapping) else value
+
+    def _per_reservoir(self, value, t, default, field, derivative=False):
+        if isinstance(value, Mapping):
+            raise ValueError(f"Drive {field} is keyed by reservoir name; attach the drive to "
+                             f"a model first (jt.Model(..., drive=drive)).")
+        t = jnp.asarray(t, dtype=jnp.float64)
+        vals = [(a.derivative(t) if derivative else a(t)) if a is not None
+                else jnp.full_like(t, default) for a in value]
+        return jnp.stack(vals, axis=-1)
+
+
+def _amplitude_map(value, field) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"Drive {field} must be a mapping reservoir (index or name) → "
+                         f"amplitude, got {type(value).__name__}.")
+    return {key: amplitude(f) for key, f in value.items()}
+
+
+def _reservoir_index(key, names, field) -> int:
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        if not 0 <= int(key) < len(names):
+            raise ValueError(f"Drive {field}: reservoir index {key} out of range "
+                             f"(the model has {len(names)} reservoirs).")
+        return int(key)
+    if isinstance(key, str) and key in names:
+        return names.index(key)
+    raise ValueError(f"Drive {field}: unknown reservoir {key!r}; the model's reservoirs are "
+                     f"{names} (or indices 0…{len(names) - 1}).")
+
+
+def refuse_drive(model, method_name: str) -> None:
+    """Raise ``ValueError`` if ``model`` is driven: for a method with no driven stage 1."""
+    if getattr(model, "drive", None) is not None:
+        raise ValueError(
+            f"{method_name} does not support time-dependent driving (this model has a "
+            f"jt.Drive). Use jt.solve / jt.response with method=None, which picks a method "
+            f"that integrates the driven problem."
+        )
