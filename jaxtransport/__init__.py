@@ -24,6 +24,12 @@ from .densities import (  # noqa: E402
     SumDensity,
     Tabulated,
 )
+from .cycles import (  # noqa: E402
+    CycleThermodynamics,
+    cycle_boundaries,
+    cycle_integral,
+    cycle_thermodynamics,
+)
 from .drive import (  # noqa: E402
     AbstractAmplitude,
     Constant,
@@ -195,4 +201,8 @@ __all__ = [
     "Pulse",
     "Ramp",
     "Sine",
+    "CycleThermodynamics",
+    "cycle_boundaries",
+    "cycle_integral",
+    "cycle_thermodynamics",
 ]
