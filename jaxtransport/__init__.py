@@ -44,6 +44,9 @@ from .master_equation import effective_generator, effective_generator_from_respo
 from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
+    CycleHeat,
+    CycleWork,
+    DriveParameters,
     FermionicGaussian,
     HeatCurrentAt,
     IntegratedHeat,
@@ -205,4 +208,7 @@ __all__ = [
     "cycle_boundaries",
     "cycle_integral",
     "cycle_thermodynamics",
+    "DriveParameters",
+    "CycleHeat",
+    "CycleWork",
 ]
