@@ -10,6 +10,12 @@ enable_x64()
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
 from ._version import __version__  # noqa: E402, F401
 from .correlated import StationaryState  # noqa: E402
+from .cycles import (  # noqa: E402
+    CycleThermodynamics,
+    cycle_boundaries,
+    cycle_integral,
+    cycle_thermodynamics,
+)
 from .densities import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffDrudeLorentz,
@@ -38,6 +44,9 @@ from .master_equation import effective_generator, effective_generator_from_respo
 from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
+    CycleHeat,
+    CycleWork,
+    DriveParameters,
     FermionicGaussian,
     HeatCurrentAt,
     IntegratedHeat,
@@ -198,4 +207,11 @@ __all__ = [
     "Pulse",
     "Ramp",
     "Sine",
+    "CycleThermodynamics",
+    "cycle_boundaries",
+    "cycle_integral",
+    "cycle_thermodynamics",
+    "DriveParameters",
+    "CycleHeat",
+    "CycleWork",
 ]
