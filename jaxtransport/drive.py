@@ -22,8 +22,9 @@ unitary e^{iφ_α(t) N_α}, φ_α(t) = ∫_0^t Δ_α, removes it from H_α and p
 coupling instead, V_α → V_α e^{−iφ_α(t)}; the methods work in that (coupling) gauge. The
 reported particle current (out of the reservoir, as every current here), the coupling energy
 and the system observables are gauge invariant. The energy current J^E_α is defined as the
-energy leaving reservoir α through the coupling, −i<[H(t), H_α(t)]> with H_α(t) including Δ_α(t) (the explicit change of ⟨H_α⟩ by
-the potential itself, Δ̇_α<N_α>, is work done on the reservoir, not a current), and the heat
+energy leaving reservoir α through the coupling, −i<[H(t), H_α(t)]> with H_α(t) including
+Δ_α(t) (the explicit change of ⟨H_α⟩ by the potential itself, Δ̇_α<N_α>, is work done on the
+reservoir, not a current), and the heat
 current as J^Q_α = J^E_α − (μ_α + Δ_α(t)) J^N_α (the electrochemical potential of the
 reservoir at time t).
 """
