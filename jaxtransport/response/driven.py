@@ -26,11 +26,12 @@ a step (one eigendecomposition), and a constant drive is reproduced to rounding 
 G constant). The step error is estimated by step doubling of U(t, 0).
 
 **The tail** (−∞, a] of the f = 1 part is done on complex rays as in the undriven method, on
-a closed-form model of Ψ that captures its large-|ω| behaviour: with R_t(ω) = (L(t) + iω)^{-1},
-Y(ω, t) = −R_t B − R_t² (B' − L' R_t B) (the adiabatic solution to second order in 1/ω)
-and Ψ ≈ Y(ω, t) − e^{iωt} U(t, 0) Y(ω, 0) (exact in the e^{iωt} part, which is what makes the
-tail decay slowly; exact altogether for a constant drive). The remainder is O(|L''|/ω⁴); it is
-estimated at ω = a against the exact amplitude and added to the error estimate.
+a closed-form model of Ψ that captures its large-|ω| behaviour: Ψ ≈ Y(ω, t) − e^{iωt} U(t, 0)
+Y(ω, 0), Y the adiabatic solution of dY/dt = (L + iω) Y + B expanded in R_t(ω) = (L(t) + iω)^{-1}
+(``adiabatic``, third order). The e^{iωt} part — what makes the tail decay slowly and
+oscillate — is then exact, the remainder O(|ω|^{-5}) in Y and non-oscillating; it is measured
+at ω = a against the exact amplitude and added to the error estimate. For a constant drive the
+model is exact.
 """
 
 from __future__ import annotations
