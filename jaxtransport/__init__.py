@@ -10,6 +10,12 @@ enable_x64()
 from . import markov, master_equation, statistics, thermodynamics  # noqa: E402
 from ._version import __version__  # noqa: E402, F401
 from .correlated import StationaryState  # noqa: E402
+from .cycles import (  # noqa: E402
+    CycleThermodynamics,
+    cycle_boundaries,
+    cycle_integral,
+    cycle_thermodynamics,
+)
 from .densities import (  # noqa: E402
     AbstractSpectralDensity,
     CutoffDrudeLorentz,
@@ -195,4 +201,8 @@ __all__ = [
     "Pulse",
     "Ramp",
     "Sine",
+    "CycleThermodynamics",
+    "cycle_boundaries",
+    "cycle_integral",
+    "cycle_thermodynamics",
 ]

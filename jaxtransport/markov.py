@@ -150,13 +150,22 @@ class MarkovSolution(eqx.Module):
     Shapes: ``times`` (T,), ``correlation`` (T, n, n) with C_ij = <a_j† a_i> (dimensionless),
     ``particle_current`` (T, M) in inverse time, ``energy_current`` and ``heat_current``
     (T, M) in energy per time (units ħ = k_B = 1, energies in the units of h). Same sign
-    convention as ``jt.Solution``: out of reservoir α."""
+    convention as ``jt.Solution``: out of reservoir α. ``system_energy`` (T,) <H_S(t)> =
+    Tr[H_S(t) C] and ``power`` (T,) P = Tr[∂_t H_S C] (the drive's power into the system; 0
+    undriven), in energy and energy per time; ``coupling_energy`` (T, M) is 0 by construction
+    (the Born–Markov treatment has no <H_I>); ``temperature``, ``chemical_potential`` (M,)
+    the reservoir values (with a bias Δ_α(t), J^Q_α = J^E_α − (μ_α + Δ_α(t)) J^N_α)."""
 
     times: Array
     correlation: Array
     particle_current: Array
     energy_current: Array
     heat_current: Array
+    system_energy: Array | None = None
+    power: Array | None = None
+    coupling_energy: Array | None = None
+    temperature: Array | None = None
+    chemical_potential: Array | None = None
 
 
 def _currents(gen: MarkovGenerator, c):
@@ -189,11 +198,27 @@ def markov_steady_state(gen: MarkovGenerator):
     return _currents(gen, steady_correlation(gen))
 
 
-def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
-    """Exact solution of the GKSL equation: C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞ on ``times``
-    (any t ≥ 0, in units of 1/h with ħ = 1; C0 = ``state`` (n, n) or a GaussianState), with
-    its currents out of each reservoir. Returns a ``MarkovSolution``; raises ``ValueError``
-    for bad times or a C0 of the wrong shape.
+def markov_solve(generator, state, times, *, kind: str = "global", lamb_shift: bool = False,
+                 degeneracy_tolerance: float = 1e-9, rtol: float = 1e-10,
+                 atol: float = 1e-12) -> MarkovSolution:
+    """Solution of the GKSL equation on ``times`` (any t ≥ 0, in units of 1/h with ħ = 1) from
+    C0 = ``state`` (n, n) or a GaussianState at t = 0, with its currents out of each reservoir.
+
+    ``generator``: a ``MarkovGenerator`` (then ``kind``, ``lamb_shift`` and
+    ``degeneracy_tolerance`` are those it was built with), or a ``Model``: an undriven model
+    is solved with ``markov_generator(model, kind, ...)``; both exactly,
+    C(t) = e^{At}(C0 − C_∞)e^{A†t} + C_∞. A **driven** model (``jt.Drive``) is integrated
+    (diffrax, relative/absolute tolerances ``rtol``/``atol``) with the *instantaneous*
+    generator: the rates of ``markov_generator`` for H_S(t) (global: at its instantaneous
+    eigenenergies and in its eigenbasis, the adiabatic Markovian master equation, valid when
+    the drive is slow on the scale of the Bohr frequencies' spacing; local: at the
+    instantaneous local energies), reservoir α's rates × s_α(t)² (coupling modulation) and
+    evaluated at ω − Δ_α(t) (bias: the reservoir's modes are shifted by Δ_α, their
+    occupations are not). The power P = Tr[∂_t H_S C] counts the Hamiltonian terms only: a
+    Markovian treatment has no coupling energy, so coupling modulation does no work here.
+
+    Returns a ``MarkovSolution``; raises ``ValueError`` for bad times or a C0 of the wrong
+    shape.
 
     Examples:
         A level between a hot and a cold lead, initially filled:
@@ -211,6 +236,21 @@ def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
     """
     t = check_times(times)
     c0 = state.correlation if isinstance(state, GaussianState) else jnp.asarray(state)
+    opts = dict(kind=kind, lamb_shift=lamb_shift, degeneracy_tolerance=degeneracy_tolerance)
+    if isinstance(generator, MarkovGenerator):
+        gen, temp, mu = generator, None, generator.chemical_potential
+    elif hasattr(generator, "reservoirs") and hasattr(generator, "hamiltonian"):
+        temp, mu = generator.temperatures, generator.chemical_potentials
+        if getattr(generator, "drive", None) is not None:
+            n = generator.hamiltonian.shape[0]
+            if c0.shape != (n, n):
+                raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
+            return _driven_solve(generator, jnp.asarray(c0, complex), jnp.asarray(t),
+                                 rtol=float(rtol), atol=float(atol), **opts)
+        gen = markov_generator(generator, **opts)
+    else:
+        raise ValueError(f"markov_solve needs a MarkovGenerator or a jt.Model, got "
+                         f"{type(generator).__name__}.")
     n = gen.hamiltonian.shape[0]
     if c0.shape != (n, n):
         raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
@@ -218,8 +258,74 @@ def markov_solve(gen: MarkovGenerator, state, times) -> MarkovSolution:
     prop = jax.vmap(lambda s: jax.scipy.linalg.expm(gen.drift * s))(jnp.asarray(t))
     c = jnp.einsum("tij,jk,tlk->til", prop, c0 - css, prop.conj()) + css
     jn, je, jq = _currents(gen, c)
-    return MarkovSolution(times=jnp.asarray(t), correlation=c, particle_current=jn,
-                          energy_current=je, heat_current=jq)
+    return MarkovSolution(
+        times=jnp.asarray(t), correlation=c, particle_current=jn, energy_current=je,
+        heat_current=jq, system_energy=jnp.einsum("ij,tji->t", gen.system_hamiltonian, c).real,
+        power=jnp.zeros(t.shape), coupling_energy=jnp.zeros(jn.shape), temperature=temp,
+        chemical_potential=mu)
+
+
+def instantaneous_generator(model, t, kind: str = "global", lamb_shift: bool = False,
+                            degeneracy_tolerance: float = 1e-9) -> MarkovGenerator:
+    """The GKSL generator of a driven ``model`` at time ``t`` (1/h, ħ = 1), as used by
+    ``markov_solve``: ``markov_generator`` for H_S(t), each reservoir's rates × s_α(t)² and
+    evaluated at ω − Δ_α(t); its ``chemical_potential`` is μ_α + Δ_α(t) (the electrochemical
+    potential entering J^Q_α, currents out of each reservoir). Units: rates and energies in
+    the units of h. Traceable in ``t`` and in the drive's parameters."""
+    drive = model.drive
+    h_t = drive.hamiltonian(model.hamiltonian, t).astype(complex)
+    n = h_t.shape[0]
+    scale = drive.coupling_scale(t) ** 2
+    delta = drive.potential(t)
+    rates, gains, shift = [], [], jnp.zeros((n, n), complex)
+    for a, res in enumerate(model.reservoirs):
+        # reservoir α alone, seen from a system shifted by −Δ_α: Γ_α(ω − Δ_α), f_α(ω − Δ_α)
+        one = eqx.tree_at(lambda m: (m.hamiltonian, m.reservoirs), model,
+                          (h_t - delta[a] * jnp.eye(n), (res,)))
+        g = markov_generator(one, kind, model.temperatures[a:a + 1],
+                             model.chemical_potentials[a:a + 1], lamb_shift,
+                             degeneracy_tolerance)
+        rates.append(scale[a] * g.rates[0])
+        gains.append(scale[a] * g.gains[0])
+        shift = shift + scale[a] * (g.hamiltonian - g.system_hamiltonian)
+    return MarkovGenerator(
+        hamiltonian=h_t + shift, system_hamiltonian=h_t, rates=jnp.stack(rates),
+        gains=jnp.stack(gains), chemical_potential=model.chemical_potentials + delta,
+        kind=kind, statistics=model.statistics)
+
+
+@eqx.filter_jit
+def _driven_solve(model, c0, times, *, kind, lamb_shift, degeneracy_tolerance, rtol, atol):
+    import diffrax
+
+    opts = dict(kind=kind, lamb_shift=lamb_shift, degeneracy_tolerance=degeneracy_tolerance)
+
+    def rhs(s, y, _):
+        gen = instantaneous_generator(model, s, **opts)
+        a = gen.drift
+        c = y[0] + 1j * y[1]
+        dc = a @ c + c @ a.conj().T + jnp.sum(gen.gains, axis=0)
+        return jnp.stack([dc.real, dc.imag])
+
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=0.0, t1=jnp.maximum(times[-1], 1e-12),
+        dt0=None, y0=jnp.stack([c0.real, c0.imag]),
+        saveat=diffrax.SaveAt(ts=times), max_steps=200_000,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol))
+    c = sol.ys[:, 0] + 1j * sol.ys[:, 1]
+
+    def observe(s, cs):
+        gen = instantaneous_generator(model, s, **opts)
+        jn, je, jq = _currents(gen, cs)
+        rate = model.drive.hamiltonian_rate(s, like=gen.system_hamiltonian)
+        return (jn, je, jq, jnp.einsum("ij,ji->", gen.system_hamiltonian, cs).real,
+                jnp.einsum("ij,ji->", rate, cs).real)
+
+    jn, je, jq, es, power = jax.vmap(observe)(times, c)
+    return MarkovSolution(
+        times=times, correlation=c, particle_current=jn, energy_current=je, heat_current=jq,
+        system_energy=es, power=power, coupling_energy=jnp.zeros(jn.shape),
+        temperature=model.temperatures, chemical_potential=model.chemical_potentials)
 
 
 def sequential_landauer(model, temperature=None, chemical_potential=None):
