@@ -100,6 +100,10 @@ def test_large_systems_get_currents_only():
     assert _resolve_observables(two_site(), None) == "all"
 
 
+# slow (~25 s: the Nambu-doubled general continuum on 101 times); the default suite keeps
+# test_pairing_model_matches_particle_hole_twin below: jt.solve on a QuadraticModel with real
+# pairing against the Padé closed form of its number-conserving twin (≤ 1e-6)
+@pytest.mark.slow
 def test_pairing_model_goes_through_solve():
     """A QuadraticModel (here: the two-site model in Majorana form) is solved by the general
     continuum through jt.solve, and agrees with the number-conserving Padé result."""

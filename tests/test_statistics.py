@@ -165,6 +165,11 @@ def _ll_model():
     return jt.Model([[0.2]], (hot, cold))
 
 
+# slow (400 modes per lead to t = 35); the default suite keeps the long-time rates of the
+# library (st.levitov_lesovik_rates) against the independent written-out Levitov–Lesovik
+# (test_public_levitov_lesovik_rates_match_the_reference, below: orders 1–4, rtol 1e-8, and
+# c_1 = Landauer) and the finite-mode cumulants against Fock-space TPM
+@pytest.mark.slow
 def test_long_time_rates_equal_levitov_lesovik_orders_1_to_4():
     """dκ_n/dt (n = 1..4) of the heat out of the hot lead at t = 35 equals Levitov–Lesovik with
     the Caroli T(ω) of the continuum model to ≤ 1e-4 relative. 400 modes per lead, band ±25
@@ -247,6 +252,11 @@ def test_public_levitov_lesovik_rates_match_the_reference():
         st.levitov_lesovik_rates(jt.Model([[0.0]], model.reservoirs[:1]))
 
 
+# slow (finite-mode cumulants to t = 30 plus a 5× finer reference quadrature); the default
+# suite keeps the bosonic c_2 against its closed form written out
+# (test_levitov_lesovik_bosons_equal_direct_landauer_integral) and the bosonic finite-mode
+# cumulants against truncated Fock-space TPM
+@pytest.mark.slow
 def test_long_time_rates_equal_saito_dhar_orders_1_to_4():
     """dκ_n/dt (n = 1..4) of the heat out of the hot reservoir at t = 30 equals Saito–Dhar
     with the Caroli 𝒯(ω) of the continuum model to ≤ 1e-4 relative (measured ≤ 3e-6).
