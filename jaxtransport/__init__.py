@@ -44,6 +44,9 @@ from .master_equation import effective_generator, effective_generator_from_respo
 from .model import AbstractModel, Model, QuadraticModel  # noqa: E402
 from .optimise import (  # noqa: E402
     BosonicGaussian,
+    CycleHeat,
+    CycleWork,
+    DriveParameters,
     FermionicGaussian,
     HeatCurrentAt,
     IntegratedHeat,
@@ -66,6 +69,7 @@ from .reservoir import AbstractReservoir, PositionReservoir, Reservoir, occupati
 from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.base import AbstractResponse  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
+from .response.driven_response import DrivenResponse, DrivenSolution  # noqa: E402
 from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
 from .response.general_continuum import GeneralContinuum  # noqa: E402
 from .response.pade import Pade, PadeResponse  # noqa: E402
@@ -149,6 +153,8 @@ __all__ = [
     "response",
     "CurrentResponse",
     "CurrentSolution",
+    "DrivenResponse",
+    "DrivenSolution",
     "run_sweep",
     "solve",
     # heat statistics and thermodynamics (issue 5)
@@ -205,4 +211,7 @@ __all__ = [
     "cycle_boundaries",
     "cycle_integral",
     "cycle_thermodynamics",
+    "DriveParameters",
+    "CycleHeat",
+    "CycleWork",
 ]

@@ -20,10 +20,11 @@ its body is static: changing the function recompiles, and closed-over arrays get
 **Gauge of the bias.** A potential Δ_α(t) on reservoir α shifts all its mode energies. The
 unitary e^{iφ_α(t) N_α}, φ_α(t) = ∫_0^t Δ_α, removes it from H_α and puts the phase on the
 coupling instead, V_α → V_α e^{−iφ_α(t)}; the methods work in that (coupling) gauge. The
-reported particle current (out of the reservoir, as every current here), the coupling energy and the system observables are gauge
-invariant. The energy current J^E_α is defined as the energy leaving reservoir α through the
-coupling, −i<[H(t), H_α(t)]> with H_α(t) including Δ_α(t) (the explicit change of ⟨H_α⟩ by
-the potential itself, Δ̇_α<N_α>, is work done on the reservoir, not a current), and the heat
+reported particle current (out of the reservoir, as every current here), the coupling energy
+and the system observables are gauge invariant. The energy current J^E_α is defined as the
+energy leaving reservoir α through the coupling, −i<[H(t), H_α(t)]> with H_α(t) including
+Δ_α(t) (the explicit change of ⟨H_α⟩ by the potential itself, Δ̇_α<N_α>, is work done on the
+reservoir, not a current), and the heat
 current as J^Q_α = J^E_α − (μ_α + Δ_α(t)) J^N_α (the electrochemical potential of the
 reservoir at time t).
 """
@@ -393,6 +394,6 @@ def refuse_drive(model, method_name: str) -> None:
     if getattr(model, "drive", None) is not None:
         raise ValueError(
             f"{method_name} does not support time-dependent driving (this model has a "
-            f"jt.Drive). Use jt.solve / jt.response with method=None, which picks a method "
-            f"that integrates the driven problem."
+            f"jt.Drive). Use jt.Continuum (the time-ordered closure; jt.solve / jt.response "
+            f"with method=None pick it for a driven model)."
         )

@@ -18,6 +18,13 @@ r"""The entry points ``jt.solve`` and ``jt.response``: every model, every method
 4. Otherwise ``jt.Continuum(tolerance=tolerance)`` (exact ODE closure + frequency quadrature;
    bosons, non-pole densities via the kernel fit).
 
+**Driven models** (``jt.Model(..., drive=jt.Drive(...))``): rule 3 does not apply (the Padé
+closed form needs a constant Hamiltonian) and ``observables=None`` means ``"all"``: the choice
+is ``jt.Continuum``, whose stage 1 then propagates the closure with the time-dependent
+generator (``response/driven.py``; same frequency nodes, same stage 2) and whose ``evaluate``
+gives a ``jt.DrivenSolution`` (adds ``power``, ``work``, ``first_law_residual`` and the
+instantaneous ``system_energy``). ``jt.Pade`` and ``jt.Discretised`` refuse a drive.
+
 ``tolerance`` is the absolute accuracy asked of occupations, correlations, currents and
 coupling energies (default: ``AUTO_TOLERANCE`` = 1e-6 for ``jt.Pade`` — where its error is
 the Padé truncation, which in practice leaves occupations, particle and heat currents far
@@ -70,7 +77,7 @@ def _is_general(model) -> bool:
 
 def _resolve_observables(model, observables):
     if observables is None:
-        if _is_general(model):
+        if _is_general(model) or getattr(model, "drive", None) is not None:
             return "all"
         return "all" if model.n_modes <= LARGE_SYSTEM else "currents"
     if observables not in ("all", "currents"):
@@ -84,7 +91,7 @@ def pade_supports(model, observables: str = "all") -> bool:
     from .model import Model
     from .response.base import flatten_terms
 
-    return (isinstance(model, Model) and model.statistics == "fermion"
+    return (isinstance(model, Model) and model.statistics == "fermion" and model.drive is None
             and observables == "all" and model.n_modes <= LARGE_SYSTEM
             and all(dens.is_pole_sum for dens, _, _ in flatten_terms(model)))
 

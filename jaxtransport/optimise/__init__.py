@@ -4,10 +4,13 @@ analytic optimum of linear objectives (see each module's docs for conventions).
 Units ħ = k_B = 1 (energies, temperatures in the units of h); every current and heat is out
 of its reservoir; C_ij = <a_j† a_i>."""
 
+from .drive_parameters import DriveParameters
 from .linear import LinearOptimum, affine_kernel, optimal_linear_preparation
 from .objectives import (
     AbstractObjective,
     Custom,
+    CycleHeat,
+    CycleWork,
     HeatCurrentAt,
     IntegratedHeat,
     MinConductanceG1,
@@ -36,6 +39,9 @@ __all__ = [
     "AbstractParametrisation",
     "BosonicGaussian",
     "Custom",
+    "CycleHeat",
+    "CycleWork",
+    "DriveParameters",
     "FermionicGaussian",
     "HeatCurrentAt",
     "IntegratedHeat",

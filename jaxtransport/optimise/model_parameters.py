@@ -11,6 +11,9 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from .drive_parameters import apply_drive
+from .parametrisations import parse_bounds
+
 # reservoir values enter stage 2 only; the others need a new stage 1 (a new response)
 STAGE2 = ("temperature", "chemical_potential")
 STAGE1 = ("level_energies", "hoppings", "coupling_strengths")
@@ -30,17 +33,7 @@ def bounds_list(name, spec, length, what):
         if b is None:
             out.append(None)
             continue
-        try:
-            lo, hi = (float(x) for x in b)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"model_parameters.{name}[{k}] must be None or a pair (lo, hi), got {b!r}."
-            ) from None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(
-                f"model_parameters.{name}[{k}] bounds must be finite with lo < hi, got "
-                f"({lo}, {hi})."
-            )
+        lo, hi = parse_bounds(b, f"model_parameters.{name}[{k}]")
         if name == "temperature" and lo <= 0:
             raise ValueError(
                 f"model_parameters.temperature[{k}] bounds must be > 0 (temperatures are "
@@ -134,6 +127,8 @@ def apply_model(model, entries, x):
     new_gamma = {}
     for j, (kind, k, *_rest) in enumerate(entries):
         v = x[j]
+        if kind == "drive":  # set by apply_drive below
+            continue
         if kind == "temperature":
             temp = temp.at[k].set(v)
         elif kind == "chemical_potential":
@@ -157,4 +152,6 @@ def apply_model(model, entries, x):
         model = eqx.tree_at(lambda mm: mm.hamiltonian, model, h)
         for k, g in new_gamma.items():
             model = eqx.tree_at(lambda mm, k=k: mm.reservoirs[k].terms[0][0].gamma, model, g)
+    if any(e[0] == "drive" for e in entries):
+        model = apply_drive(model, entries, x)
     return model, temp, mu

@@ -445,8 +445,64 @@ class UphillDuration(AbstractObjective):
             raise ValueError("UphillDuration needs a smoothing temperature > 0.")
 
 
+class CycleWork(AbstractObjective):
+    r"""The mean power put into the system by the drive over one cycle, W^(k)/τ (energy per
+    time; ``jt.cycle_thermodynamics``: W = ∫ P over [start + kτ, start + (k+1)τ], P the
+    solution's ``power``). Minimising it maximises the power an engine delivers (W < 0 is
+    work extracted). ``cycle`` k counts from ``start`` (default the first grid time); −1 (the
+    default) is the last whole cycle on the grid. Units: energy per time (ħ = 1)."""
+
+    period: float = eqx.field(static=True, converter=float)
+    cycle: int = eqx.field(default=-1, static=True, converter=int)
+    start: float | None = eqx.field(default=None, static=True, converter=_opt_float)
+
+    def __call__(self, sol):
+        from ..cycles import cycle_integral
+
+        w = cycle_integral(sol.times, sol.power, self.period, start=self.start)
+        return w[..., self.cycle] / self.period
+
+    def check(self, times, n_reservoirs):
+        _check_cycle(self, times)
+
+
+class CycleHeat(AbstractObjective):
+    r"""The mean heat current out of ``reservoir`` α over one cycle, Q_α^(k)/τ (energy per
+    time; heat out of the reservoir, ``jt.cycle_thermodynamics``). Minimising it pumps heat
+    into α; minimise ``-jt.CycleHeat(τ, reservoir=cold)`` to extract the most heat from the
+    cold reservoir per cycle (a refrigerator). ``cycle`` and ``start`` as in ``CycleWork``.
+    Units: energy per time (ħ = k_B = 1); heat currents are out of each reservoir."""
+
+    period: float = eqx.field(static=True, converter=float)
+    reservoir: int = eqx.field(default=0, static=True, converter=int)
+    cycle: int = eqx.field(default=-1, static=True, converter=int)
+    start: float | None = eqx.field(default=None, static=True, converter=_opt_float)
+
+    def __call__(self, sol):
+        from ..cycles import cycle_integral
+
+        q = cycle_integral(sol.times, sol.heat_current[..., self.reservoir], self.period,
+                           start=self.start)
+        return q[..., self.cycle] / self.period
+
+    def check(self, times, n_reservoirs):
+        _check_reservoir(self.reservoir, n_reservoirs, "CycleHeat")
+        _check_cycle(self, times)
+
+
+def _check_cycle(obj, times):
+    from ..cycles import cycle_boundaries
+
+    k = len(cycle_boundaries(times, obj.period, obj.start)) - 1
+    if not -k <= obj.cycle < k:
+        raise ValueError(f"{type(obj).__name__}: cycle {obj.cycle} does not exist; the grid "
+                         f"holds {k} whole cycles (0…{k - 1}, or −1 for the last).")
+
+
 __all__ = [
     "AbstractObjective",
+    "CycleHeat",
+    "CycleWork",
     "Custom",
     "HeatCurrentAt",
     "IntegratedHeat",

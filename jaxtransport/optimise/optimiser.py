@@ -33,6 +33,7 @@ import optax
 from .._validation import check_times, readable_errors
 from ..response import Continuum, Response
 from ..response import response as _response
+from .drive_parameters import DriveParameters, entry_name
 from .model_parameters import STAGE1, ModelParameters, apply_model
 from .model_parameters import apply_model as _apply_model  # noqa: F401  (former name)
 from .objectives import as_objective
@@ -125,7 +126,7 @@ def _stage1_method(method, model, entries, times):
     from ..response.pade import Pade, pade_for_models
     from ..solve import AUTO_TOLERANCE, pade_supports
 
-    if method is None and pade_supports(model):
+    if method is None and pade_supports(model) and getattr(model, "drive", None) is None:
         method = Pade(tolerance=AUTO_TOLERANCE)
     if isinstance(method, Pade):
         x_hi = np.array([hi if kind == "coupling_strengths" else x0
@@ -195,6 +196,7 @@ def optimise_preparation(
     tolerance: float = 1e-10,
     check_every: int = 10,
     model_parameters: ModelParameters | None = None,
+    drive_parameters: DriveParameters | None = None,
     temperature=None,
     chemical_potential=None,
     progress: bool | None = None,
@@ -221,6 +223,10 @@ def optimise_preparation(
     - ``tolerance``: stop when no start's objective changed by more than
       ``tolerance·max(1, |f|)`` over the last ``check_every`` steps.
     - ``model_parameters``: ``jt.ModelParameters`` to optimise jointly, within bounds.
+    - ``drive_parameters``: ``jt.DriveParameters``: parameters of the model's ``jt.Drive``
+      (amplitudes, frequencies, phases, pulse times, ...) to optimise jointly, within bounds
+      (optimal control; re-runs the driven stage 1 inside every step, e.g. with
+      ``jt.CycleWork``/``jt.CycleHeat``/``jt.UphillHeat`` objectives).
     - ``temperature``, ``chemical_potential``: (M,) reservoir values (default: the model's).
     - ``progress``: tqdm bar (None: only on a TTY).
 
@@ -262,12 +268,15 @@ def optimise_preparation(
     mp = model_parameters or ModelParameters()
     if not isinstance(mp, ModelParameters):
         raise ValueError(f"model_parameters must be jt.ModelParameters, got {type(mp).__name__}.")
-    entries = mp.entries(model)
-    names = [f"{kind}[{k}]" for kind, k, *_ in entries]
+    dp = drive_parameters or DriveParameters()
+    if not isinstance(dp, DriveParameters):
+        raise ValueError(f"drive_parameters must be jt.DriveParameters, got {type(dp).__name__}.")
+    entries = mp.entries(model) + dp.entries(model)
+    names = [entry_name(k) if kind == "drive" else f"{kind}[{k}]" for kind, k, *_ in entries]
     lo = np.array([e[2] for e in entries], float)
     hi = np.array([e[3] for e in entries], float)
     x0 = np.array([e[4] for e in entries], float)
-    needs_stage1 = any(e[0] in STAGE1 for e in entries)
+    needs_stage1 = any(e[0] in STAGE1 or e[0] == "drive" for e in entries)
     m_res = model.n_reservoirs
     base_t = None if temperature is None else jnp.asarray(temperature, jnp.float64)
     base_mu = None if chemical_potential is None else jnp.asarray(chemical_potential, jnp.float64)

@@ -69,6 +69,19 @@ def bounded(u, lo, hi):
     return lo + (hi - lo) * jax.nn.sigmoid(u)
 
 
+def parse_bounds(b, where):
+    """(lo, hi) as floats from a pair, finite with lo < hi (``ValueError`` naming ``where``).
+
+    Units: those of the bounds."""
+    try:
+        lo, hi = (float(x) for x in b)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} must be None or a pair (lo, hi), got {b!r}.") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"{where} bounds must be finite with lo < hi, got ({lo}, {hi}).")
+    return lo, hi
+
+
 def unbounded(x, lo, hi):
     """Inverse of ``bounded`` (x must lie strictly inside (lo, hi)).
 

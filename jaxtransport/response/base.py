@@ -296,13 +296,8 @@ class Response(AbstractNodeResponse):
 
     def state_terms(self, state):
         """(C(t), X, dX/dt, d/dt(Tr hC, Tr C)) of the initial correlation C0 (..., n, n)."""
-        c0 = jnp.asarray(state).astype(jnp.complex128)
-        g, gd = self.propagator, self.propagator_dt
-        corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
-        x = jnp.einsum("txaij,...ji->...txa", self.current_state, c0)
-        xd = jnp.einsum("txaij,...ji->...txa", self.current_state_dt, c0)
+        corr, gcg, x, xd = propagated_state(self, state)
         # d/dt Tr[h G C0 G†] = 2 Re Tr[h Ġ C0 G†]; same with h -> 1 for particle number
-        gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
         sd = jnp.stack(
             [2 * jnp.einsum("ij,...tji->...t", self.hamiltonian, gcg).real,
              2 * jnp.einsum("...tii->...t", gcg).real],
@@ -338,6 +333,18 @@ class Response(AbstractNodeResponse):
             error_estimate=self.error_estimate,
             statistics=self.statistics,
         )
+
+
+def propagated_state(resp, state):
+    """(G C0 G†, Ġ C0 G†, X, dX/dt) of an initial correlation C0 (..., n, n) from a
+    response's ``propagator``, ``propagator_dt``, ``current_state`` and ``current_state_dt``."""
+    c0 = jnp.asarray(state).astype(jnp.complex128)
+    g, gd = resp.propagator, resp.propagator_dt
+    corr = jnp.einsum("tij,...jk,tlk->...til", g, c0, g.conj())
+    gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
+    x = jnp.einsum("txaij,...ji->...txa", resp.current_state, c0)
+    xd = jnp.einsum("txaij,...ji->...txa", resp.current_state_dt, c0)
+    return corr, gcg, x, xd
 
 
 def node_contraction(wf, kernel):

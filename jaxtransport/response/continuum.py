@@ -35,12 +35,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times, is_concrete, tolerance_missed
-from ..drive import refuse_drive
 from ..pole_fit import fit_kernel
 from .base import Response, flatten_terms
 from .closure import FittedKernel, fingerprint, pole_data
 from .continuum_kernels import build_response
 from .currents import build_continuum_currents
+from .driven_response import (
+    build_driven_response,
+    check_drive,
+    choose_step,
+    driven_base_plan,
+)
 from .plan import QuadraturePlan, default_order, fit_error, rule_sizes, window_cut
 
 
@@ -66,6 +71,10 @@ class Continuum(eqx.Module):
       rates Γ±. Memory: as much again as ``correlation_kernel`` (M·K·T·n² complex). Only for
       the full Response (``observables="currents"`` stores no correlation kernels).
 
+    - ``drive_step``: largest time step of a driven model's propagation (fourth-order Magnus
+      with an exponential Filon rule, ``response/driven.py``); default: chosen on concrete
+      values so that the step-doubling estimate is a tenth of ``tolerance``.
+
     - ``max_refinements``: how often the panels may be halved to meet ``tolerance``;
       ``strict``: if the estimate still misses it, raise a ValueError instead of warning
       (``jt.ToleranceWarning``); both messages give the reached estimate.
@@ -87,6 +96,7 @@ class Continuum(eqx.Module):
     correlation_dt: bool = eqx.field(default=False, static=True)
     max_refinements: int = eqx.field(default=2, static=True)
     strict: bool = eqx.field(default=False, static=True)
+    drive_step: float | None = eqx.field(default=None, static=True)
     plan: QuadraturePlan | None = eqx.field(default=None, static=True)
     error_estimate_: float | None = eqx.field(default=None, static=True)
     planned_range_: tuple | None = eqx.field(default=None, static=True)
@@ -231,10 +241,12 @@ class Continuum(eqx.Module):
             sol_f = resp.evaluate(zero, *corners)
             sol_c = build(model, times, coarse, self.node_batch, sizes,
                           self.tolerance).evaluate(zero, *corners)
+            # plus the build's own estimate where it has one (a driven build: time steps)
+            own = float(np.max(np.asarray(getattr(resp, "error_estimate", np.nan))))
             err = max(
                 float(jnp.max(jnp.abs(getattr(sol_f, k) - getattr(sol_c, k))))
                 for k in ("particle_current", "energy_current", "coupling_energy")
-            ) + fit_err
+            ) + fit_err + (own if np.isfinite(own) else 0.0)
             if err <= self.tolerance:
                 break
             factor = 0.5 * factor
@@ -257,11 +269,35 @@ class Continuum(eqx.Module):
         """Fix the quadrature plan on concrete values (adaptive refinement + error estimate).
 
         Returns a ``Continuum`` whose ``response`` also works with traced models (e.g. under
-        ``jax.grad`` with respect to h or couplings)."""
+        ``jax.grad`` with respect to h or couplings, or with respect to drive parameters for
+        a driven model: the time step is fixed too)."""
+        if getattr(model, "drive", None) is not None:
+            method = self._with_drive_step(model, times)
+            return method.resolve_response(model, times, method._driven_build(),
+                                           functools.partial(driven_base_plan, method))[0]
         return self.resolve_response(model, times)[0]
 
+    def _with_drive_step(self, model, times) -> Continuum:
+        check_drive(model)
+        if self.drive_step is not None:
+            return self
+        if not is_concrete(*jax.tree_util.tree_leaves(model)):
+            raise ValueError(
+                "Continuum chooses the time step of a driven model on concrete values. Under "
+                "jax.grad/jit, first call method = jt.Continuum().resolve(model, times) on "
+                "concrete values (or pass drive_step=...) and use that method.")
+        times = check_times(times)
+        step = choose_step(model, times, self.tolerance, self._fits(model, times))
+        return dataclasses.replace(self, drive_step=step)
+
+    def _driven_build(self):
+        return functools.partial(build_driven_response, max_step=self.drive_step)
+
     def response(self, model, times) -> Response:
-        refuse_drive(model, "jt.Continuum")
+        if getattr(model, "drive", None) is not None:  # time-ordered closure (driven.py)
+            method = self._with_drive_step(model, times)
+            return method._response(model, times, method._driven_build(), "driven",
+                                    driven_base_plan)
         build = (functools.partial(build_response, correlation_dt=True) if self.correlation_dt
                  else build_response)
         return self._response(model, times, build, "all")
@@ -270,16 +306,20 @@ class Continuum(eqx.Module):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): the same
         quadrature plan, refinement and error estimate, O(T n) state storage instead of
         O(T n²) and per-node current amplitudes only (see ``response/currents.py``)."""
-        refuse_drive(model, "jt.Continuum")
+        if getattr(model, "drive", None) is not None:
+            raise ValueError(
+                "jt.Continuum has no currents-only mode (observables='currents') for a driven "
+                "model (jt.Drive); use observables='all' (the default for driven models).")
         return self._response(model, times, build_continuum_currents, "currents")
 
-    def _response(self, model, times, build, observables):
+    def _response(self, model, times, build, observables, base_plan=None):
         times = check_times(times)
         if self.plan is None:
             key = _plan_key(self, model, times)
             if key is not None and key in _PLANS:
                 return _PLANS[key]._response(model, times, build, observables)
-            resolved, resp = self.resolve_response(model, times, build)
+            plan = None if base_plan is None else functools.partial(base_plan, self)
+            resolved, resp = self.resolve_response(model, times, build, plan)
             if key is not None:
                 if len(_PLANS) >= _MAX_PLANS:
                     _PLANS.pop(next(iter(_PLANS)))
@@ -288,6 +328,8 @@ class Continuum(eqx.Module):
         err = jnp.nan if self.error_estimate_ is None else self.error_estimate_
         resp = build(model, times, self.plan, self.node_batch, tolerance=self.tolerance)
         resp = dataclasses.replace(resp, planned_range=self.planned_range_)
+        if observables == "driven":  # the steps' and tail's estimate for these drive values
+            err = jnp.maximum(err, resp.error_estimate)
         return eqx.tree_at(lambda r: r.error_estimate, resp, jnp.asarray(err, jnp.float64))
 
 

@@ -86,7 +86,13 @@ def _time_domain(pl: Poles, times):
 
 def _state_kernels(pl: Poles, e):
     """G, dG/dt and the C0 kernels of the current amplitudes (and their derivatives)."""
-    lmat = pl.generator()
+    return state_kernels(pl, e, pl.generator() @ e)
+
+
+def state_kernels(pl: Poles, e, e_dt):
+    """G, dG/dt and the C0 kernels of the current amplitudes (and their derivatives), from
+    the closure's columns E(t) = (G; y) (T, m, n) and their time derivatives ``e_dt`` (also
+    for a time-dependent generator, ``response/driven.py``)."""
     n = pl.vec.shape[0]
     kx = jnp.stack([jnp.ones_like(pl.kappa), pl.k_energy]).astype(jnp.complex128)
 
@@ -95,11 +101,11 @@ def _state_kernels(pl: Poles, e):
         gv = g.conj().T @ pl.vec  # (n, P): G† v_p
         return g, -jnp.einsum("ap,xp,ip,pj->xaij", pl.onehot, kx, gv, y)
 
-    def one(et):
-        (g, mk), (gd, mkd) = jax.jvp(kern, (et,), (lmat @ et,))
+    def one(et, etd):
+        (g, mk), (gd, mkd) = jax.jvp(kern, (et,), (etd,))
         return g, gd, mk, mkd
 
-    return jax.vmap(one)(e)
+    return jax.vmap(one)(e, e_dt)
 
 
 # ----------------------------------------------------------------------------------------
@@ -184,6 +190,15 @@ def _tail_integrand(pl: Poles, omega, up: bool, t, e, j):
                             complex_plane=True)
         return tuple(o.sum(0) for o in with_scalars(pl, c, x))
 
+    return frequency_classes(obs, omega, t, up)
+
+
+def frequency_classes(obs, omega, t, up: bool):
+    """The part of a tail integrand that decays on the upper (``up``) or lower ray, from
+    ``obs(fl, fr)``: the observables of the amplitudes a = fl a_p + a_0 (a_p carries e^{iωt})
+    and ā = fr ā_p + ā_0 (ā_p carries e^{−iωt}), i.e. bilinear in (a, ā) plus linear in ā.
+    up: e^{iωt} B(a_p, ā_0) + [B(a_p, ā_p) + B(a_0, ā_0) + D(ā_0)]; down: e^{−iωt} [B(a_0, ā_p)
+    + D(ā_p)]."""
     o00 = obs(0.0, 0.0)
     o01 = obs(0.0, 1.0)
     tmap = jax.tree_util.tree_map

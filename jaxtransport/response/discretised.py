@@ -92,6 +92,8 @@ class Discretised(eqx.Module):
       (``Response.correlation_kernel_dt``; default False), as ``jt.Continuum`` does: needed by
       ``master_equation.effective_generator_from_response`` for the gain/loss rates Γ±.
       Memory: as much again as ``correlation_kernel``.
+    - ``drive_step``: longest Magnus substep for a driven model (default 0.02, inverse
+      energy units; see ``response/driven_discretised.py``).
 
     Raises ``ValueError`` when the requested times reach the recurrence time 2π/Δω.
     """
@@ -102,6 +104,7 @@ class Discretised(eqx.Module):
     grid_scale: float | None = eqx.field(default=None, static=True)
     check_recurrence: bool = eqx.field(default=True, static=True)
     correlation_dt: bool = eqx.field(default=False, static=True)
+    drive_step: float = eqx.field(default=0.02, static=True)
 
     def __check_init__(self):
         if not (isinstance(self.n_modes, int | np.integer) and self.n_modes >= 2):
@@ -206,55 +209,67 @@ class Discretised(eqx.Module):
                          np.concatenate(term), owner, idx, mask)
 
     def response(self, model, times) -> Response:
-        refuse_drive(model, "jt.Discretised")
+        if model.drive is not None:  # time-ordered evolution (driven_discretised.py)
+            from .driven_discretised import driven_response
+
+            return driven_response(self, model, times)
         times = check_times(times)
-        n, nres = model.n_modes, model.n_reservoirs
+        nres = model.n_reservoirs
         eps, amps, vecs, term, owner, idx, mask = self.bath_modes(model, times)
         coup = amps[:, None] * jnp.stack(vecs)[term]  # V_{k,i}: (Kb, n)
         arrays = discretised_arrays(
             model.hamiltonian.astype(complex), eps, coup.astype(complex), jnp.asarray(times),
             owner=tuple(int(o) for o in owner), nres=nres, correlation_dt=self.correlation_dt,
         )
-        c_q, x_q, xd_q, sd_q, g, gd, mk, mkd, *cd_q = arrays
-        idx_j = jnp.asarray(idx)
-        take = lambda a: a[idx_j]  # (Kb, ...) -> (M, K, ...)
-        temp, mu = stack_reservoir_arrays(model)
-        nt = len(times)
-        return Response(
-            times=jnp.asarray(times),
-            hamiltonian=model.hamiltonian,
-            temperature=temp,
-            chemical_potential=mu,
-            propagator=g,
-            propagator_dt=gd,
-            current_state=mk,
-            current_state_dt=mkd,
-            nodes=jnp.where(jnp.asarray(mask) > 0, eps[idx_j], 0.0),
-            weights=jnp.asarray(mask),
-            correlation_kernel=take(c_q),
-            current_kernel=take(x_q),
-            current_kernel_dt=take(xd_q),
-            scalar_kernel_dt=take(sd_q).real,
-            correlation_offset=jnp.zeros((nt, n, n), complex),
-            current_offset=jnp.zeros((nt, 2, nres), complex),
-            current_offset_dt=jnp.zeros((nt, 2, nres), complex),
-            scalar_offset_dt=jnp.zeros((nt, 2)),
-            # bosons: every mode must lie above μ (checked in stage 2)
-            window=jnp.asarray([float(np.min(np.asarray(eps))) if model.statistics == "boson"
-                                else -np.inf, np.inf]),
-            error_estimate=jnp.asarray(jnp.nan),
-            method="discretised",
-            statistics=model.statistics,
-            correlation_kernel_dt=take(cd_q[0]) if self.correlation_dt else None,
-            correlation_offset_dt=(jnp.zeros((nt, n, n), complex) if self.correlation_dt
-                                   else None),
-        )
+        return mode_response(model, times, eps, idx, mask, arrays, self.correlation_dt)
 
     def current_response(self, model, times):
         """Currents-only stage 1 (``jt.response(..., observables="currents")``): evolves a few
         probe rows per bath term instead of all n system rows (see ``response/currents.py``)."""
         refuse_drive(model, "jt.Discretised")
         return build_discretised_currents(self, model, check_times(times))
+
+
+def mode_response(model, times, eps, idx, mask, arrays, correlation_dt, cls=Response,
+                  **extra) -> Response:
+    """The node-based ``Response`` (``cls``, with ``extra`` fields) of finite modes ``eps``
+    (per reservoir the padded mode indices ``idx`` and ``mask``) from the per-mode kernels
+    ``arrays`` of ``discretised_arrays``."""
+    n, nres = model.n_modes, model.n_reservoirs
+    c_q, x_q, xd_q, sd_q, g, gd, mk, mkd, *cd_q = arrays
+    idx_j = jnp.asarray(idx)
+    take = lambda a: a[idx_j]  # (Kb, ...) -> (M, K, ...)
+    temp, mu = stack_reservoir_arrays(model)
+    nt = len(times)
+    return cls(
+        times=jnp.asarray(times),
+        hamiltonian=model.hamiltonian,
+        temperature=temp,
+        chemical_potential=mu,
+        propagator=g,
+        propagator_dt=gd,
+        current_state=mk,
+        current_state_dt=mkd,
+        nodes=jnp.where(jnp.asarray(mask) > 0, eps[idx_j], 0.0),
+        weights=jnp.asarray(mask),
+        correlation_kernel=take(c_q),
+        current_kernel=take(x_q),
+        current_kernel_dt=take(xd_q),
+        scalar_kernel_dt=take(sd_q).real,
+        correlation_offset=jnp.zeros((nt, n, n), complex),
+        current_offset=jnp.zeros((nt, 2, nres), complex),
+        current_offset_dt=jnp.zeros((nt, 2, nres), complex),
+        scalar_offset_dt=jnp.zeros((nt, 2)),
+        # bosons: every mode must lie above μ (checked in stage 2)
+        window=jnp.asarray([float(np.min(np.asarray(eps))) if model.statistics == "boson"
+                            else -np.inf, np.inf]),
+        error_estimate=jnp.asarray(jnp.nan),
+        method="discretised",
+        statistics=model.statistics,
+        correlation_kernel_dt=take(cd_q[0]) if correlation_dt else None,
+        correlation_offset_dt=jnp.zeros((nt, n, n), complex) if correlation_dt else None,
+        **extra,
+    )
 
 
 def _weight_outside(dens, lo, hi) -> float:
@@ -326,40 +341,47 @@ def discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=False
         ]
     )  # (2, M, n, n): H_{Sα} ε^p H_{αS}
 
-    # x^N_{α}(q) = Σ_i U_iq conj(P_α U)_iq ;  x^E with P_α ε.  W = conj(P U)
-    def xs(us_t, pu_t):
-        w = pu_t[:2].conj()  # (2, M, n, D)
-        return jnp.einsum("iq,xaiq->qxa", us_t, w)
-
-    def dts(us_t, pu_t):
+    def per_time(args):
+        us_t, pu_t = args
         # dU_S/dt = −i (h U_S + Σ_α P_α U);  d(P_{α,p}U)/dt = −i (P_{α,p+1} U + H_Sα ε^p H_αS U_S)
         dus = -1j * (h @ us_t + pu_t[0].sum(0))
         dpu = -1j * (pu_t[1:] + jnp.einsum("xaij,jq->xaiq", h_sa_h_as, us_t))
-        return dus, dpu
-
-    def per_time(args):
-        us_t, pu_t = args
-        dus, dpu = dts(us_t, pu_t)
-        x, xd = jax.jvp(lambda u, p: xs(u, p), (us_t, pu_t[:2]), (dus, dpu))
-        xq = -1j * x.conj()  # X = −i conj(x)
-        xdq = -1j * xd.conj()
-        corr = jnp.einsum("iq,jq->qij", us_t[:, first:], us_t[:, first:].conj())
-        dcorr = jnp.einsum("iq,jq->qij", dus[:, first:], us_t[:, first:].conj())
-        dcorr = dcorr + dcorr.conj().transpose(0, 2, 1)
-        sd = jnp.stack(
-            [jnp.einsum("ij,qji->q", h, dcorr), jnp.einsum("qii->q", dcorr)], axis=-1
-        )
-        # state part: Y[q, q'] = Σ_i U_iq W_iq' (q, q' ∈ S); M = −i conj(Y)
-        ys = jnp.einsum("iq,xaiz->xaqz", us_t[:, :n], pu_t[:2, :, :, :n].conj())
-        yds = jnp.einsum("iq,xaiz->xaqz", dus[:, :n], pu_t[:2, :, :, :n].conj()) + jnp.einsum(
-            "iq,xaiz->xaqz", us_t[:, :n], dpu[:, :, :, :n].conj()
-        )
-        out = (
-            xq[first:], xdq[first:], corr, sd, us_t[:, :n], dus[:, :n],
-            -1j * ys.conj(), -1j * yds.conj(),
-        )
-        return (*out, dcorr) if correlation_dt else out
+        return time_kernels(us_t, dus, pu_t[:2], dpu, h, None, first, correlation_dt)
 
     xq, xdq, corr, sd, g, gd, mk, mkd, *dcorr = jax.lax.map(per_time, (us, pu))
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
     return (mv(corr), mv(xq), mv(xdq), mv(sd), g, gd, mk, mkd, *(mv(d) for d in dcorr))
+
+
+def time_kernels(us_t, dus, pu, dpu, h, h_rate, first, correlation_dt):
+    """The stage-2 kernels of one time from the system rows U_S (n, D) of the single-particle
+    propagator, the probe rows P_{α,x} U (2, M, n, D) (P_{α,N} = H_{Sα}, P_{α,E} = H_{Sα} ε)
+    and their time derivatives; ``h`` the system Hamiltonian at that time and ``h_rate`` its
+    derivative (None: constant), so the scalar kernel is d/dt Tr[h C]. Columns from ``first``
+    on are the initial vectors q of the node kernels."""
+    n = us_t.shape[0]
+
+    # x^N_{α}(q) = Σ_i U_iq conj(P_α U)_iq ;  x^E with P_α ε.  X = −i conj(x)
+    def xs(u, p):
+        return jnp.einsum("iq,xaiq->qxa", u, p.conj())
+
+    x, xd = jax.jvp(xs, (us_t, pu), (dus, dpu))
+    xq = -1j * x.conj()
+    xdq = -1j * xd.conj()
+    corr = jnp.einsum("iq,jq->qij", us_t[:, first:], us_t[:, first:].conj())
+    dcorr = jnp.einsum("iq,jq->qij", dus[:, first:], us_t[:, first:].conj())
+    dcorr = dcorr + dcorr.conj().transpose(0, 2, 1)
+    energy = jnp.einsum("ij,qji->q", h, dcorr)
+    if h_rate is not None:
+        energy = energy + jnp.einsum("ij,qji->q", h_rate, corr)
+    sd = jnp.stack([energy, jnp.einsum("qii->q", dcorr)], axis=-1)
+    # state part: Y[q, q'] = Σ_i U_iq conj(P U)_iq' (q, q' ∈ S); M = −i conj(Y)
+    ys = jnp.einsum("iq,xaiz->xaqz", us_t[:, :n], pu[..., :n].conj())
+    yds = jnp.einsum("iq,xaiz->xaqz", dus[:, :n], pu[..., :n].conj()) + jnp.einsum(
+        "iq,xaiz->xaqz", us_t[:, :n], dpu[..., :n].conj()
+    )
+    out = (
+        xq[first:], xdq[first:], corr, sd, us_t[:, :n], dus[:, :n],
+        -1j * ys.conj(), -1j * yds.conj(),
+    )
+    return (*out, dcorr) if correlation_dt else out

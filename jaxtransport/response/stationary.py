@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import check_times, is_concrete
+from ..drive import refuse_drive
 from .base import Response, stack_reservoir_arrays
 from .closure import pole_data
 from .continuum import Continuum
@@ -247,6 +248,7 @@ def _check_continuum(premodel, model):
 
 
 def continuum_response(method: Continuum, premodel, model, times) -> StationaryResponse:
+    refuse_drive(model, "jt.StationaryState (correlated start)")
     times = check_times(times)
     pre = _check_continuum(premodel, model)
     build = functools.partial(build_response, arrays=functools.partial(_arrays, pre))
@@ -263,6 +265,7 @@ def continuum_response(method: Continuum, premodel, model, times) -> StationaryR
 def resolve_continuum(method: Continuum, premodel, model, times) -> Continuum:
     """The quadrature plan for the stationary start fixed on concrete values (for traced
     models / premodels, e.g. gradients with respect to premodel parameters)."""
+    refuse_drive(model, "jt.StationaryState (correlated start)")
     times = check_times(times)
     pre = _check_continuum(premodel, model)
     build = functools.partial(build_response, arrays=functools.partial(_arrays, pre))
