@@ -104,6 +104,7 @@ def test_constant_coupling_modulation_equals_scaled_couplings():
     np.testing.assert_allclose(sd.coupling_power, 0.0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_uniform_system_drive_is_a_bias_gauge():
     """H_S = h + f(t)·1 equals the bias Δ_α = −f(t) on every reservoir (gauge e^{−iF N}):
     same C(t), particle currents, coupling energies and heat currents; the energy current
@@ -127,6 +128,7 @@ def test_uniform_system_drive_is_a_bias_gauge():
     assert np.max(np.abs(bias.first_law_residual)) < 1e-7
 
 
+@pytest.mark.slow
 def test_coupling_switch_on_first_law():
     """A smooth switch-on s(t): the first law with the coupling power (ṡ/s)<H_I>, by finite
     differences of the energies."""
