@@ -82,7 +82,7 @@ def test_heat_first_cumulant_small_case():
     assert k[1, 1] > 1e-2
 
 
-@pytest.mark.slow  # ~70 s at load 12 on 2 cores
+@pytest.mark.slow  # ~130 s at load 13 on 2 cores
 def test_exchange_fluctuation_symmetry_of_heat_rates():
     """Heat exchange fluctuation theorem at fixed temperatures (μ = 0): the long-time rate of
     ln E[e^{s Q_cold}] obeys F(s) = F(Δβ − s), Δβ = 1/T_cold − 1/T_hot, equivalently

@@ -12,7 +12,10 @@ with it, the bath amplitude
 
 has the system rows ``A`` and the auxiliary rows κ_p z_p of the undriven method, so the same
 per-frequency observables apply (``continuum_kernels.observables_of_amplitudes``). For a
-constant drive Ψ is the undriven A(ω, t) exactly.
+constant drive Ψ is the undriven A(ω, t) exactly. With coupling modulation and bias
+(χ_α(t) = s_α(t) e^{−iφ_α(t)}, coupling gauge) the generator and the sources carry χ, and the
+current amplitudes of reservoir α are χ_α(t) times the undriven expressions of these Ψ, y
+(applied in stage 2, ``DrivenResponse.assemble``).
 
 **Time stepping** (per step [t_k, t_k + h], substeps between the output times): the homogeneous
 part is the fourth-order Magnus propagator exp(Ω_k) with the two-point Gauss rule; the source
@@ -64,11 +67,19 @@ ADIABATIC_ORDER = 3  # order in 1/ω of the tail model's adiabatic part (remaind
 # the time-dependent generator
 # ----------------------------------------------------------------------------------------
 def generator(pl: Poles, drive, t):
-    """(L(t), B(t)): the closure generator (m, m) with H_S(t) and the source columns (m, J)."""
+    """(L(t), B(t)): the closure generator (m, m) with H_S(t) and the source columns (m, J).
+    Coupling modulation and bias enter through χ_α(t) = s_α(t) e^{−iφ_α(t)} (the coupling
+    gauge, ``jaxtransport.drive``): v_p → χ_{α(p)} v_p in L (so κ_p v_p† → κ_p χ* v_p†) and
+    v_j → χ_{α(j)} v_j in B."""
     h = drive.hamiltonian(pl.h, t).astype(jnp.complex128)
-    lt = closure_generator(jnp, h, pl.vec, pl.kappa, pl.lam)
+    vec, tvec = pl.vec, pl.tvec
+    if drive.has_coupling_modulation or drive.has_bias:
+        chi = drive.coupling_factor(t)  # (M,)
+        vec = vec * (chi @ pl.onehot)[None, :]
+        tvec = tvec * (chi @ pl.tonehot)[None, :]
+    lt = closure_generator(jnp, h, vec, pl.kappa, pl.lam)
     p = pl.vec.shape[1]
-    b = jnp.concatenate([pl.tvec, jnp.zeros((p, pl.tvec.shape[1]), jnp.complex128)])
+    b = jnp.concatenate([tvec, jnp.zeros((p, tvec.shape[1]), jnp.complex128)])
     return lt, b
 
 
