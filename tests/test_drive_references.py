@@ -7,9 +7,9 @@ Measured (see the individual tests): listed in each docstring."""
 
 import numpy as np
 import pytest
+from reference_floquet import floquet_currents, lead
 
 import jaxtransport as jt
-from reference_floquet import floquet_currents, lead
 
 # hot / cold Lorentzian leads (γ = 1, W = 2) on a level or on sites 0 / 1
 LEADS1 = [lead(1.0, 0.3, [1.0]), lead(0.4, -0.2, [1.0])]
