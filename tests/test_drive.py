@@ -173,3 +173,21 @@ def test_gradients_of_heat_wrt_drive_parameters_and_no_recompilation():
     fd = [(heat(p0 + eps * e) - heat(p0 - eps * e)) / (2 * eps) for e in np.eye(6)]
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-12)
     assert len(traces) == 1
+
+
+def test_bosons_with_a_fitted_density_constant_drive():
+    """Bosons (an oscillator between Ohmic reservoirs: a non-pole density, memory kernel
+    fitted by poles): a constant drive equals the undriven model on ω0 + c."""
+    dens = jt.Ohmic(0.05, 3.0)
+
+    def model(w0, drive=None):
+        return jt.Model([[w0]], (jt.Reservoir(dens, temperature=1.5, coupling=[1.0]),
+                                 jt.Reservoir(dens, temperature=0.5, coupling=[1.0])),
+                        statistics="boson", drive=drive)
+
+    times = np.linspace(0.0, 4.0, 11)
+    state = jt.GaussianState([[0.5]], statistics="boson")
+    sd = jt.solve(model(1.0, jt.Drive([(np.eye(1), jt.Constant(0.2))])), state, times)
+    s0 = jt.solve(model(1.2), state, times, method=jt.Continuum())
+    assert sd.statistics == "boson"
+    assert _max_diff(sd, s0) <= 1e-12
