@@ -75,6 +75,15 @@ class AbstractAmplitude(eqx.Module):
         t = jnp.asarray(t, dtype=jnp.float64)
         return jax.jvp(self.__call__, (t,), (jnp.ones_like(t),))[1]
 
+    def integral(self, t) -> Array:
+        """∫_0^t f (a scalar t): closed forms for the jt amplitudes; this default (a plain
+        function) uses 96-point Gauss–Legendre on [0, t] (accurate for smooth f that varies
+        on scales longer than t/30)."""
+        t = jnp.asarray(t, dtype=jnp.float64)
+        x, w = np.polynomial.legendre.leggauss(96)
+        u = 0.5 * t * (jnp.asarray(x) + 1.0)
+        return 0.5 * t * jnp.sum(jnp.asarray(w) * jax.vmap(self.__call__)(u))
+
     def on_grid(self, times) -> Array:
         """f at every time of an array of times (any shape)."""
         times = jnp.asarray(times, dtype=jnp.float64)
@@ -93,6 +102,9 @@ class Constant(AbstractAmplitude):
 
     def __call__(self, t):
         return self.value + 0.0 * jnp.asarray(t, dtype=jnp.float64)
+
+    def integral(self, t):
+        return self.value * jnp.asarray(t, dtype=jnp.float64)
 
 
 class Sine(AbstractAmplitude):
@@ -120,6 +132,14 @@ class Sine(AbstractAmplitude):
 
     def __call__(self, t):
         return self.offset + self.amplitude * jnp.sin(self.frequency * t + self.phase)
+
+    def integral(self, t):
+        t = jnp.asarray(t, dtype=jnp.float64)
+        w = self.frequency
+        safe = jnp.where(w == 0, 1.0, w)
+        osc = jnp.where(w == 0, t * jnp.sin(self.phase),
+                        (jnp.cos(self.phase) - jnp.cos(w * t + self.phase)) / safe)
+        return self.offset * t + self.amplitude * osc
 
 
 class Ramp(AbstractAmplitude):
@@ -157,6 +177,19 @@ class Ramp(AbstractAmplitude):
             x = 0.5 * (1.0 - jnp.cos(jnp.pi * x))
         return self.initial + (self.final - self.initial) * x
 
+    def integral(self, t):
+        def ramp_part(u):  # ∫_{-∞}^u of the ramp's shape x (0 before, 1 after)
+            d = self.duration
+            x = jnp.clip((u - self.start) / d, 0.0, 1.0)
+            if self.shape == "smooth":
+                inside = d * (0.5 * x - jnp.sin(jnp.pi * x) / (2 * jnp.pi))
+            else:
+                inside = 0.5 * d * x**2
+            return inside + jnp.maximum(u - self.start - d, 0.0)
+
+        t = jnp.asarray(t, dtype=jnp.float64)
+        return self.initial * t + (self.final - self.initial) * (ramp_part(t) - ramp_part(0.0))
+
 
 class Pulse(AbstractAmplitude):
     """A Gaussian pulse f(t) = ``amplitude`` · exp(−(t − ``center``)² / (2 ``width``²)).
@@ -177,6 +210,12 @@ class Pulse(AbstractAmplitude):
 
     def __call__(self, t):
         return self.amplitude * jnp.exp(-0.5 * ((t - self.center) / self.width) ** 2)
+
+    def integral(self, t):
+        s2 = jnp.sqrt(2.0) * self.width
+        erf = jax.scipy.special.erf
+        return (self.amplitude * self.width * jnp.sqrt(jnp.pi / 2)
+                * (erf((t - self.center) / s2) - erf(-self.center / s2)))
 
 
 class PiecewiseLinear(AbstractAmplitude):
@@ -205,6 +244,18 @@ class PiecewiseLinear(AbstractAmplitude):
 
     def __call__(self, t):
         return jnp.interp(t, self.knots, self.values)
+
+    def integral(self, t):
+        k, v = self.knots, self.values
+        cum = jnp.concatenate([jnp.zeros(1), jnp.cumsum(0.5 * jnp.diff(k) * (v[1:] + v[:-1]))])
+
+        def anti(u):  # ∫_{knots[0]}^u (constant continuation outside)
+            i = jnp.clip(jnp.searchsorted(k, u, side="right") - 1, 0, k.shape[0] - 1)
+            inside = cum[i] + 0.5 * (u - k[i]) * (v[i] + jnp.interp(u, k, v))
+            return jnp.where(u <= k[0], v[0] * (u - k[0]), inside)
+
+        t = jnp.asarray(t, dtype=jnp.float64)
+        return anti(t) - anti(jnp.zeros_like(t))
 
 
 class Function(AbstractAmplitude):
@@ -345,6 +396,20 @@ class Drive(eqx.Module):
     def potential(self, t) -> Array:
         """(M,) Δ_α(t) (0 where unbiased). Needs a resolved drive."""
         return self._per_reservoir(self.bias, t, 0.0, "bias")
+
+    def phase(self, t) -> Array:
+        """(M,) φ_α(t) = ∫_0^t Δ_α (the coupling-gauge phase of the bias; 0 where unbiased)."""
+        if isinstance(self.bias, Mapping):
+            raise ValueError("Drive bias is keyed by reservoir name; attach the drive to a "
+                             "model first (jt.Model(..., drive=drive)).")
+        t = jnp.asarray(t, dtype=jnp.float64)
+        return jnp.stack([a.integral(t) if a is not None else jnp.zeros_like(t)
+                          for a in self.bias], axis=-1)
+
+    def coupling_factor(self, t) -> Array:
+        """(M,) χ_α(t) = s_α(t) e^{−iφ_α(t)}: the factor of reservoir α's coupling in the
+        coupling gauge (module docstring)."""
+        return self.coupling_scale(t) * jnp.exp(-1j * self.phase(t))
 
     @property
     def has_coupling_modulation(self) -> bool:

@@ -23,7 +23,8 @@ closed form needs a constant Hamiltonian) and ``observables=None`` means ``"all"
 is ``jt.Continuum``, whose stage 1 then propagates the closure with the time-dependent
 generator (``response/driven.py``; same frequency nodes, same stage 2) and whose ``evaluate``
 gives a ``jt.DrivenSolution`` (adds ``power``, ``work``, ``first_law_residual`` and the
-instantaneous ``system_energy``). ``jt.Pade`` and ``jt.Discretised`` refuse a drive.
+instantaneous ``system_energy``). ``jt.Pade`` refuses a drive; a forced ``jt.Discretised``
+integrates it with finite modes (``response/driven_discretised.py``, same ``DrivenResponse``).
 
 ``tolerance`` is the absolute accuracy asked of occupations, correlations, currents and
 coupling energies (default: ``AUTO_TOLERANCE`` = 1e-6 for ``jt.Pade`` — where its error is

@@ -65,3 +65,22 @@ def pytest_terminal_summary(terminalreporter):
             f"memory mappings: peak {_PEAK['mappings']} at the end of {_PEAK['module']} "
             f"(vm.max_map_count = {_max_mappings()}; compiled programs are released after "
             "each module, tests/conftest.py)")
+
+
+@pytest.fixture(scope="session")
+def boson_pair():
+    """Two coupled bosonic oscillators (tests/systems.py) on 96 finite modes per reservoir:
+    (model, FiniteModes, the Discretised response, times); shared by the statistics and the
+    master-equation tests (built once: its values are plain arrays). Imports inside: the package must not start JAX's backend before the
+    configuration above."""
+    import numpy as np
+    from systems import two_oscillators
+
+    import jaxtransport as jt
+    from jaxtransport import statistics as st
+
+    model = two_oscillators()
+    disc = jt.Discretised(n_modes=96)
+    times = np.linspace(0.0, 12.0, 25)
+    fm = st.FiniteModes.from_model(model, disc)
+    return model, fm, jt.response(model, times, method=disc), times

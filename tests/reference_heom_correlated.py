@@ -11,7 +11,7 @@ modes with Q†), x_k = Tr[op_k ρ_k], S_± = Σ_{k∈±} x_k, E_± = Σ_{k∈±
     J^N_α = Re[i (S_+ − S_−)],  <H_I^α> = Re[S_+ + S_−],  J^E_α = −Re[E_+ + E_−]
 (out of α; the current and energy-current signs checked against Landauer–Büttiker in the
 stationary state, the coupling energy against the equilibrium formula
-<H_I> = −(2/π) ∫dω f(ω) Im[Σ^R(ω) G^R(ω)] in tests/test_correlated_heom.py).
+<H_I> = −(2/π) ∫dω f(ω) Im[Σ^R(ω) G^R(ω)] in tests/test_stationary_state_heom.py).
 
 Run ``python tests/reference_heom_correlated.py`` for the three cases of the tests with the
 jaxtransport values side by side.

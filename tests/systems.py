@@ -1,4 +1,5 @@
-"""Tiny models shared by the tests (one concept each, fixed parameters)."""
+"""Tiny models shared by the tests (one concept each, fixed parameters): fermionic Lorentzian
+systems and gapped bosonic oscillators."""
 
 import numpy as np
 
@@ -56,3 +57,32 @@ def shared_reservoir(cutoff=None):
 def strong_coupling(cutoff=None):
     """γ = 3 × width."""
     return single_level(eps=0.3, gamma=3.0, width=1.0, t_hot=1.0, t_cold=0.3, cutoff=cutoff)
+
+
+# gapped, smooth band above μ = 0: bosonic occupations stay finite, propagators decay fast
+BAND = dict(lower=0.5, upper=4.5, edge=0.5)
+
+
+def oscillator(gamma=0.6):
+    d = jt.FlatBand(gamma, **BAND)
+    hot = jt.Reservoir(d, temperature=2.0, coupling=[1.0])
+    cold = jt.Reservoir(d, temperature=0.5, coupling=[1.0])
+    return jt.Model([[2.0]], (hot, cold), statistics="boson")
+
+
+def two_oscillators():
+    h = np.array([[1.8, 0.3 - 0.1j], [0.3 + 0.1j, 2.6]])
+    hot = jt.Reservoir(jt.FlatBand(0.5, **BAND), temperature=2.0, coupling=[1.0, 0.0])
+    cold = jt.Reservoir(jt.FlatBand(0.8, **BAND), temperature=0.5, coupling=[0.0, 1.0])
+    return jt.Model(h, (hot, cold), statistics="boson")
+
+
+def random_boson_c0(n, k, seed=0):
+    """k random physical bosonic C0 = U diag(ν) U†, ν ≥ 0 (exponential, mean 1; some 0)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(k):
+        q, _ = np.linalg.qr(rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n)))
+        nu = rng.exponential(1.0, n) * (rng.uniform(size=n) > 0.2)
+        out.append((q * nu) @ q.conj().T)
+    return np.array(out)

@@ -147,6 +147,9 @@ def test_first_law_and_magnus_order():
     rhs = power + ds / s * np.asarray(sol.coupling_energy[:, 0]) + np.asarray(
         sol.energy_current).sum(-1)
     np.testing.assert_allclose(lhs, rhs, atol=1e-8)
+    # the DrivenSolution's own bookkeeping (power, first-law residual) on these kernels
+    np.testing.assert_allclose(sol.power, power, atol=1e-12)
+    assert np.max(np.abs(np.asarray(sol.first_law_residual))) <= 1e-8
     errs = []
     fine = jt.solve(model, C0, times, method(0.2 / 8))
     for step in (0.2, 0.1):

@@ -1,13 +1,23 @@
 """Markovian (GKSL) baseline: many-body Lindblad in Fock space, positivity of the rates, the
 sequential limit of Landauer, convergence to the exact steady state as γ → 0, and the
-transient the Markovian treatment misses."""
+transient the Markovian treatment misses; bosons (sequential Landauer with Bose functions, the
+Kramers–Kronig Lamb shift of a non-Lorentzian density). jaxtransport.markov."""
 
 import numpy as np
 import pytest
 import scipy.linalg as la
 from reference import _fermion_annihilators, build_model
 from scipy import integrate
-from systems import coherent_c0_2, shared_reservoir, single_level, three_site_chain, two_site
+from systems import (
+    BAND,
+    coherent_c0_2,
+    oscillator,
+    shared_reservoir,
+    single_level,
+    three_site_chain,
+    two_oscillators,
+    two_site,
+)
 
 import jaxtransport as jt
 from jaxtransport import markov as mk
@@ -162,3 +172,50 @@ def test_rejects_bad_inputs():
         mk.markov_generator(model, degeneracy_tolerance=-1.0)
     with pytest.raises(ValueError, match="non-degenerate"):
         mk.sequential_landauer(jt.Model(np.eye(2), model.reservoirs))
+
+
+def _sequential_bose(model):
+    """The sequential (weak-coupling) Landauer limit written out in NumPy with Bose functions
+    (docs/theory.md, "Master equations"; cf. test_markov)."""
+    w, phi = np.linalg.eigh(np.asarray(model.hamiltonian))
+    res = model.reservoirs
+    g = np.array([[np.real(phi[:, m].conj() @ np.asarray(r.spectral_matrix(w[m])) @ phi[:, m])
+                   for m in range(len(w))] for r in res])
+    temp, mu = np.asarray(model.temperatures), np.asarray(model.chemical_potentials)
+    n = 1 / np.expm1((w[None, :] - mu[:, None]) / temp[:, None])
+    jq = np.zeros(len(res))
+    for a in range(len(res)):
+        for b in range(len(res)):
+            jq[a] += np.sum((w - mu[a]) * g[a] * g[b] / g.sum(0) * (n[a] - n[b]))
+    return jq
+
+
+@pytest.mark.parametrize("lamb_shift", [False, True])
+def test_bosonic_markov_steady_state_is_sequential_landauer(lamb_shift):
+    model = two_oscillators()
+    gen = mk.markov_generator(model, kind="global", lamb_shift=lamb_shift)
+    loss, gain = gen.jump_rates()
+    assert float(np.min(loss)) >= -1e-14 and float(np.min(gain)) >= -1e-14
+    # bosons: loss = Γ(1 + n) ≥ gain = Γ n
+    assert float(np.min(np.asarray(loss) - np.asarray(gain))) > 0
+    ref = _sequential_bose(model)
+    np.testing.assert_allclose(mk.markov_steady_state(gen)[2], ref, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(mk.sequential_landauer(model)[2], ref, atol=1e-12)
+    late = mk.markov_solve(gen, np.zeros((2, 2)), np.array([0.0, 400.0]))
+    np.testing.assert_allclose(late.heat_current[-1], ref, atol=1e-10)
+    assert np.abs(ref).max() > 1e-3
+
+
+def test_lamb_shift_of_a_non_lorentzian_density_is_kramers_kronig():
+    """The Markovian Lamb shift of a FlatBand is the principal value of its self-energy
+    (it was silently dropped for non-Lorentzian densities before)."""
+    model = oscillator()
+    gen = mk.markov_generator(model, kind="local", lamb_shift=True)
+    x = np.linspace(0.5, 4.5, 200001)
+    g = np.asarray(jt.FlatBand(0.6, **BAND)(x))
+    # Λ(2) = P∫dω/2π g(ω)/(2 − ω): symmetric grid around the pole (midpoint-free)
+    mask = np.abs(x - 2.0) > 1e-12
+    lam = np.trapezoid(np.where(mask, g / np.where(mask, 2.0 - x, 1.0), 0.0), x) / (2 * np.pi)
+    shift = float(np.real(gen.hamiltonian[0, 0])) - 2.0
+    np.testing.assert_allclose(shift, 2 * lam, rtol=1e-6)
+    assert abs(shift) > 1e-3

@@ -1,11 +1,12 @@
 """Exact time-local master equation: reproduces the engine, C0-independent coefficients,
-singular points and non-Markovian (negative-rate) intervals against the analytic G(t)."""
+singular points and non-Markovian (negative-rate) intervals against the analytic G(t);
+fermions and bosons (jt.effective_generator, jt.effective_generator_from_response)."""
 
 import warnings
 
 import numpy as np
 import pytest
-from systems import coherent_c0_2, two_site
+from systems import coherent_c0_2, random_boson_c0, two_site
 
 import jaxtransport as jt
 from jaxtransport import master_equation as me
@@ -325,3 +326,18 @@ def test_response_generator_rejects_bad_inputs(pair, continuum_generator):
         me.propagate_generator(gen, np.eye(3))
     with pytest.raises(ValueError, match="EffectiveGenerator"):
         me.propagate_generator(resp, coherent_c0_2())
+
+
+def test_master_equation_reproduces_bosonic_engine(boson_pair):
+    _, fm, resp, times = boson_pair
+    gen = me.effective_generator(fm, times)
+    assert gen.statistics == "boson"
+    h, g = me.damping_from_response(resp)
+    np.testing.assert_allclose(gen.hamiltonian, h, atol=1e-12)
+    np.testing.assert_allclose(gen.damping, g, atol=1e-12)
+    # bosons: loss = 2γ + Ξ = gain + 2γ
+    np.testing.assert_allclose(gen.loss - gen.gain, 2 * gen.damping, atol=1e-12)
+    for c0 in random_boson_c0(2, 3, seed=4):
+        c = me.propagate(fm, c0, times)
+        np.testing.assert_allclose(c, resp.evaluate(jt.GaussianState(c0, statistics="boson"))
+                                   .correlation, atol=1e-8, rtol=0)

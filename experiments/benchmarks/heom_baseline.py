@@ -57,16 +57,7 @@ def heom_single_level(eps, leads, n0, times, n_pade, max_depth=2, options=None):
     solve_time = time.perf_counter() - t0
 
     occ = np.array([(N_OP * ado.rho).tr().real for ado in result.ado_states])
-    cur = np.zeros((len(occ), len(leads)))
-    for i, ado in enumerate(result.ado_states):
-        for a in range(len(leads)):
-            acc = 0.0
-            for label in ado.filter(level=1, tags=[a]):
-                exp = ado.exps(label)[0]
-                plus = exp.type == exp.types["+"]
-                op = exp.Q if plus else exp.Q.dag()
-                acc += (1 if plus else -1) * (op * ado.extract(label)).tr()
-            cur[i, a] = (1j * acc).real
+    cur = first_tier_currents(result, len(leads))
     return {"times": np.asarray(times, dtype=float), "occupation": occ, "particle_current": cur,
             "setup_time_s": setup_time, "solve_time_s": solve_time, "n_ados": len(solver.ados.labels)}
 
@@ -95,6 +86,22 @@ def heom_two_sites(h, leads, n0, times, n_pade, max_depth=2, options=None):
                     for ado in result.ado_states])
     return {"occupation": occ, "setup_time_s": setup_time, "solve_time_s": solve_time,
             "n_ados": len(solver.ados.labels)}
+
+
+def first_tier_currents(result, n_leads):
+    """(T, n_leads) particle currents out of each lead (tags 0…n_leads−1) from the first-tier
+    ADOs of a HEOM result (module docstring)."""
+    cur = np.zeros((len(result.ado_states), n_leads))
+    for i, ado in enumerate(result.ado_states):
+        for a in range(n_leads):
+            acc = 0.0
+            for label in ado.filter(level=1, tags=[a]):
+                exp = ado.exps(label)[0]
+                plus = exp.type == exp.types["+"]
+                op = exp.Q if plus else exp.Q.dag()
+                acc += (1 if plus else -1) * (op * ado.extract(label)).tr()
+            cur[i, a] = (1j * acc).real
+    return cur
 
 
 def converged_heom(eps, leads, n0, times, tol=1e-6, n_pade_start=2, n_pade_max=12):

@@ -230,9 +230,8 @@ class Discretised(eqx.Module):
         return build_discretised_currents(self, model, check_times(times))
 
 
-def mode_response(model, times, eps, idx, mask, arrays, correlation_dt, cls=Response,
-                  **extra) -> Response:
-    """The node-based ``Response`` (``cls``, with ``extra`` fields) of finite modes ``eps``
+def mode_response(model, times, eps, idx, mask, arrays, correlation_dt) -> Response:
+    """The node-based ``Response`` of finite modes ``eps``
     (per reservoir the padded mode indices ``idx`` and ``mask``) from the per-mode kernels
     ``arrays`` of ``discretised_arrays``."""
     n, nres = model.n_modes, model.n_reservoirs
@@ -241,7 +240,7 @@ def mode_response(model, times, eps, idx, mask, arrays, correlation_dt, cls=Resp
     take = lambda a: a[idx_j]  # (Kb, ...) -> (M, K, ...)
     temp, mu = stack_reservoir_arrays(model)
     nt = len(times)
-    return cls(
+    return Response(
         times=jnp.asarray(times),
         hamiltonian=model.hamiltonian,
         temperature=temp,
@@ -268,7 +267,6 @@ def mode_response(model, times, eps, idx, mask, arrays, correlation_dt, cls=Resp
         statistics=model.statistics,
         correlation_kernel_dt=take(cd_q[0]) if correlation_dt else None,
         correlation_offset_dt=jnp.zeros((nt, n, n), complex) if correlation_dt else None,
-        **extra,
     )
 
 
@@ -346,19 +344,18 @@ def discretised_arrays(h, eps, coup, times, *, owner, nres, correlation_dt=False
         # dU_S/dt = −i (h U_S + Σ_α P_α U);  d(P_{α,p}U)/dt = −i (P_{α,p+1} U + H_Sα ε^p H_αS U_S)
         dus = -1j * (h @ us_t + pu_t[0].sum(0))
         dpu = -1j * (pu_t[1:] + jnp.einsum("xaij,jq->xaiq", h_sa_h_as, us_t))
-        return time_kernels(us_t, dus, pu_t[:2], dpu, h, None, first, correlation_dt)
+        return time_kernels(us_t, dus, pu_t[:2], dpu, h, first, correlation_dt)
 
     xq, xdq, corr, sd, g, gd, mk, mkd, *dcorr = jax.lax.map(per_time, (us, pu))
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
     return (mv(corr), mv(xq), mv(xdq), mv(sd), g, gd, mk, mkd, *(mv(d) for d in dcorr))
 
 
-def time_kernels(us_t, dus, pu, dpu, h, h_rate, first, correlation_dt):
+def time_kernels(us_t, dus, pu, dpu, h, first, correlation_dt):
     """The stage-2 kernels of one time from the system rows U_S (n, D) of the single-particle
     propagator, the probe rows P_{α,x} U (2, M, n, D) (P_{α,N} = H_{Sα}, P_{α,E} = H_{Sα} ε)
-    and their time derivatives; ``h`` the system Hamiltonian at that time and ``h_rate`` its
-    derivative (None: constant), so the scalar kernel is d/dt Tr[h C]. Columns from ``first``
-    on are the initial vectors q of the node kernels."""
+    and their time derivatives; ``h`` the system Hamiltonian (the scalar kernel is
+    Tr[h dC/dt]). Columns from ``first`` on are the initial vectors q of the node kernels."""
     n = us_t.shape[0]
 
     # x^N_{α}(q) = Σ_i U_iq conj(P_α U)_iq ;  x^E with P_α ε.  X = −i conj(x)
@@ -371,10 +368,7 @@ def time_kernels(us_t, dus, pu, dpu, h, h_rate, first, correlation_dt):
     corr = jnp.einsum("iq,jq->qij", us_t[:, first:], us_t[:, first:].conj())
     dcorr = jnp.einsum("iq,jq->qij", dus[:, first:], us_t[:, first:].conj())
     dcorr = dcorr + dcorr.conj().transpose(0, 2, 1)
-    energy = jnp.einsum("ij,qji->q", h, dcorr)
-    if h_rate is not None:
-        energy = energy + jnp.einsum("ij,qji->q", h_rate, corr)
-    sd = jnp.stack([energy, jnp.einsum("qii->q", dcorr)], axis=-1)
+    sd = jnp.stack([jnp.einsum("ij,qji->q", h, dcorr), jnp.einsum("qii->q", dcorr)], axis=-1)
     # state part: Y[q, q'] = Σ_i U_iq conj(P U)_iq' (q, q' ∈ S); M = −i conj(Y)
     ys = jnp.einsum("iq,xaiz->xaqz", us_t[:, :n], pu[..., :n].conj())
     yds = jnp.einsum("iq,xaiz->xaqz", dus[:, :n], pu[..., :n].conj()) + jnp.einsum(

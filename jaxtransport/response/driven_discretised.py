@@ -19,18 +19,22 @@ integrator with two Gauss–Legendre points per substep,
 (``jax.scipy.linalg.expm``; exact for a constant H, global error O(τ⁴) otherwise; the
 substep is ``Discretised.drive_step`` or less so that every interval of the time grid holds
 a whole number of substeps). From the rows of U(t) the kernels are those of the undriven
-method (``discretised.time_kernels``): per mode q the correlation and current kernels, and
-the state kernels (propagator G = U_SS). The reservoir occupations enter at the initial mode
-energies ε_q (the reservoirs are thermal at t = 0), so stage 2 over (C0, T, μ) is unchanged.
+method (``discretised.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
+the current amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi (X^E_α with a factor ε_q + Δ_α(t):
+the energy leaving reservoir α through the coupling, ``jaxtransport.drive``), and the state
+kernels (propagator G = U_SS). The result is the continuum's ``DrivenResponse`` (one driven
+stage-2 protocol: ``evaluate`` gives a ``jt.DrivenSolution`` with power, work and the first-law
+residual), its nodes the modes at their initial energies ε_q (the reservoirs are thermal at
+t = 0), so stage 2 over (C0, T, μ) is unchanged. ``DrivenResponse`` stores the current
+amplitudes in the coupling gauge, x̂_α = e^{iφ_α}(X̂^N_α, X̂^E_α − Δ_α X̂^N_α) without the factor
+s_α (φ_α = ∫Δ_α; its ``assemble`` multiplies by χ_α = s_α e^{−iφ_α} and adds Δ_α J^N_α back): an
+exact relabelling of the amplitudes computed here with the real energy shift.
 
-Currents are those of ``jaxtransport.drive``: J^N_α = −d<N_α>/dt and the energy leaving
-reservoir α through the coupling J^E_α = −i<[H(t), H_α(t)]> with H_α(t) = Σ_q (ε_αq + Δ_α(t))
-c†c, i.e. the amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi, X^E_α with an extra factor
-ε_q + Δ_α(t). The scalar kernel is the total derivative d/dt Tr[H_S(t) C(t)] (including
-Tr[∂_t H_S C], the power the drive delivers to the system).
-
-Cost: one D×D matrix exponential and product per substep (D = n + number of modes), so this
-method is meant for baths of up to a few hundred modes (checks of the continuum method).
+Accuracy: the Magnus error is measured at O(τ⁴) (tests/test_drive_finite_modes.py); against
+the continuum the finite bath adds the undriven method's discretisation error (band
+truncation, mode spacing), which for Lorentzian leads dominates (heavy tails). Cost: one D×D
+matrix exponential and product per substep (D = n + number of modes): baths of up to a few
+hundred modes (checks of the continuum method).
 """
 
 from __future__ import annotations
@@ -41,75 +45,50 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
 
 from .._validation import check_times
-from .base import Response
-from .discretised import full_hamiltonian, mode_response, time_kernels
+from .base import stack_reservoir_arrays
+from .discretised import full_hamiltonian, time_kernels
 
 _SQRT3 = math.sqrt(3.0)
 
 
-def driven_response(method, model, times) -> Response:
-    """Stage 1 of ``jt.Discretised`` for a driven model (module docstring)."""
+def driven_response(method, model, times):
+    """Stage 1 of ``jt.Discretised`` for a driven model (module docstring): a
+    ``DrivenResponse`` (the driven stage-2 protocol) with the modes as its nodes."""
+    from .driven_response import DrivenResponse
+
     times = check_times(times)
     nres = model.n_reservoirs
     eps, amps, vecs, term, owner, idx, mask = method.bath_modes(model, times)
     coup = (amps[:, None] * jnp.stack(vecs)[term]).astype(complex)  # V_{q,i}: (Kb, n)
     grid, substeps = substep_grid(times, method.drive_step)
     sel = jnp.asarray(np.arange(nres)[:, None] == owner[None, :], dtype=jnp.float64)
-    arrays = driven_arrays(
-        jnp.asarray(model.hamiltonian).astype(complex), eps, coup, sel, model.drive,
-        jnp.asarray(grid), substeps=substeps, correlation_dt=method.correlation_dt,
-    )
+    arrays = driven_arrays(jnp.asarray(model.hamiltonian).astype(complex), eps, coup, sel,
+                           model.drive, jnp.asarray(grid), substeps=substeps)
     if times[0] > 0:  # the grid starts at the switch-on t = 0, not an output time
-        arrays = [a[:, 1:] if k in (0, 1, 2, 3, 8) else a[1:] for k, a in enumerate(arrays)]
-    tj = jnp.asarray(times)
-    drive = model.drive
-    hs = jax.vmap(lambda t: drive.hamiltonian(model.hamiltonian, t))(tj)
-    return mode_response(
-        model, times, eps, idx, mask, arrays, method.correlation_dt, cls=DrivenResponse,
-        system_hamiltonian=hs,
-        system_hamiltonian_rate=jax.vmap(lambda t: drive.hamiltonian_rate(t, hs[0]))(tj),
-        potential=drive.potential(tj),
-        potential_rate=jax.vmap(lambda t: jax.jvp(drive.potential, (t,),
-                                                  (jnp.ones_like(t),))[1])(tj),
+        arrays = [a[:, 1:] if k < 4 else a[1:] for k, a in enumerate(arrays)]
+    c_q, cd_q, x_q, xd_q, g, gd, mk, mkd = arrays
+    idx_j = jnp.asarray(idx)
+    take = lambda a: a[idx_j]  # (Kb, ...) -> (M, K, ...)
+    temp, mu = stack_reservoir_arrays(model)
+    n, nt = model.n_modes, len(times)
+    zeros = lambda *shape: jnp.zeros((nt, *shape), complex)
+    return DrivenResponse(
+        times=jnp.asarray(times), hamiltonian=model.hamiltonian, drive=model.drive,
+        temperature=temp, chemical_potential=mu, propagator=g, propagator_dt=gd,
+        current_state=mk, current_state_dt=mkd,
+        nodes=jnp.where(jnp.asarray(mask) > 0, eps[idx_j], 0.0), weights=jnp.asarray(mask),
+        correlation_kernel=take(c_q), correlation_kernel_dt=take(cd_q),
+        current_kernel=take(x_q), current_kernel_dt=take(xd_q),
+        correlation_offset=zeros(n, n), correlation_offset_dt=zeros(n, n),
+        current_offset=zeros(2, nres), current_offset_dt=zeros(2, nres),
+        # bosons: every mode must lie above μ (checked in stage 2)
+        window=jnp.asarray([float(np.min(np.asarray(eps))) if model.statistics == "boson"
+                            else -np.inf, np.inf]),
+        error_estimate=jnp.asarray(jnp.nan), method="discretised",
+        statistics=model.statistics,
     )
-
-
-class DrivenResponse(Response):
-    """A ``Response`` of a driven model: the stage-2 protocol of ``Response`` (node kernels at
-    the initial mode energies), with the time-dependent system Hamiltonian for the system
-    energy derivative and the reservoir potentials for the heat current.
-
-    Extra fields: ``system_hamiltonian`` H_S(t) and ``system_hamiltonian_rate`` ∂_t H_S(t),
-    (T, n, n); ``potential`` Δ_α(t) and ``potential_rate`` (T, M). The evaluated
-    ``system_energy_derivative`` is d/dt Tr[H_S(t) C(t)] (including the drive's power on the
-    system) and ``heat_current`` J^E_α − (μ_α + Δ_α(t)) J^N_α (``jaxtransport.drive``).
-    ``hamiltonian`` is the undriven h."""
-
-    system_hamiltonian: Array = None  # (T, n, n)
-    system_hamiltonian_rate: Array = None  # (T, n, n)
-    potential: Array = None  # (T, M)
-    potential_rate: Array = None  # (T, M)
-
-    def state_terms(self, state):
-        corr, x, xd, _ = super().state_terms(state)
-        c0 = jnp.asarray(state).astype(jnp.complex128)
-        g, gd = self.propagator, self.propagator_dt
-        gcg = jnp.einsum("tij,...jk,tlk->...til", gd, c0, g.conj())
-        energy = (2 * jnp.einsum("tij,...tji->...t", self.system_hamiltonian, gcg).real
-                  + jnp.einsum("tij,...tji->...t", self.system_hamiltonian_rate, corr).real)
-        return corr, x, xd, jnp.stack([energy, 2 * jnp.einsum("...tii->...t", gcg).real], -1)
-
-    def assemble(self, terms, temperature, chemical_potential):
-        sol = super().assemble(terms, temperature, chemical_potential)
-        jn = sol.particle_current
-        jnd = 2 * terms[2][..., 0, :].real  # dJ^N/dt
-        heat = sol.heat_current - self.potential * jn
-        heat_dt = sol.heat_current_derivative - self.potential_rate * jn - self.potential * jnd
-        return eqx.tree_at(lambda s: (s.heat_current, s.heat_current_derivative), sol,
-                           (heat, heat_dt))
 
 
 def substep_grid(times, max_step):
@@ -142,15 +121,16 @@ def magnus_step(h_of_t, u, t, tau):
 
 
 @eqx.filter_jit
-def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps, correlation_dt=False):
-    """Kernels (as ``discretised_arrays``, bath modes as the initial vectors) at every time of
+def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps):
+    """Per bath mode (Kb, T, ...) the kernels C, dC/dt, x̂, dx̂/dt and per time G, dG/dt and
+    the state kernels of x̂, dx̂/dt (``DrivenResponse``'s layout and gauge) at every time of
     ``grid`` (which starts at 0), with ``substeps`` Magnus steps per interval."""
     n = h.shape[0]
     d = n + eps.shape[0]
     h_of_t = lambda t: driven_hamiltonian(h, eps, coup, sel, drive, t)
 
     def kernels(u, t):
-        s, ds = drive.coupling_scale(t), drive.coupling_rate(t)  # (M,)
+        s = drive.coupling_scale(t)  # (M,)
         e = eps + drive.potential(t) @ sel  # mode energies at t
         de = jax.jvp(drive.potential, (t,), (jnp.ones_like(t),))[1]  # (M,) dΔ/dt
         hs = drive.hamiltonian(h, t)
@@ -160,14 +140,29 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps, correlation_dt=Fa
         k = jnp.stack([jnp.einsum("qi,aq,qj->aij", coup, sel * e**p, coup.conj())
                        for p in range(2)])  # (2, M, n, n) V_α^T e^p V_α^*
         sa = s[None, :, None, None]
-        pu = sa * b[:2]  # probe rows P_{α,p} U, P = s_α V_α^T e^p
-        dus = -1j * (hs @ us + pu[0].sum(0))
-        # d(P_p U)/dt = Ṗ_p U + P_p U̇,  U̇_B = −i (W† U_S + diag(e) U_B)
-        dpu = (ds[None, :, None, None] * b[:2]
-               + sa * jnp.stack([0 * b[0], de[:, None, None] * b[0]])
-               - 1j * sa * (sa * jnp.einsum("xaij,jz->xaiz", k, us) + b[1:]))
-        return time_kernels(us, dus, pu, dpu, hs, drive.hamiltonian_rate(t, hs), n,
-                            correlation_dt)
+        # unscaled probe rows P̂_{α,p} U = B_{α,p} (p = 0, 1) and U̇_S = −i (H_S U_S + W U_B)
+        dus = -1j * (hs @ us + (sa[0] * b[0]).sum(0))
+        # d(B_p)/dt = p Δ̇ B_{p−1} + P̂_p U̇_B,  U̇_B = −i (W† U_S + diag(e) U_B)
+        dpu = (jnp.stack([0 * b[0], de[:, None, None] * b[0]])
+               - 1j * (sa * jnp.einsum("xaij,jz->xaiz", k, us) + b[1:]))
+        xq, xdq, corr, _, g, gd, mk, mkd, dcorr = time_kernels(us, dus, b[:2], dpu, hs, n,
+                                                                True)
+        # to the coupling gauge of DrivenResponse (its assemble multiplies by χ_α = s_α e^{−iφ_α}
+        # and adds Δ_α J^N_α to the energy current): x̂ = e^{iφ} (X̂^N, X̂^E − Δ X̂^N)
+        pot, rot = drive.potential(t), jnp.exp(1j * drive.phase(t))
+
+        def gauge(x, xd, ax):  # x[..., N/E, α] with the (N/E, α) axes at (ax, ax + 1)
+            x, xd = jnp.moveaxis(x, (ax, ax + 1), (-2, -1)), jnp.moveaxis(xd, (ax, ax + 1),
+                                                                            (-2, -1))
+            y = jnp.stack([x[..., 0, :], x[..., 1, :] - pot * x[..., 0, :]], -2)
+            yd = jnp.stack([xd[..., 0, :], xd[..., 1, :] - de * x[..., 0, :]
+                            - pot * xd[..., 0, :]], -2)
+            back = lambda a: jnp.moveaxis(rot * a, (-2, -1), (ax, ax + 1))
+            return back(y), back(1j * pot * y + yd)
+
+        xq, xdq = gauge(xq, xdq, 1)
+        mk, mkd = gauge(mk, mkd, 0)
+        return xq, xdq, corr, dcorr, g, gd, mk, mkd
 
     def interval(u, bounds):
         t0, t1 = bounds
@@ -181,5 +176,5 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps, correlation_dt=Fa
     _, rest = jax.lax.scan(interval, u0, (grid[:-1], grid[1:]))
     out = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
-    xq, xdq, corr, sd, g, gd, mk, mkd, *dcorr = out
-    return (mv(corr), mv(xq), mv(xdq), mv(sd), g, gd, mk, mkd, *(mv(c) for c in dcorr))
+    xq, xdq, corr, dcorr, g, gd, mk, mkd = out
+    return mv(corr), mv(dcorr), mv(xq), mv(xdq), g, gd, mk, mkd

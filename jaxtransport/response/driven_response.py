@@ -5,7 +5,8 @@ a ``jt.Drive``; kernels from ``response/driven.py``) and ``DrivenSolution`` (eve
 Energy bookkeeping (module docstring of ``jaxtransport.drive`` for the conventions): the total
 energy H_S(t) + Σ_α (H_α + H_I^α) changes only by the explicit time dependence, so
 
-    d/dt (<H_S> + Σ_α <H_I^α>) = P + Σ_α J^E_α,     P(t) = <∂_t H_S(t)> = Tr[Ḣ_S(t) C(t)],
+    d/dt (<H_S> + Σ_α <H_I^α>) = P + Σ_α P^c_α + Σ_α J^E_α,
+    P(t) = <∂_t H_S(t)> = Tr[Ḣ_S(t) C(t)],   P^c_α = <∂_t H_I^α(t)> = (ṡ_α/s_α) <H_I^α>,
 
 with J^E_α the energy current out of reservoir α. ``first_law_residual`` is the left side minus
 the right side, each term from its own kernels (C and dC/dt, the coupling-energy derivative,
@@ -46,14 +47,23 @@ class DrivenSolution(Solution):
     - ``work``: W(t) = ∫_{t_0}^t P dt' (energy; from the first grid time t_0), by the
       fourth-order corrected trapezoid rule with the exact dP/dt (as ``integrated_heat``),
       (..., T);
-    - ``first_law_residual``: d/dt(<H_S> + Σ_α <H_I^α>) − P − Σ_α J^E_α (energy per time),
-      (..., T): zero for the exact dynamics, so a check of the accuracy.
+    - ``coupling_power``: P^c_α(t) = <∂_t H_I^α> = (ṡ_α/s_α) <H_I^α>, the power delivered by
+      modulating the coupling to reservoir α (energy per time), (..., T, M) (zero without
+      coupling modulation);
+    - ``first_law_residual``: d/dt(<H_S> + Σ_α <H_I^α>) − P − Σ_α P^c_α − Σ_α J^E_α (energy
+      per time), (..., T): zero for the exact dynamics, so a check of the accuracy.
+
+    With a bias Δ_α(t), ``energy_current`` is the energy leaving reservoir α through the
+    coupling with H_α(t) including Δ_α(t) and ``heat_current`` J^E_α − (μ_α + Δ_α(t)) J^N_α
+    (``jaxtransport.drive``); the reservoirs' occupations are those of their unbiased mode
+    energies, f_α(ε) (the thermal state at t = 0 when Δ_α(0) = 0).
 
     Units ħ = k_B = 1 (energies in the units of h, times in 1/h)."""
 
     instantaneous_hamiltonian: Array = eqx.field(kw_only=True)  # (T, n, n)
     power: Array = eqx.field(kw_only=True)  # (..., T)
     work: Array = eqx.field(kw_only=True)  # (..., T)
+    coupling_power: Array = eqx.field(kw_only=True)  # (..., T, M)
     first_law_residual: Array = eqx.field(kw_only=True)  # (..., T)
 
     @property
@@ -127,16 +137,38 @@ class DrivenResponse(AbstractNodeResponse):
 
         return jax.vmap(at)(self.times)
 
+    def reservoir_terms(self):
+        """χ_α(t) = s_α(t) e^{−iφ_α(t)}, dχ/dt, e^{−iφ_α(t)} (T, M) complex; Δ_α(t) and
+        ds_α/dt (T, M)."""
+        drive = self.drive
+
+        def at(t):
+            chi, chi_dt = jax.jvp(drive.coupling_factor, (t,), (jnp.ones_like(t),))
+            return (chi, chi_dt, jnp.exp(-1j * drive.phase(t)), drive.potential(t),
+                    drive.coupling_rate(t))
+
+        return jax.vmap(at)(self.times)
+
     def assemble(self, terms, temperature, chemical_potential) -> DrivenSolution:
-        corr, corr_dt, x, xd = terms
+        corr, corr_dt, x_hat, xd_hat = terms
         hs, hr, hrr = self.hamiltonian_terms()
+        chi, chi_dt, rot, pot, s_dt = self.reservoir_terms()
+        # current amplitudes of reservoir α: χ_α(t) times the kernels' (module docstring of
+        # response/driven.py); χ = 1 without coupling modulation or bias
+        x = chi[:, None, :] * x_hat
+        xd = chi_dt[:, None, :] * x_hat + chi[:, None, :] * xd_hat
         tr = lambda a, b: jnp.einsum("tij,...tji->...t", a, b).real
         power = tr(hr, corr)
         energy_dt = power + tr(hs, corr_dt)
         power_dt = tr(hrr, corr) + tr(hr, corr_dt)
         fields = current_fields(x, xd, chemical_potential)
+        # the heat J^E − (μ + Δ) J^N is the gauge's ε-weighted current less μ J^N (as
+        # current_fields gives it); the energy current adds Δ J^N (jaxtransport.drive)
+        fields["energy_current"] = fields["energy_current"] + pot * fields["particle_current"]
+        # ṡ_α/s_α <H_I^α> = ṡ_α (−2 Im e^{−iφ_α} X̂^N_α), finite where s_α = 0
+        coupling_power = s_dt * (-2 * (rot * x_hat[..., 0, :]).imag)
         residual = (energy_dt + fields["coupling_energy_derivative"].sum(-1) - power
-                    - fields["energy_current"].sum(-1))
+                    - coupling_power.sum(-1) - fields["energy_current"].sum(-1))
         work = integrate_heat(self.times, power[..., None], power_dt[..., None])[..., 0]
         return DrivenSolution(
             times=self.times, hamiltonian=self.hamiltonian, correlation=corr, **fields,
@@ -145,19 +177,8 @@ class DrivenResponse(AbstractNodeResponse):
             temperature=temperature, chemical_potential=chemical_potential,
             error_estimate=self.error_estimate, statistics=self.statistics,
             instantaneous_hamiltonian=hs, power=power, work=work,
-            first_law_residual=residual,
+            coupling_power=coupling_power, first_law_residual=residual,
         )
-
-
-def check_drive(model) -> None:
-    """Raise ``ValueError`` for what the driven continuum does not do (yet)."""
-    drive = model.drive
-    if drive.has_coupling_modulation or drive.has_bias:
-        raise ValueError(
-            "jt.Continuum integrates driven Hamiltonian terms (jt.Drive(terms)); coupling "
-            "modulation (Drive(coupling=...)) and reservoir bias (Drive(bias=...)) are not "
-            "supported yet. For a bias that is a pure gauge, drive the system instead: a bias "
-            "Δ(t) on every reservoir equals the system term (identity, −Δ(t)).")
 
 
 def driven_base_plan(method, model, times, fits) -> dict:

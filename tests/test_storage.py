@@ -1,8 +1,9 @@
-"""Fault injection on sweep stores (issue 18): SIGKILL during template creation and during a
-chunk write, resume with another chunk size, deleted / truncated / bit-flipped chunk files,
-tampered markers. Each ends repaired by a resume (the store equals an uninterrupted run, every
-status 0) or refused with the damaged chunks named; NetCDF and the summary only on a complete
-store."""
+"""Sweep stores (jaxtransport.storage) under fault injection: SIGKILL during template
+creation and during a chunk write, resume with another chunk size, deleted / truncated /
+bit-flipped chunk files, tampered markers. Each ends repaired by a resume (the store equals an
+uninterrupted run, every status 0) or refused with the damaged chunks named; NetCDF and the
+summary only on a complete store.
+"""
 
 import os
 import signal

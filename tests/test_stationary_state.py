@@ -2,7 +2,8 @@
 then the model's Hamiltonian from t = 0. Independent references: Landauer–Büttiker
 (jt.steady_state), the joint Gibbs state of a finite single-particle Hamiltonian evolved
 exactly (an independent construction: eigendecomposition, no pole closure), conservation laws
-and finite differences. QuTiP HEOM: tests/test_correlated_heom.py (slow)."""
+and finite differences. QuTiP HEOM: tests/test_stationary_state_heom.py (slow; a separate
+file because it needs the optional qutip)."""
 
 import jax
 import jax.numpy as jnp
