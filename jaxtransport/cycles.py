@@ -79,26 +79,34 @@ def cycle_boundaries(times, period, start=None) -> np.ndarray:
     return idx
 
 
-def _cubic_weights(t: np.ndarray) -> np.ndarray:
-    """(T − 1, 4) weights and (T − 1,) stencil starts: ∫_{t_i}^{t_{i+1}} f ≈ Σ_j w_ij f(t_{s_i+j})
-    with the cubic through the 4 grid points s_i…s_i+3 around the interval."""
-    n = t.size
+def _cubic_weights(t):
+    """(T − 1, 4) weights and (T − 1,) stencil starts (static): ∫_{t_i}^{t_{i+1}} f ≈
+    Σ_j w_ij f(t_{s_i+j}) with the cubic through the 4 grid points s_i…s_i+3 around the
+    interval. ``t`` may be traced (the stencils depend on its length only)."""
+    n = t.shape[0]
     if n < 4:
         raise ValueError(f"cycle integrals need at least 4 grid times, got {n}.")
+    t = jnp.asarray(t)
     i = np.arange(n - 1)
     s = np.clip(i - 1, 0, n - 4)
     x = t[s[:, None] + np.arange(4)] - t[i][:, None]  # stencil nodes relative to t_i
-    h = (t[i + 1] - t[i])[:, None]
-    w = np.empty((n - 1, 4))
+    h = t[i + 1] - t[i]
+    cols = []
     for j in range(4):
         o = [x[:, k] for k in range(4) if k != j]
         c2 = -(o[0] + o[1] + o[2])
         c1 = o[0] * o[1] + o[0] * o[2] + o[1] * o[2]
         c0 = -o[0] * o[1] * o[2]
-        hh = h[:, 0]
-        integral = hh**4 / 4 + c2 * hh**3 / 3 + c1 * hh**2 / 2 + c0 * hh
-        w[:, j] = integral / np.prod([x[:, j] - ok for ok in o], axis=0)
-    return w, s
+        integral = h**4 / 4 + c2 * h**3 / 3 + c1 * h**2 / 2 + c0 * h
+        cols.append(integral / ((x[:, j] - o[0]) * (x[:, j] - o[1]) * (x[:, j] - o[2])))
+    return jnp.stack(cols, axis=-1), s
+
+
+def _cumulative(t, v):
+    """∫_{t_0}^{t_i} of v (..., T) on the grid t (piecewise cubic), shape (..., T)."""
+    w, s = _cubic_weights(t)
+    seg = jnp.einsum("...ij,ij->...i", v[..., s[:, None] + np.arange(4)], w)
+    return jnp.concatenate([jnp.zeros_like(seg[..., :1]), jnp.cumsum(seg, axis=-1)], axis=-1)
 
 
 def _integrals(t, values, idx, axis):
@@ -107,15 +115,30 @@ def _integrals(t, values, idx, axis):
     if v.shape[-1] != t.size:
         raise ValueError(f"values have {v.shape[-1]} times along axis {axis}, the grid "
                          f"{t.size}.")
-    w, s = _cubic_weights(t)
-    cols = s[:, None] + np.arange(4)  # (T − 1, 4)
-    seg = jnp.einsum("...ij,ij->...i", v[..., cols], w)
     trap = 0.5 * np.diff(t) * (v[..., 1:] + v[..., :-1])
-    out = []
-    for q in (seg, trap):
-        cum = jnp.concatenate([jnp.zeros_like(q[..., :1]), jnp.cumsum(q, axis=-1)], axis=-1)
-        out.append(jnp.moveaxis(cum[..., idx[1:]] - cum[..., idx[:-1]], -1, axis))
-    return out
+    cum_trap = jnp.concatenate([jnp.zeros_like(trap[..., :1]), jnp.cumsum(trap, axis=-1)],
+                               axis=-1)
+    return [jnp.moveaxis(cum[..., idx[1:]] - cum[..., idx[:-1]], -1, axis)
+            for cum in (_cumulative(t, v), cum_trap)]
+
+
+def one_cycle_integral(times, values, period, cycle: int = -1, start=None) -> Array:
+    """∫ of ``values`` (..., T) over cycle ``cycle`` (−1: the last whole cycle on the grid)
+    by the rule of ``cycle_integral``, with ``times`` possibly traced (inside jax.jit, e.g.
+    an objective's ``Solution.times``): the boundaries are found on the grid by nearest time.
+    Validate the grid with ``cycle_boundaries`` on concrete times first. Units: values ×
+    time (ħ = 1)."""
+    t = jnp.asarray(times)
+    v = jnp.asarray(values)
+    t0 = t[0] if start is None else start
+    if cycle < 0:
+        n_cycles = jnp.floor((t[-1] - t0) / period + 1e-8)
+        k = n_cycles + cycle
+    else:
+        k = cycle
+    cum = _cumulative(t, v)
+    ends = [jnp.argmin(jnp.abs(t - (t0 + (k + d) * period))) for d in (0, 1)]
+    return cum[..., ends[1]] - cum[..., ends[0]]
 
 
 def cycle_integral(times, values, period, *, start=None, axis: int = -1) -> Array:

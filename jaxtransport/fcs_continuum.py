@@ -281,14 +281,10 @@ def _sign(mat, iters: int = 11):
     return jax.lax.fori_loop(0, iters, body, mat)
 
 
-def _expm_steps(t11, m22, t0, steps):
-    """e^{t11 t0}, e^{m22 t0} and e^{t11 h}, e^{m22 h} for the distinct increments h
-    (concrete), as one batched matrix exponential (one compiled instance)."""
-    hs = jnp.concatenate([jnp.asarray([t0]), jnp.asarray(steps)])
-    mats = jnp.concatenate([t11[None] * hs[:, None, None], m22[None] * hs[:, None, None]])
-    ex = jax.vmap(jax.scipy.linalg.expm)(mats)
-    k = hs.shape[0]
-    return ex[0], ex[1:k], ex[k], ex[k + 1:]
+def _expm_steps(mat, t0, steps):
+    """e^{mat t0} and e^{mat h} for the distinct increments h (concrete)."""
+    return jax.scipy.linalg.expm(mat * t0), jax.vmap(lambda h: jax.scipy.linalg.expm(mat * h))(
+        jnp.asarray(steps))
 
 
 def _log_z(hf, hb, amat, bmat, cin, trb0, times, step_index, steps):
@@ -310,7 +306,8 @@ def _log_z(hf, hb, amat, bmat, cin, trb0, times, step_index, steps):
     ys, yu = y[:d], y[d:]
     kmat = ys @ jnp.linalg.inv(yu)
     s_u, ld_u = jnp.linalg.slogdet(yu)
-    e11_0, e11, e22_0, e22 = _expm_steps(t11, -t22, times[0], steps)
+    e11_0, e11 = _expm_steps(t11, times[0], steps)
+    e22_0, e22 = _expm_steps(-t22, times[0], steps)
     phi0 = e11_0 @ kmat @ e22_0
 
     def step(phi, k):
@@ -416,17 +413,6 @@ def _program(model, times, n_pade, quantity, direction, order, radius, points, e
     return prog
 
 
-def _per_configuration(prog, *args):
-    """``prog`` (vmapped and jitted) on a flat batch. Concrete inputs run one configuration
-    per call, so the program is compiled once for all batch sizes (on a few CPU cores the
-    loop is also faster than the vmapped program: ``bench_fcs.py`` measures both); traced
-    inputs (under ``jax.jit`` / ``jax.vmap`` / ``jax.grad``) take the vmapped program."""
-    if not is_concrete(*args) or args[0].shape[0] == 1:
-        return prog(*args)
-    outs = [prog(*(a[i:i + 1] for a in args)) for i in range(args[0].shape[0])]
-    return tuple(jnp.concatenate(parts) for parts in zip(*outs, strict=True))
-
-
 def _check_sign(res):
     if is_concrete(res) and not float(jnp.max(res)) < 1e-8:
         raise ValueError(
@@ -505,10 +491,10 @@ def cumulants(model, times, state, temperature=None, chemical_potential=None,
     run, run_err, _ = _program(model, times, int(n_pade), quantity, dvec, order, r, points,
                                False)
     if not error_estimate:
-        vals, res = _per_configuration(run, c0, temp, mu)
+        vals, res = run(c0, temp, mu)
         _check_sign(res)
         return vals.reshape(batch + vals.shape[1:])
-    vals, err = _per_configuration(run_err, c0, temp, mu)
+    vals, err = run_err(c0, temp, mu)
     return vals.reshape(batch + vals.shape[1:]), err.reshape(batch + (order,))
 
 

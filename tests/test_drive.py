@@ -104,6 +104,7 @@ def test_constant_coupling_modulation_equals_scaled_couplings():
     np.testing.assert_allclose(sd.coupling_power, 0.0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_uniform_system_drive_is_a_bias_gauge():
     """H_S = h + f(t)·1 equals the bias Δ_α = −f(t) on every reservoir (gauge e^{−iF N}):
     same C(t), particle currents, coupling energies and heat currents; the energy current
@@ -127,6 +128,7 @@ def test_uniform_system_drive_is_a_bias_gauge():
     assert np.max(np.abs(bias.first_law_residual)) < 1e-7
 
 
+@pytest.mark.slow
 def test_coupling_switch_on_first_law():
     """A smooth switch-on s(t): the first law with the coupling power (ṡ/s)<H_I>, by finite
     differences of the energies."""
@@ -171,3 +173,21 @@ def test_gradients_of_heat_wrt_drive_parameters_and_no_recompilation():
     fd = [(heat(p0 + eps * e) - heat(p0 - eps * e)) / (2 * eps) for e in np.eye(6)]
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-12)
     assert len(traces) == 1
+
+
+def test_bosons_with_a_fitted_density_constant_drive():
+    """Bosons (an oscillator between Ohmic reservoirs: a non-pole density, memory kernel
+    fitted by poles): a constant drive equals the undriven model on ω0 + c."""
+    dens = jt.Ohmic(0.05, 3.0)
+
+    def model(w0, drive=None):
+        return jt.Model([[w0]], (jt.Reservoir(dens, temperature=1.5, coupling=[1.0]),
+                                 jt.Reservoir(dens, temperature=0.5, coupling=[1.0])),
+                        statistics="boson", drive=drive)
+
+    times = np.linspace(0.0, 4.0, 11)
+    state = jt.GaussianState([[0.5]], statistics="boson")
+    sd = jt.solve(model(1.0, jt.Drive([(np.eye(1), jt.Constant(0.2))])), state, times)
+    s0 = jt.solve(model(1.2), state, times, method=jt.Continuum())
+    assert sd.statistics == "boson"
+    assert _max_diff(sd, s0) <= 1e-12

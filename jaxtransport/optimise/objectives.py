@@ -457,10 +457,10 @@ class CycleWork(AbstractObjective):
     start: float | None = eqx.field(default=None, static=True, converter=_opt_float)
 
     def __call__(self, sol):
-        from ..cycles import cycle_integral
+        from ..cycles import one_cycle_integral
 
-        w = cycle_integral(sol.times, sol.power, self.period, start=self.start)
-        return w[..., self.cycle] / self.period
+        w = one_cycle_integral(sol.times, sol.power, self.period, self.cycle, self.start)
+        return w / self.period
 
     def check(self, times, n_reservoirs):
         _check_cycle(self, times)
@@ -479,11 +479,11 @@ class CycleHeat(AbstractObjective):
     start: float | None = eqx.field(default=None, static=True, converter=_opt_float)
 
     def __call__(self, sol):
-        from ..cycles import cycle_integral
+        from ..cycles import one_cycle_integral
 
-        q = cycle_integral(sol.times, sol.heat_current[..., self.reservoir], self.period,
-                           start=self.start)
-        return q[..., self.cycle] / self.period
+        q = one_cycle_integral(sol.times, sol.heat_current[..., self.reservoir], self.period,
+                               self.cycle, self.start)
+        return q / self.period
 
     def check(self, times, n_reservoirs):
         _check_reservoir(self.reservoir, n_reservoirs, "CycleHeat")

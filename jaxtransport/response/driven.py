@@ -49,7 +49,6 @@ from .closure import Poles, closure_generator
 from .continuum_kernels import (
     frequency_classes,
     observables_of_amplitudes,
-    ray_integral,
     state_kernels,
 )
 from .eig import eig
@@ -219,14 +218,19 @@ def adiabatic(pl, drive, omega, t, order=ADIABATIC_ORDER):
     return y(order, jnp.asarray(t, jnp.float64))
 
 
-def tail_integrand(pl, drive, omega, up, t, u):
+def initial_adiabatic(pl, drive, omega):
+    """(Y(ω, 0), Y(ω̄, 0)): the start of the tail model's e^{iωt} part (time independent)."""
+    return (adiabatic(pl, drive, omega, 0.0), adiabatic(pl, drive, jnp.conj(omega), 0.0))
+
+
+def tail_integrand(pl, drive, omega, up, t, u, y0):
     """Integrand of the model on the ray through complex ``omega`` at time t (summed over the
-    source reservoirs): (corr, amplitude). ``u`` = U(t, 0)."""
+    source reservoirs): (corr, amplitude). ``u`` = U(t, 0), ``y0`` = ``initial_adiabatic``."""
     n = pl.vec.shape[0]
     kap = pl.kappa[:, None]
     wc = jnp.conj(omega)
     y, yb = adiabatic(pl, drive, omega, t), adiabatic(pl, drive, wc, t)
-    w, wb = -u @ adiabatic(pl, drive, omega, 0.0), -u @ adiabatic(pl, drive, wc, 0.0)
+    w, wb = -u @ y0[0], -u @ y0[1]
 
     def obs(fl, fr):
         a = fl * w + y
@@ -240,10 +244,17 @@ def tail_integrand(pl, drive, omega, up, t, u):
 
 def tail(pl, drive, a, s_nodes, s_weights, times, us):
     """∫_{−∞}^{a} dω/2π of the tail model (f = 1) and its time derivative, for all times."""
+    # Y(ω, 0) on both rays, once for all times
+    ups = jax.vmap(lambda s: initial_adiabatic(pl, drive, a + 1j * s))(s_nodes)
+    dns = jax.vmap(lambda s: initial_adiabatic(pl, drive, a - 1j * s))(s_nodes)
+
     def at(t, u):
         def integral(t_, u_):
-            return ray_integral(lambda w, up: tail_integrand(pl, drive, w, up, t_, u_),
-                                a, s_nodes, s_weights)
+            def integrand(up, s, y0):
+                w = a + 1j * s if up else a - 1j * s
+                return tail_integrand(pl, drive, w, up, t_, u_, y0)
+
+            return ray_pair(integrand, s_nodes, s_weights, ups, dns)
 
         lt, _ = generator(pl, drive, t)
         (c, x), (cd, xd) = jax.jvp(integral, (t, u), (jnp.ones_like(t), lt @ u))
@@ -257,11 +268,22 @@ def tail_remainder(pl, drive, omega, t, u, psi):
     of the tail model's remainder at the ray's foot."""
     n = pl.vec.shape[0]
     kap = pl.kappa[:, None]
-    up = tail_integrand(pl, drive, omega + 0j, True, t, u)
-    dn = tail_integrand(pl, drive, omega + 0j, False, t, u)
+    y0 = initial_adiabatic(pl, drive, omega + 0j)
+    up = tail_integrand(pl, drive, omega + 0j, True, t, u, y0)
+    dn = tail_integrand(pl, drive, omega + 0j, False, t, u, y0)
     c, x = observables_of_amplitudes(pl, omega, psi[:n], psi[n:] / kap, psi[:n].conj().T)
     return (jnp.max(jnp.abs(c.sum(0) - up[0] - dn[0])),
             jnp.max(jnp.abs(x.sum(0) - up[1] - dn[1])))
+
+
+def ray_pair(integrand, s_nodes, s_weights, ups, dns):
+    """``continuum_kernels.ray_integral`` with per-node data: ∫_{−∞}^{a} dω/2π F from
+    ``integrand(up, s, data)`` on the rays a ± is (data ``ups`` / ``dns`` per node s)."""
+    up = jax.vmap(lambda s, d: integrand(True, s, d))(s_nodes, ups)
+    dn = jax.vmap(lambda s, d: integrand(False, s, d))(s_nodes, dns)
+    return jax.tree_util.tree_map(
+        lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
+                      + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI, up, dn)
 
 
 # ----------------------------------------------------------------------------------------
