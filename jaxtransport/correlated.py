@@ -132,7 +132,7 @@ class StationaryState(eqx.Module):
         C_tot = f(H⁰) at the common T and μ. Returns (C_tot (D, D), bath energies (Kb,),
         owner reservoir of each bath mode (Kb,))."""
         from .reservoir import occupation
-        from .response.discretised import full_hamiltonian
+        from .response.mode_kernels import full_hamiltonian
         from .response.stationary import finite_modes
 
         pre = self.premodel

@@ -19,7 +19,7 @@ integrator with two Gauss–Legendre points per substep,
 (``jax.scipy.linalg.expm``; exact for a constant H, global error O(τ⁴) otherwise; the
 substep is ``Discretised.drive_step`` or less so that every interval of the time grid holds
 a whole number of substeps). From the rows of U(t) the kernels are those of the undriven
-method (``discretised.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
+method (``mode_kernels.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
 the current amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi (X^E_α with a factor ε_q + Δ_α(t):
 the energy leaving reservoir α through the coupling, ``jaxtransport.drive``), and the state
 kernels (propagator G = U_SS). The result is the continuum's ``DrivenResponse`` (one driven
@@ -48,7 +48,7 @@ import numpy as np
 
 from .._validation import check_times
 from .base import stack_reservoir_arrays
-from .discretised import full_hamiltonian, time_kernels
+from .mode_kernels import full_hamiltonian, time_kernels
 
 _SQRT3 = math.sqrt(3.0)
 

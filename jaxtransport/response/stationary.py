@@ -41,7 +41,8 @@ from .continuum_kernels import (
     ray_integral,
     with_scalars,
 )
-from .discretised import Discretised, discretised_arrays, full_hamiltonian
+from .discretised import Discretised, discretised_arrays
+from .mode_kernels import full_hamiltonian
 
 
 class StationaryResponse(Response):
