@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from ._validation import check_hermitian, is_concrete
+
 __all__ = [
     "AbstractAmplitude",
     "Constant",
@@ -168,7 +170,7 @@ class Ramp(AbstractAmplitude):
         self.duration = _scalar(duration, "Ramp duration")
         self.start = _scalar(start, "Ramp start")
         self.shape = shape
-        if _concrete(self.duration) and float(self.duration) <= 0:
+        if is_concrete(self.duration) and float(self.duration) <= 0:
             raise ValueError(f"Ramp duration must be > 0, got {float(self.duration)}.")
 
     def __call__(self, t):
@@ -205,7 +207,7 @@ class Pulse(AbstractAmplitude):
         self.amplitude = _scalar(amplitude, "Pulse amplitude")
         self.center = _scalar(center, "Pulse center")
         self.width = _scalar(width, "Pulse width")
-        if _concrete(self.width) and float(self.width) <= 0:
+        if is_concrete(self.width) and float(self.width) <= 0:
             raise ValueError(f"Pulse width must be > 0, got {float(self.width)}.")
 
     def __call__(self, t):
@@ -237,7 +239,7 @@ class PiecewiseLinear(AbstractAmplitude):
                 f"PiecewiseLinear needs 1-d knots and values of the same length ≥ 2, got "
                 f"shapes {knots.shape} and {values.shape}."
             )
-        if _concrete(knots) and not np.all(np.diff(np.asarray(knots)) > 0):
+        if is_concrete(knots) and not np.all(np.diff(np.asarray(knots)) > 0):
             raise ValueError("PiecewiseLinear knots must be strictly increasing.")
         self.knots = knots
         self.values = values
@@ -297,10 +299,6 @@ def amplitude(f) -> AbstractAmplitude:
         ) from None
 
 
-def _concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
 class Drive(eqx.Module):
     r"""The time dependence of a model (module docstring): H_S(t) = h + Σ_k f_k(t) V_k,
     couplings V_α(t) = s_α(t) V_α, reservoir potentials Δ_α(t).
@@ -331,11 +329,7 @@ class Drive(eqx.Module):
                 raise ValueError(f"Drive terms[{k}] must be a pair (V_k, f_k), got {term!r}.")
             v = jnp.asarray(term[0])
             v = v.astype(jnp.complex128 if jnp.iscomplexobj(v) else jnp.float64)
-            if v.ndim != 2 or v.shape[0] != v.shape[1]:
-                raise ValueError(f"Drive terms[{k}] matrix must be square, got shape {v.shape}.")
-            if _concrete(v) and not np.allclose(np.asarray(v), np.asarray(v).conj().T,
-                                                atol=1e-12):
-                raise ValueError(f"Drive terms[{k}] matrix must be Hermitian.")
+            check_hermitian(v, f"Drive terms[{k}] matrix")
             mats.append(v)
             amps.append(amplitude(term[1]))
         self.matrices = tuple(mats)
