@@ -41,6 +41,9 @@ class _Negated(AbstractAmplitude):
     def integral(self, t):
         return -self.inner.integral(t)
 
+    def breakpoints(self):
+        return self.inner.breakpoints()
+
 
 def doubled_drive(model) -> Drive:
     """The drive of ``model.nambu_doubled()`` (module docstring): reservoirs 0..M−1 are the
