@@ -113,11 +113,32 @@ def driven_hamiltonian(h, eps, coup, sel, drive, t):
 
 
 def magnus_step(h_of_t, u, t, tau):
-    """One fourth-order Magnus step of U from t to t + τ."""
-    h1 = h_of_t(t + tau * (0.5 - _SQRT3 / 6))
-    h2 = h_of_t(t + tau * (0.5 + _SQRT3 / 6))
-    omega = 0.5 * tau * (h1 + h2) - 1j * (_SQRT3 / 12) * tau**2 * (h2 @ h1 - h1 @ h2)
-    return jax.scipy.linalg.expm(-1j * omega) @ u
+    """One fourth-order Magnus step of U from t to t + τ (dU/dt = −i H(t) U)."""
+    return magnus_generator_step(lambda s: -1j * h_of_t(s), u, t, tau)
+
+
+def magnus_generator_step(a_of_t, u, t, tau):
+    """One fourth-order Magnus step of dU/dt = A(t) U from t to t + τ (any real or complex
+    generator A; two Gauss–Legendre points, module docstring)."""
+    a1 = a_of_t(t + tau * (0.5 - _SQRT3 / 6))
+    a2 = a_of_t(t + tau * (0.5 + _SQRT3 / 6))
+    omega = 0.5 * tau * (a1 + a2) + (_SQRT3 / 12) * tau**2 * (a2 @ a1 - a1 @ a2)
+    return jax.scipy.linalg.expm(omega) @ u
+
+
+def time_ordered(step, kernels, u0, grid, substeps):
+    """``kernels(U(t), t)`` at every time of ``grid`` (starting at 0, where U = ``u0``), U
+    advanced by ``substeps`` equal steps ``step(u, t, τ)`` per interval; the results stacked
+    along a leading time axis. (The first time is an empty interval, so that ``kernels`` is
+    traced once: its steps are exact identities.)"""
+    def interval(u, bounds):
+        t0, t1 = bounds
+        tau = (t1 - t0) / substeps
+        u = jax.lax.fori_loop(0, substeps, lambda j, v: step(v, t0 + j * tau, tau), u)
+        return u, kernels(u, t1)
+
+    starts = jnp.concatenate([grid[:1], grid[:-1]])
+    return jax.lax.scan(interval, u0, (starts, grid))[1]
 
 
 @eqx.filter_jit
@@ -164,17 +185,8 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps):
         mk, mkd = gauge(mk, mkd, 0)
         return xq, xdq, corr, dcorr, g, gd, mk, mkd
 
-    def interval(u, bounds):
-        t0, t1 = bounds
-        tau = (t1 - t0) / substeps
-        u = jax.lax.fori_loop(0, substeps, lambda j, v: magnus_step(h_of_t, v, t0 + j * tau,
-                                                                    tau), u)
-        return u, kernels(u, t1)
-
-    u0 = jnp.eye(d, dtype=complex)
-    first = kernels(u0, grid[0])
-    _, rest = jax.lax.scan(interval, u0, (grid[:-1], grid[1:]))
-    out = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    step = lambda u, t, tau: magnus_step(h_of_t, u, t, tau)
+    out = time_ordered(step, kernels, jnp.eye(d, dtype=complex), grid, substeps)
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
     xq, xdq, corr, dcorr, g, gd, mk, mkd = out
     return mv(corr), mv(dcorr), mv(xq), mv(xdq), g, gd, mk, mkd

@@ -70,18 +70,21 @@ _HERMITE = np.stack([2 * _XH**3 - 3 * _XH**2 + 1, _XH**3 - 2 * _XH**2 + _XH,
 _BASE_STEP = 0.2
 
 
-def graded_times(times, max_step, nu_max):
+def graded_times(times, max_step, nu_max, breaks=()):
     """The output times plus a geometric grid t_a 2^{−k} towards 0 (t_a = min(first positive
     time, max_step)), down to ~0.25/ν_max: it resolves the fast Padé modes' layer after the
-    switch-on. Returns (all times, index of the outputs in them)."""
+    switch-on; plus the drive's ``breaks`` (kinks) inside the window, so that no step straddles
+    one. Returns (all times, index of the outputs in them)."""
     times = np.asarray(times, float)
+    breaks = np.asarray(breaks, float).ravel()
+    breaks = breaks[(breaks > 0) & (breaks < times[-1])]
     pos = times[times > 0]
     extra = []
     if len(pos) and nu_max > 0:
         t_a = min(float(pos[0]), max_step)
         k = int(np.clip(np.ceil(np.log2(max(t_a * nu_max / 0.25, 1.0))), 0, 40))
         extra = [t_a * 2.0 ** (-i) for i in range(1, k + 1) if t_a * 2.0 ** (-i) < pos[0]]
-    allt = np.unique(np.concatenate([times, np.asarray(extra, float)]))
+    allt = np.unique(np.concatenate([times, np.asarray(extra, float), breaks]))
     return allt, np.searchsorted(allt, times)
 
 
@@ -92,11 +95,11 @@ def quantised_step(step):
     return _BASE_STEP / 2.0**k
 
 
-def make_grids(times, max_step, nu_max):
+def make_grids(times, max_step, nu_max, breaks=()):
     """Host (starts, sizes, index) of the halved grid (row 1) and of the grid (row 0), the
     latter padded with steps of size 0 (the identity) to the same length, so that both run
     through one program (``jax.vmap``): index of the outputs in the states after each step."""
-    allt, pos = graded_times(times, max_step, nu_max)
+    allt, pos = graded_times(times, max_step, nu_max, breaks)
     s0, h0, i0 = step_grid(allt, max_step)
     s1, h1, i1 = step_grid(allt, max_step, halve=True)
     s0 = np.stack([s0, s0 + h0], 1).ravel()
@@ -433,7 +436,9 @@ def _build(model, times, step, n_pade, concrete):
     pl = pole_data(model)
     pole_res = tuple(r for dens, _, r in flatten_terms(model) for _ in dens.lorentzian_terms())
     n = model.n_modes
-    grids = tuple(jnp.asarray(x) for x in make_grids(times, step, nu_max))
+    breaks = model.drive.breakpoints() if hasattr(model.drive, "breakpoints") else ()
+    breaks = np.asarray(breaks) if is_concrete(breaks) else ()  # traced kinks: not aligned
+    grids = tuple(jnp.asarray(x) for x in make_grids(times, step, nu_max, breaks))
     tj = jnp.asarray(times)
     if concrete:
         m = pl.vec.shape[0] + pl.vec.shape[1]
