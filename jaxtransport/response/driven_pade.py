@@ -170,23 +170,32 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
     steps = jax.vmap(lambda t0, h: step_data(pl, drive, t0, h))(starts, sizes)
     ends = jax.vmap(lambda t: _source(pl, drive, t))
     src0, src1 = ends(starts), ends(starts + sizes)
-    hw = jnp.asarray(_HERMITE, jnp.complex128)
+    d, r, rinv, cs = steps
+    eds = jnp.exp(d)  # (S, m)
+    if ns is not None:
+        # everything that does not depend on the state, for all steps at once: the columns'
+        # Filon step at ω = iν_q (exact in ν_q) is c ← R (e^z ∘ R⁻¹c + h Σ_j w_j(z) ∘ src_j)
+        h3 = sizes[:, None, None]
+        z = d[:, :, None] - ns.nu[None, None, :] * h3  # (S, m, Q)
+        src = cs[..., np.asarray(ns.q_term)] * (-1j * ns.s)  # (S, 4, m, Q)
+        kick = h3 * jnp.sum(jnp.moveaxis(filon_weights(z), 0, 1) * src, axis=1)
+        zz = d[:, :, None] + d.conj()[:, None, :]  # (S, m, m)
+        hw = jnp.tensordot(jnp.asarray(_HERMITE, jnp.complex128), filon_weights(zz), 1)
+        hermite = (jnp.moveaxis(hw, 0, 1), jnp.exp(zz), (r * d[:, None, :]) @ rinv)
+        per_step = (jnp.exp(z), kick, hermite)
+    else:
+        per_step = None
 
     def step(carry, x):
         e, c, ccc = carry
-        (d, r, rinv, cs), h, s0d, s1d = x
-        ed = jnp.exp(d)
+        (r, rinv, ed, h, s0d, s1d), extra = x
         e = r @ (ed[:, None] * (rinv @ e))
         if ns is None:
             return (e, c, ccc), (e, c, ccc)
-        # columns: the Filon step of driven.py at ω = iν_q (exact in ν_q)
-        z = d[:, None] - ns.nu[None, :] * h
-        w = filon_weights(z)  # (4, m, Q)
-        src = cs[:, :, np.asarray(ns.q_term)] * (-1j * ns.s)[None, None, :]
-        c_new = r @ (jnp.exp(z) * (rinv @ c) + h * jnp.sum(w * src, axis=0))
+        ez, kick, (wb, ezz, omega_) = extra
+        c_new = r @ (ez * (rinv @ c) + kick)
         # lead part of C_cc: e^Ω C e^Ω† + ∫ U S U† with S Hermite-interpolated in the
         # eigenbasis of Ω; K(x) = e^{−Ω(1−x)} U(t+h, s) = 1 at the ends, dK/dx = Ω − h L(s)
-        omega_ = (r * d[None, :]) @ rinv
         data = []
         for (lt, b, bd), cc in ((s0d, c), (s1d, c_new)):
             s, sd, _ = _bath_source(ns, cc, lt, b, bd)
@@ -194,11 +203,9 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
             mx = kx[None] @ s + s @ kx.conj().T[None] + h * sd  # K'S + h S' + S K'†
             data.append((s, mx))
         proj = lambda a: rinv[None] @ a @ jnp.swapaxes(rinv, -1, -2).conj()[None]
-        zz = d[:, None] + d.conj()[None, :]
-        wb = jnp.tensordot(hw, filon_weights(zz), 1)  # (4 basis, m, m)
         integral = h * (wb[0] * proj(data[0][0]) + wb[1] * proj(data[0][1])
                         + wb[2] * proj(data[1][0]) + wb[3] * proj(data[1][1]))
-        chat = jnp.exp(zz)[None] * proj(ccc) + integral
+        chat = ezz[None] * proj(ccc) + integral
         ccc = r[None] @ chat @ jnp.swapaxes(r, -1, -2).conj()[None]
         return (e, c_new, ccc), (e, c_new, ccc)
 
@@ -206,7 +213,7 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
     nq = 0 if ns is None else ns.nu.shape[0]
     nset = 1 if ns is None else ns.agg.shape[1] // pl.tvec.shape[1]
     carry = (e0, jnp.zeros((m, nq), jnp.complex128), jnp.zeros((nset, m, m), jnp.complex128))
-    _, outs = jax.lax.scan(step, carry, (steps, sizes, src0, src1))
+    _, outs = jax.lax.scan(step, carry, ((r, rinv, eds, sizes, src0, src1), per_step))
     return tuple(jnp.concatenate([x0[None], xs])[index] for x0, xs in zip(carry, outs,
                                                                            strict=True))
 
