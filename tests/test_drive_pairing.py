@@ -11,6 +11,8 @@ solution in a drive parameter (jax.grad), and the number-conserving driven finit
 converted with ``QuadraticModel.from_model``.
 """
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -335,7 +337,11 @@ def test_first_law_against_finite_differences_of_the_energies(statistics):
 # (f) jax.grad with respect to a drive parameter vs central finite differences
 # ---------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_grad_wrt_drive_parameters():
+def test_grad_wrt_drive_parameters_and_no_recompilation(caplog):
+    """jax.grad of a heat current plus the work with respect to jt.Sine's amplitude and
+    frequency and a coupling ramp's start value vs central finite differences (rtol 1e-6);
+    new parameter values reuse the compiled stage 1 and stage 2 (no "Compiling" log of
+    either)."""
     times = np.linspace(0.0, 1.5, 4)
     method = jt.Discretised(4, 4.0, drive_step=0.05, **SMALL)
     state = jt.GaussianState(np.diag([0.7, 0.2]))
@@ -345,7 +351,16 @@ def test_grad_wrt_drive_parameters():
         sol = jt.solve(_fermion_model(drive), state, times, method)
         return sol.heat_current[-1, 1] + 0.3 * sol.work[-1]
 
+    def compiled(p):  # the stage-1 / stage-2 programs compiled by objective(p)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), jax.log_compiles():
+            objective(p)
+        return [m for m in (r.getMessage() for r in caplog.records) if "Compiling" in m
+                and ("_driven_arrays" in m or "stage2" in m)]
+
     p0 = jnp.array([0.4, 1.3, 0.3])
+    assert len(compiled(p0)) == 2
+    assert compiled(p0 + 0.05) == []
     grad = np.asarray(jax.grad(objective)(p0))
     eps = 1e-4
     fd = [(float(objective(p0.at[k].add(eps))) - float(objective(p0.at[k].add(-eps))))
