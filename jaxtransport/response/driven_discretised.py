@@ -18,7 +18,9 @@ integrator with two Gauss–Legendre points per substep,
 
 (``jax.scipy.linalg.expm``; exact for a constant H, global error O(τ⁴) otherwise; the
 substep is ``Discretised.drive_step`` or less so that every interval of the time grid holds
-a whole number of substeps). From the rows of U(t) the kernels are those of the undriven
+a whole number of substeps, and the substeps are split at the drive's breakpoints,
+``jt.Drive.breakpoints``, so that none straddles a kink of an amplitude, where the order
+would drop to two). From the rows of U(t) the kernels are those of the undriven
 method (``mode_kernels.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
 the current amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi (X^E_α with a factor ε_q + Δ_α(t):
 the energy leaving reservoir α through the coupling, ``jaxtransport.drive``), and the state
@@ -164,11 +166,26 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps):
         mk, mkd = gauge(mk, mkd, 0)
         return xq, xdq, corr, dcorr, g, gd, mk, mkd
 
+    breaks = drive.breakpoints()
+
     def interval(u, bounds):
         t0, t1 = bounds
-        tau = (t1 - t0) / substeps
-        u = jax.lax.fori_loop(0, substeps, lambda j, v: magnus_step(h_of_t, v, t0 + j * tau,
-                                                                    tau), u)
+        if breaks.shape[0] == 0:
+            tau = (t1 - t0) / substeps
+            u = jax.lax.fori_loop(0, substeps, lambda j, v: magnus_step(h_of_t, v, t0 + j * tau,
+                                                                        tau), u)
+            return u, kernels(u, t1)
+        # substeps split at the drive's breakpoints in [t0, t1] (static count, traced values;
+        # the ones outside give zero-length substeps, skipped)
+        inner = t0 + (t1 - t0) * jnp.arange(1, substeps) / substeps
+        pts = jnp.sort(jnp.concatenate([t0[None], inner, t1[None], jnp.clip(breaks, t0, t1)]))
+
+        def sub(j, v):
+            tau = pts[j + 1] - pts[j]
+            return jax.lax.cond(tau > 0, lambda w: magnus_step(h_of_t, w, pts[j], tau),
+                                lambda w: w, v)
+
+        u = jax.lax.fori_loop(0, pts.shape[0] - 1, sub, u)
         return u, kernels(u, t1)
 
     u0 = jnp.eye(d, dtype=complex)
