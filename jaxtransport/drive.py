@@ -370,7 +370,9 @@ class Drive(eqx.Module):
                 raise ValueError(f"Drive terms[{k}] must be a pair (V_k, f_k), got {term!r}.")
             v = jnp.asarray(term[0])
             v = v.astype(jnp.complex128 if jnp.iscomplexobj(v) else jnp.float64)
-            check_hermitian(v, f"Drive terms[{k}] matrix")
+            if not _real_antisymmetric(v):  # else a fermionic jt.QuadraticModel term
+                check_hermitian(v, f"Drive terms[{k}] matrix (Hermitian, or real "
+                                   f"antisymmetric for a fermionic jt.QuadraticModel)")
             mats.append(v)
             amps.append(amplitude(term[1]))
         self.matrices = tuple(mats)
@@ -474,6 +476,16 @@ class Drive(eqx.Module):
         vals = [(a.derivative(t) if derivative else a(t)) if a is not None
                 else jnp.full_like(t, default) for a in value]
         return jnp.stack(vals, axis=-1)
+
+
+def _real_antisymmetric(v) -> bool:
+    """A concrete, real, nonzero antisymmetric square matrix (a fermionic quadrature term; the
+    model it is attached to checks the form it needs)."""
+    if jnp.iscomplexobj(v) or v.ndim != 2 or v.shape[0] != v.shape[1] or not is_concrete(v):
+        return False
+    a = np.asarray(v)
+    return bool(np.all(np.isfinite(a)) and np.any(a != 0)
+                and np.max(np.abs(a + a.T)) <= 1e-10 * np.max(np.abs(a)))
 
 
 def _amplitude_map(value, field) -> dict:

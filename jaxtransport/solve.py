@@ -25,6 +25,11 @@ generator (``response/driven.py``; same frequency nodes, same stage 2) and whose
 gives a ``jt.DrivenSolution`` (adds ``power``, ``work``, ``first_law_residual`` and the
 instantaneous ``system_energy``). ``jt.Pade`` refuses a drive; a forced ``jt.Discretised``
 integrates it with finite modes (``response/driven_discretised.py``, same ``DrivenResponse``).
+A driven ``jt.QuadraticModel``: fermions with exchange leads get rule 1's general continuum
+with the driven closure of the Nambu-doubled model (``response/driven_general_continuum.py``);
+bosons (squeezing, x–x coupling) only the forced ``jt.Discretised``
+(``response/driven_general.py``; method=None raises naming it). Both give a
+``jt.DrivenGeneralSolution``.
 
 ``tolerance`` is the absolute accuracy asked of occupations, correlations, currents and
 coupling energies (default: ``AUTO_TOLERANCE`` = 1e-6 for ``jt.Pade`` — where its error is
