@@ -176,4 +176,5 @@ def _driven_arrays(gs, drive, dg, nodes, blocks, grid, *, owner, nres, statistic
                 pot_dt)
 
     step = lambda u, t, tau: magnus_generator_step(lambda s: matrices(s)[1], u, t, tau)
-    return time_ordered(step, kernels, jnp.eye(n2 + 2 * kb), grid, substeps)
+    return time_ordered(step, kernels, jnp.eye(n2 + 2 * kb), grid, substeps,
+                        drive.breakpoints())
