@@ -435,7 +435,7 @@ def test_driven_continuum_of_converted_model_matches_number_conserving_continuum
     model = jt.Model(H2, _fermion_leads(), drive=drive)
     times = np.linspace(0.0, 3.0, 7)
     c0 = np.diag([0.7, 0.2])
-    ref = jt.solve(model, c0, times)
+    ref = jt.solve(model, c0, times, jt.Continuum())  # the number-conserving continuum
     sol = jt.solve(jt.QuadraticModel.from_model(model), c0, times)
     for name in ("particle_current", "energy_current", "heat_current", "coupling_energy",
                  "system_energy", "power", "coupling_power", "work"):
