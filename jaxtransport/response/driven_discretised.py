@@ -18,7 +18,9 @@ integrator with two Gauss–Legendre points per substep,
 
 (``jax.scipy.linalg.expm``; exact for a constant H, global error O(τ⁴) otherwise; the
 substep is ``Discretised.drive_step`` or less so that every interval of the time grid holds
-a whole number of substeps). From the rows of U(t) the kernels are those of the undriven
+a whole number of substeps, and the substeps are split at the drive's breakpoints,
+``jt.Drive.breakpoints``, so that none straddles a kink of an amplitude, where the order
+would drop to two). From the rows of U(t) the kernels are those of the undriven
 method (``mode_kernels.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
 the current amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi (X^E_α with a factor ε_q + Δ_α(t):
 the energy leaving reservoir α through the coupling, ``jaxtransport.drive``), and the state
@@ -126,15 +128,27 @@ def magnus_generator_step(a_of_t, u, t, tau):
     return jax.scipy.linalg.expm(omega) @ u
 
 
-def time_ordered(step, kernels, u0, grid, substeps):
+def time_ordered(step, kernels, u0, grid, substeps, breaks=None):
     """``kernels(U(t), t)`` at every time of ``grid`` (starting at 0, where U = ``u0``), U
     advanced by ``substeps`` equal steps ``step(u, t, τ)`` per interval; the results stacked
     along a leading time axis. (The first time is an empty interval, so that ``kernels`` is
-    traced once: its steps are exact identities.)"""
+    traced once: its steps are exact identities.) ``breaks``: the drive's breakpoints
+    (``jt.Drive.breakpoints``), at which the substeps of an interval are split (static count,
+    traced values; those outside the interval give zero-length substeps, skipped)."""
     def interval(u, bounds):
         t0, t1 = bounds
-        tau = (t1 - t0) / substeps
-        u = jax.lax.fori_loop(0, substeps, lambda j, v: step(v, t0 + j * tau, tau), u)
+        if breaks is None or breaks.shape[0] == 0:
+            tau = (t1 - t0) / substeps
+            u = jax.lax.fori_loop(0, substeps, lambda j, v: step(v, t0 + j * tau, tau), u)
+            return u, kernels(u, t1)
+        inner = t0 + (t1 - t0) * jnp.arange(1, substeps) / substeps
+        pts = jnp.sort(jnp.concatenate([t0[None], inner, t1[None], jnp.clip(breaks, t0, t1)]))
+
+        def sub(j, v):
+            tau = pts[j + 1] - pts[j]
+            return jax.lax.cond(tau > 0, lambda w: step(w, pts[j], tau), lambda w: w, v)
+
+        u = jax.lax.fori_loop(0, pts.shape[0] - 1, sub, u)
         return u, kernels(u, t1)
 
     starts = jnp.concatenate([grid[:1], grid[:-1]])
@@ -186,7 +200,8 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps):
         return xq, xdq, corr, dcorr, g, gd, mk, mkd
 
     step = lambda u, t, tau: magnus_step(h_of_t, u, t, tau)
-    out = time_ordered(step, kernels, jnp.eye(d, dtype=complex), grid, substeps)
+    out = time_ordered(step, kernels, jnp.eye(d, dtype=complex), grid, substeps,
+                       drive.breakpoints())
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
     xq, xdq, corr, dcorr, g, gd, mk, mkd = out
     return mv(corr), mv(dcorr), mv(xq), mv(xdq), g, gd, mk, mkd
