@@ -32,9 +32,16 @@ again inside ``evaluate`` (the Padé filters depend on T, μ; jit/vmap/grad work
 one propagation per configuration) — as for the undriven ``jt.Pade``, a response is meant for
 a few (T, μ).
 
-**Error estimate**: Padé truncation (N against fewer poles, as undriven) plus the step-doubling
-difference (the whole propagation on the grid and on the grid with every step halved; the
-finer result is returned). A missed tolerance gives a ``jt.ToleranceWarning``.
+**Error estimate**: Padé truncation (N against N_lo = N − max(2, N/4) poles, as undriven, on the
+grid) plus the step-doubling difference (N on the grid and on the grid with every step halved;
+the finer result is returned), in correlations, currents and coupling energies, plus the
+step-doubling difference of E. Without a given ``drive_step`` the step starts from the
+continuum's choice (``choose_step``, rounded down to 0.2/2^k so that new drive values rarely
+change it) and is halved, or N raised by 25 %, up to twice until the estimate meets the
+tolerance; a missed tolerance gives a ``jt.ToleranceWarning`` (``strict=True``: raises
+``PadeUnsuitable``; the automatic choice then falls back to ``jt.Continuum``). The drive's
+breakpoints (kinks) are grid points. Stage 1 compiles once per drive structure, time grid,
+step and N: new drive values, h and couplings reuse the program.
 """
 
 from __future__ import annotations
