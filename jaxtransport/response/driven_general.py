@@ -67,7 +67,10 @@ class DrivenGeneralSolution(GeneralSolution):
     - ``coupling_power``: P^c_α = ⟨∂_t H_I^α(t)⟩ (..., T, M);
     - ``first_law_residual``: d/dt(⟨H_S⟩ + Σ_α ⟨H_I^α⟩) − P − Σ_α P^c_α − Σ_α J^E_α, (..., T).
 
-    Units ħ = k_B = 1."""
+    Currents are out of each reservoir; with a bias Δ_α(t) the energy current is the energy
+    leaving reservoir α through the coupling (H_α(t) including Δ_α) and the heat current
+    J^E_α − (μ_α + Δ_α(t)) J^N_α (``jaxtransport.drive``). Units ħ = k_B = 1 (energies in
+    the units of G, times in their inverse)."""
 
     instantaneous_hamiltonian: Array = eqx.field(kw_only=True)
     power: Array = eqx.field(kw_only=True)
@@ -78,8 +81,10 @@ class DrivenGeneralSolution(GeneralSolution):
 
 class DrivenGeneralResponse(GeneralResponse):
     """Stage-1 kernels of a driven ``jt.QuadraticModel`` (``jt.response(model, times,
-    jt.Discretised(...))``): a ``GeneralResponse`` with P = 4M + 2 scalars (the drive's power
-    and the coupling powers added) and the drive's values on the time grid."""
+    jt.Discretised(...))``, or the continuum for fermions): a ``GeneralResponse`` with
+    P = 4M + 2 scalars (the drive's power and the coupling powers added) and the drive's values
+    on the time grid; ``evaluate`` gives a ``jt.DrivenGeneralSolution`` (currents out of each
+    reservoir). Units ħ = k_B = 1: times in the inverse of G's energy unit."""
 
     instantaneous_hamiltonian: Array = eqx.field(kw_only=True)  # (T, 2n, 2n) bare G_S(t)
     potential: Array = eqx.field(kw_only=True)  # (T, M) Δ_α(t)
