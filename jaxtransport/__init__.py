@@ -34,6 +34,7 @@ from .drive import (  # noqa: E402
     AbstractAmplitude,
     Constant,
     Drive,
+    Function,
     PiecewiseLinear,
     Pulse,
     Ramp,
@@ -69,6 +70,10 @@ from .reservoir import AbstractReservoir, PositionReservoir, Reservoir, occupati
 from .response import Continuum, Discretised, Response  # noqa: E402
 from .response.base import AbstractResponse  # noqa: E402
 from .response.currents import CurrentResponse, CurrentSolution  # noqa: E402
+from .response.driven_general import (  # noqa: E402
+    DrivenGeneralResponse,
+    DrivenGeneralSolution,
+)
 from .response.driven_response import DrivenResponse, DrivenSolution  # noqa: E402
 from .response.general import GeneralResponse, GeneralSolution  # noqa: E402
 from .response.general_continuum import GeneralContinuum  # noqa: E402
@@ -155,6 +160,8 @@ __all__ = [
     "CurrentSolution",
     "DrivenResponse",
     "DrivenSolution",
+    "DrivenGeneralResponse",
+    "DrivenGeneralSolution",
     "run_sweep",
     "solve",
     # heat statistics and thermodynamics (issue 5)
@@ -203,6 +210,7 @@ __all__ = [
     "AbstractAmplitude",
     "Constant",
     "Drive",
+    "Function",
     "PiecewiseLinear",
     "Pulse",
     "Ramp",

@@ -17,6 +17,16 @@ recompile —, or a plain Python function built from ``jax.numpy`` (wrapped in `
 its body is static: changing the function recompiles, and closed-over arrays get no gradient).
 ``amplitude.derivative(t)`` is df/dt by forward-mode autodiff (used for the drive's power).
 
+**Breakpoints.** ``amplitude.breakpoints()`` is a 1-d array of the times at which f or one of
+its first three derivatives jumps (a kink or a jump of f; ``jt.Ramp``: its two ends, also for
+the smooth shape, whose second derivative jumps there; ``jt.PiecewiseLinear``: its knots; the
+smooth ``jt.Sine``, ``jt.Pulse`` (a Gaussian) and ``jt.Constant``: none). ``Drive.breakpoints()``
+collects them over the system terms, coupling modulations and biases. The time-stepping
+methods put step boundaries there, so that every step sees a smooth generator (a fourth-order
+step across a kink would drop to second order). The values may be traced (trainable): the
+number of breakpoints is static (structure), their values are not, so new values do not
+recompile. A plain function has none unless declared: ``jt.Function(f, breakpoints=[...])``.
+
 **Gauge of the bias.** A potential Δ_α(t) on reservoir α shifts all its mode energies. The
 unitary e^{iφ_α(t) N_α}, φ_α(t) = ∫_0^t Δ_α, removes it from H_α and puts the phase on the
 coupling instead, V_α → V_α e^{−iφ_α(t)}; the methods work in that (coupling) gauge. The
@@ -90,6 +100,12 @@ class AbstractAmplitude(eqx.Module):
         """f at every time of an array of times (any shape)."""
         times = jnp.asarray(times, dtype=jnp.float64)
         return jnp.vectorize(self.__call__)(times)
+
+    def breakpoints(self) -> Array:
+        """(B,) the times where f or one of its first three derivatives jumps (module
+        docstring); none (shape (0,)) for a smooth amplitude. B is static, the values may be
+        traced."""
+        return jnp.zeros((0,), dtype=jnp.float64)
 
 
 class Constant(AbstractAmplitude):
@@ -179,6 +195,10 @@ class Ramp(AbstractAmplitude):
             x = 0.5 * (1.0 - jnp.cos(jnp.pi * x))
         return self.initial + (self.final - self.initial) * x
 
+    def breakpoints(self) -> Array:
+        """Both ends of the ramp: f' jumps there (``"linear"``) or f'' (``"smooth"``)."""
+        return jnp.stack([self.start, self.start + self.duration])
+
     def integral(self, t):
         def ramp_part(u):  # ∫_{-∞}^u of the ramp's shape x (0 before, 1 after)
             d = self.duration
@@ -247,6 +267,10 @@ class PiecewiseLinear(AbstractAmplitude):
     def __call__(self, t):
         return jnp.interp(t, self.knots, self.values)
 
+    def breakpoints(self) -> Array:
+        """The knots (f' jumps there)."""
+        return self.knots
+
     def integral(self, t):
         k, v = self.knots, self.values
         cum = jnp.concatenate([jnp.zeros(1), jnp.cumsum(0.5 * jnp.diff(k) * (v[1:] + v[:-1]))])
@@ -264,14 +288,31 @@ class Function(AbstractAmplitude):
     """A plain Python function f(t) built from ``jax.numpy`` (static: a different function
     recompiles; arrays it closes over are constants, not trainable).
 
+    ``breakpoints``: the times where f or one of its first three derivatives jumps (a kink,
+    e.g. from ``jnp.clip`` or ``jnp.where``), so that the time-stepping methods put step
+    boundaries there (module docstring); default none — undeclared kinks still work but
+    converge at a lower order in the time step.
+
     Units: t in inverse energy (ħ = 1); f as in ``AbstractAmplitude``."""
 
     fn: Callable = eqx.field(static=True)
+    breaks: Array
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn: Callable, breakpoints: ArrayLike = ()):
         if not callable(fn):
             raise ValueError(f"an amplitude must be callable f(t), got {type(fn).__name__}.")
         self.fn = fn
+        breaks = jnp.asarray(breakpoints, dtype=jnp.float64)
+        if breaks.ndim != 1:
+            raise ValueError(f"Function breakpoints must be a 1-d sequence of times, got "
+                             f"shape {breaks.shape}.")
+        if is_concrete(breaks) and not np.all(np.isfinite(np.asarray(breaks))):
+            raise ValueError("Function breakpoints must be finite times.")
+        self.breaks = breaks
+
+    def breakpoints(self) -> Array:
+        """The declared ``breakpoints``."""
+        return self.breaks
 
     def __call__(self, t):
         out = jnp.asarray(self.fn(t))
@@ -329,7 +370,9 @@ class Drive(eqx.Module):
                 raise ValueError(f"Drive terms[{k}] must be a pair (V_k, f_k), got {term!r}.")
             v = jnp.asarray(term[0])
             v = v.astype(jnp.complex128 if jnp.iscomplexobj(v) else jnp.float64)
-            check_hermitian(v, f"Drive terms[{k}] matrix")
+            if not _real_antisymmetric(v):  # else a fermionic jt.QuadraticModel term
+                check_hermitian(v, f"Drive terms[{k}] matrix (Hermitian, or real "
+                                   f"antisymmetric for a fermionic jt.QuadraticModel)")
             mats.append(v)
             amps.append(amplitude(term[1]))
         self.matrices = tuple(mats)
@@ -363,6 +406,14 @@ class Drive(eqx.Module):
             new = eqx.tree_at(lambda d, f=field: getattr(d, f), new, tuple(per),
                               is_leaf=lambda x: x is None)
         return new
+
+    def breakpoints(self) -> Array:
+        """(B,) the breakpoints of every amplitude (terms, coupling modulations, biases; see
+        the module docstring), concatenated, unsorted, possibly outside the time window."""
+        amps = [*self.amplitudes, *(a for a in self._entries(self.coupling) if a is not None),
+                *(a for a in self._entries(self.bias) if a is not None)]
+        return jnp.concatenate([jnp.zeros((0,), jnp.float64)]
+                               + [jnp.ravel(a.breakpoints()) for a in amps])
 
     # --- values at a time ----------------------------------------------------------------
     def hamiltonian(self, h, t) -> Array:
@@ -425,6 +476,16 @@ class Drive(eqx.Module):
         vals = [(a.derivative(t) if derivative else a(t)) if a is not None
                 else jnp.full_like(t, default) for a in value]
         return jnp.stack(vals, axis=-1)
+
+
+def _real_antisymmetric(v) -> bool:
+    """A concrete, real, nonzero antisymmetric square matrix (a fermionic quadrature term; the
+    model it is attached to checks the form it needs)."""
+    if jnp.iscomplexobj(v) or v.ndim != 2 or v.shape[0] != v.shape[1] or not is_concrete(v):
+        return False
+    a = np.asarray(v)
+    return bool(np.all(np.isfinite(a)) and np.any(a != 0)
+                and np.max(np.abs(a + a.T)) <= 1e-10 * np.max(np.abs(a)))
 
 
 def _amplitude_map(value, field) -> dict:

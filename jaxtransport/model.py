@@ -154,6 +154,8 @@ class Model(AbstractModel):
             if not isinstance(drive, Drive):
                 raise ValueError(f"drive must be a jt.Drive, got {type(drive).__name__}.")
             drive = drive.resolved(self.reservoir_names, h.shape[0])
+            for k, v in enumerate(drive.matrices):
+                check_hermitian(v, f"Drive terms[{k}] matrix of a jt.Model")
         self.drive = drive
         if self.statistics == "boson":
             _check_bosonic(self)
@@ -219,6 +221,14 @@ class QuadraticModel(AbstractModel):
       bosons, ``PositionReservoir`` (x–x coupling).
     - ``statistics``: ``"fermion"`` or ``"boson"``.
     - ``energy_offset``: the constant E_0 in H_S (default 0).
+    - ``drive``: optional ``jt.Drive`` (``jaxtransport.drive``): terms (V_k, f_k) with V_k
+      real 2n×2n quadrature matrices of the same symmetry as G (H_S(t) = ½ r^T (G + Σ f_k V_k)
+      r + E_0 for bosons, (i/2) r^T (…) r + E_0 for fermions; from (h_k, Δ_k) with
+      ``jt.nambu.quadrature_hamiltonian(h_k, Δ_k, statistics)[0]``, which drops the c-number
+      ±½ Tr h_k); coupling modulation s_α(t) of any reservoir (an x–x reservoir's counter-term
+      scales as s_α²); a bias Δ_α(t) only on exchange (``jt.Reservoir``) reservoirs. Solved by
+      ``jt.Discretised`` (``response/driven_general.py``) and, fermions with exchange leads,
+      by the continuum (``response/driven_general_continuum.py``).
 
     Raises ``ValueError`` for a matrix of the wrong symmetry, x–x reservoirs on fermions
     (mixed statistics), and bosonic models whose total Hamiltonian is not bounded below
@@ -234,9 +244,10 @@ class QuadraticModel(AbstractModel):
     reservoirs: tuple
     energy_offset: Array
     statistics: str = eqx.field(static=True)
+    drive: Drive | None = None
 
     def __init__(self, hamiltonian: ArrayLike, reservoirs: Sequence, statistics: str = "fermion",
-                 energy_offset: ArrayLike = 0.0):
+                 energy_offset: ArrayLike = 0.0, drive: Drive | None = None):
         self.statistics = check_statistics(statistics)
         g = jnp.asarray(hamiltonian)
         if jnp.iscomplexobj(g):
@@ -274,22 +285,24 @@ class QuadraticModel(AbstractModel):
         self.hamiltonian = g
         self.reservoirs = reservoirs
         self.energy_offset = jnp.asarray(energy_offset, jnp.float64)
+        self.drive = None if drive is None else _quadratic_drive(self, drive)
         if self.statistics == "boson":
             self._check_bounded_below()
 
     # -- constructors ----------------------------------------------------------------------
     @classmethod
-    def fermionic(cls, hopping, reservoirs, pairing=None) -> QuadraticModel:
-        """H_S = Σ h_ij a_i† a_j + ½ Σ_ij (Δ_ij a_i† a_j† + h.c.), Δ antisymmetric."""
-        return cls._from_bdg(hopping, pairing, reservoirs, "fermion")
+    def fermionic(cls, hopping, reservoirs, pairing=None, drive=None) -> QuadraticModel:
+        """H_S = Σ h_ij a_i† a_j + ½ Σ_ij (Δ_ij a_i† a_j† + h.c.), Δ antisymmetric (``drive``
+        as for the constructor: quadrature-form terms)."""
+        return cls._from_bdg(hopping, pairing, reservoirs, "fermion", drive)
 
     @classmethod
-    def bosonic(cls, hopping, reservoirs, squeezing=None) -> QuadraticModel:
+    def bosonic(cls, hopping, reservoirs, squeezing=None, drive=None) -> QuadraticModel:
         """H_S = Σ h_ij a_i† a_j + ½ Σ_ij (S_ij a_i† a_j† + h.c.), S symmetric (squeezing)."""
-        return cls._from_bdg(hopping, squeezing, reservoirs, "boson")
+        return cls._from_bdg(hopping, squeezing, reservoirs, "boson", drive)
 
     @classmethod
-    def _from_bdg(cls, hopping, pairing, reservoirs, statistics):
+    def _from_bdg(cls, hopping, pairing, reservoirs, statistics, drive=None):
         h = jnp.asarray(hopping)
         h = h.reshape(1, 1) if h.ndim == 0 else h
         check_hermitian(h, "hopping matrix h")
@@ -307,19 +320,33 @@ class QuadraticModel(AbstractModel):
                                  f"(Δ_ij a_i†a_j† {'=-' if sign < 0 else '='} Δ_ji a_j†a_i†).")
             pairing = d
         g, e0 = quadrature_hamiltonian(h, pairing, statistics)
-        return cls(g, reservoirs, statistics, energy_offset=e0)
+        return cls(g, reservoirs, statistics, energy_offset=e0, drive=drive)
 
     @classmethod
     def from_model(cls, model: Model) -> QuadraticModel:
-        """The same (number-conserving) model in the general formalism."""
-        return cls._from_bdg(model.hamiltonian, None, model.reservoirs, model.statistics)
+        """The same (number-conserving) model in the general formalism, its drive included
+        (terms V_k in quadrature form; they must be traceless, as the quadrature form has no
+        c-number part f_k(t) Tr V_k / 2)."""
+        drive = model.drive
+        if drive is not None and drive.matrices:
+            mats = []
+            for k, v in enumerate(drive.matrices):
+                if is_concrete(v) and abs(complex(np.trace(np.asarray(v)))) > 1e-12:
+                    raise ValueError(
+                        f"QuadraticModel.from_model: drive terms[{k}] has trace "
+                        f"{complex(np.trace(np.asarray(v))).real:.3g}; a quadrature-form term "
+                        "carries no c-number f_k(t)·Tr V_k/2, so only traceless drive terms "
+                        "convert exactly (move the trace into a separate energy shift).")
+                mats.append(quadrature_hamiltonian(v, None, model.statistics)[0])
+            drive = eqx.tree_at(lambda d: d.matrices, drive, tuple(mats))
+        return cls._from_bdg(model.hamiltonian, None, model.reservoirs, model.statistics, drive)
 
     def nambu_doubled(self) -> Model:
         """The number-conserving ``Model`` of a fermionic model with exchange leads: 2n Nambu
         modes ψ = (a, a†), reservoirs (particle_0..particle_{M−1}, hole_0..hole_{M−1}); the
         hole copy of a lead has the mirrored density g(−ω), chemical potential −μ and vector
         −v*. Its currents give the physical ones as J^N = ½(J^N_p − J^N_h),
-        J^E = ½(J^E_p + J^E_h)."""
+        J^E = ½(J^E_p + J^E_h). A drive is doubled too (``doubled_drive``)."""
         model = self
         n = model.n_modes
         t = jnp.asarray(nambu_transform(n))
@@ -337,7 +364,12 @@ class QuadraticModel(AbstractModel):
             holes.append(Reservoir(terms=[(MirroredDensity(d), jnp.concatenate(
                 [z, -jnp.conj(v.astype(complex))])) for d, v in r.terms],
                 temperature=r.temperature, chemical_potential=-r.chemical_potential))
-        return Model(hn, tuple(parts + holes), "fermion")
+        drive = None
+        if model.drive is not None:  # particle and hole copies (driven_general_continuum)
+            from .response.driven_general_continuum import doubled_drive
+
+            drive = doubled_drive(model)
+        return Model(hn, tuple(parts + holes), "fermion", drive=drive)
 
     # -- structure -------------------------------------------------------------------------
     @property
@@ -407,6 +439,40 @@ class QuadraticModel(AbstractModel):
                 "total Hamiltonian is not bounded below: the system matrix minus the static "
                 f"bath renormalisation has eigenvalue {ev.min():.4g} <= 0 (add the "
                 "counter-term, or weaken the coupling).")
+
+
+def _quadratic_drive(model: QuadraticModel, drive) -> Drive:
+    """``drive`` resolved against a ``QuadraticModel``: real 2n×2n terms of G's symmetry,
+    and a bias only on exchange reservoirs (``QuadraticModel``'s docstring)."""
+    if not isinstance(drive, Drive):
+        raise ValueError(f"drive must be a jt.Drive, got {type(drive).__name__}.")
+    drive = drive.resolved(model.reservoir_names, model.hamiltonian.shape[0])
+    boson = model.statistics == "boson"
+    kind = "symmetric" if boson else "antisymmetric"
+    for k, v in enumerate(drive.matrices):
+        a = np.asarray(v) if is_concrete(v) else None
+        bad = jnp.iscomplexobj(v) and (a is None or np.any(a.imag != 0))
+        if a is not None and not bad:
+            a = a.real
+            err = np.max(np.abs(a - (1.0 if boson else -1.0) * a.T))
+            bad = err > 1e-10 * max(1.0, np.max(np.abs(a)))
+        if bad:
+            raise ValueError(
+                f"Drive terms[{k}] of a {model.statistics}ic jt.QuadraticModel must be a real "
+                f"{kind} 2n×2n quadrature matrix (the convention of the model's hamiltonian G; "
+                "from (h, Δ) use jt.nambu.quadrature_hamiltonian(h, Δ, statistics)[0]).")
+    if drive.matrices:
+        drive = eqx.tree_at(lambda d: d.matrices, drive,
+                            tuple(jnp.real(v).astype(jnp.float64) for v in drive.matrices))
+    for k, (res, amp) in enumerate(zip(model.reservoirs, drive.bias, strict=True)):
+        if amp is not None and isinstance(res, PositionReservoir):
+            raise ValueError(
+                f"Drive bias on reservoir {model.reservoir_names[k]!r}: a bias Δ(t) N_α needs "
+                "a reservoir whose particle number the coupling conserves (the bias is a "
+                "potential on that number); a jt.PositionReservoir (x–x coupling, μ = 0) has "
+                "none. Bias is allowed on exchange reservoirs (jt.Reservoir); modulate an x–x "
+                "coupling with Drive(coupling=...) instead.")
+    return drive
 
 
 def _reorganisation(dens):

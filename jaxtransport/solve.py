@@ -18,13 +18,22 @@ r"""The entry points ``jt.solve`` and ``jt.response``: every model, every method
 4. Otherwise ``jt.Continuum(tolerance=tolerance)`` (exact ODE closure + frequency quadrature;
    bosons, non-pole densities via the kernel fit).
 
-**Driven models** (``jt.Model(..., drive=jt.Drive(...))``): rule 3 does not apply (the Padé
-closed form needs a constant Hamiltonian) and ``observables=None`` means ``"all"``: the choice
-is ``jt.Continuum``, whose stage 1 then propagates the closure with the time-dependent
-generator (``response/driven.py``; same frequency nodes, same stage 2) and whose ``evaluate``
-gives a ``jt.DrivenSolution`` (adds ``power``, ``work``, ``first_law_residual`` and the
-instantaneous ``system_energy``). ``jt.Pade`` refuses a drive; a forced ``jt.Discretised``
-integrates it with finite modes (``response/driven_discretised.py``, same ``DrivenResponse``).
+**Driven models** (``jt.Model(..., drive=jt.Drive(...))``): ``observables=None`` means
+``"all"``, and rule 3 applies with the driven ``jt.Pade`` (``response/driven_pade.py``: the same
+finite linear system with a time-dependent generator, propagated in time with error control;
+its ``evaluate`` gives a ``jt.DrivenSolution`` with ``power``, ``work``,
+``first_law_residual`` and the instantaneous ``system_energy``). It is built with
+``strict=True``: where it cannot meet the tolerance (error estimate of the Padé truncation
+plus step doubling), or for bosons and non-pole densities, the choice is ``jt.Continuum``,
+whose stage 1 then propagates the closure with the time-dependent generator
+(``response/driven.py``; same frequency nodes, same stage 2, any (T, μ) at stage-2 cost). A
+forced ``jt.Discretised`` integrates the drive with finite modes
+(``response/driven_discretised.py``, same ``DrivenResponse``).
+A driven ``jt.QuadraticModel``: fermions with exchange leads get rule 1's general continuum
+with the driven closure of the Nambu-doubled model (``response/driven_general_continuum.py``);
+bosons (squeezing, x–x coupling) only the forced ``jt.Discretised``
+(``response/driven_general.py``; method=None raises naming it). Both give a
+``jt.DrivenGeneralSolution``.
 
 ``tolerance`` is the absolute accuracy asked of occupations, correlations, currents and
 coupling energies (default: ``AUTO_TOLERANCE`` = 1e-6 for ``jt.Pade`` — where its error is
@@ -89,12 +98,22 @@ def _resolve_observables(model, observables):
 
 def pade_supports(model, observables: str = "all") -> bool:
     """Whether rule 3 applies: ``jt.Pade`` can solve ``model`` for ``observables``."""
+    return getattr(model, "drive", None) is None and _pade_model(model, observables)
+
+
+def _pade_model(model, observables) -> bool:
     from .model import Model
     from .response.base import flatten_terms
 
-    return (isinstance(model, Model) and model.statistics == "fermion" and model.drive is None
+    return (isinstance(model, Model) and model.statistics == "fermion"
             and observables == "all" and model.n_modes <= LARGE_SYSTEM
             and all(dens.is_pole_sum for dens, _, _ in flatten_terms(model)))
+
+
+def driven_pade_supports(model, observables: str = "all") -> bool:
+    """Whether rule 3 applies to a driven model (the driven ``jt.Pade``); the tools that
+    build models in batches (sweeps, optimiser) keep ``pade_supports``, undriven only."""
+    return getattr(model, "drive", None) is not None and _pade_model(model, observables)
 
 
 def choose_method(model, observables=None, tolerance: float | None = None):
@@ -108,8 +127,11 @@ def choose_method(model, observables=None, tolerance: float | None = None):
         return GeneralContinuum(engine=Continuum(tolerance=float(tolerance)),
                                 tolerance=float(tolerance))
     concrete = is_concrete(*jax.tree_util.tree_leaves(model))
-    if concrete and pade_supports(model, observables):
-        return Pade(tolerance=AUTO_TOLERANCE if tolerance is None else float(tolerance))
+    if concrete and (pade_supports(model, observables)
+                     or driven_pade_supports(model, observables)):
+        # driven: strict, so that a missed tolerance falls back to jt.Continuum
+        return Pade(tolerance=AUTO_TOLERANCE if tolerance is None else float(tolerance),
+                    strict=getattr(model, "drive", None) is not None)
     return _fallback(tolerance)
 
 

@@ -37,7 +37,7 @@ def test_constant_and_zero_drive_equal_the_undriven_model(amp, h_ref):
     times = np.linspace(0.0, 4.0, 21)
     state = jt.GaussianState(np.diag([1.0, 0.0]))
     driven = jt.Model(H2, _leads(2), drive=jt.Drive([(V2, amp)]))
-    sd = jt.solve(driven, state, times)
+    sd = jt.solve(driven, state, times, method=jt.Continuum())
     s0 = jt.solve(jt.Model(h_ref, _leads(2)), state, times, method=jt.Continuum())
     assert isinstance(sd, jt.DrivenSolution) and sd.method == "continuum"
     assert _max_diff(sd, s0) <= 1e-12
@@ -53,7 +53,8 @@ def sine_level():
     centres = np.array([0.7, 1.6, 2.9, 4.3])
     delta = 2e-3
     times = np.sort((centres[:, None] + delta * np.arange(-2, 3)).ravel())
-    return model, times, delta, jt.solve(model, jt.GaussianState([[1.0]]), times)
+    return model, times, delta, jt.solve(model, jt.GaussianState([[1.0]]), times,
+                                         method=jt.Continuum())
 
 
 def _five_point(y, delta):
@@ -98,7 +99,7 @@ def test_constant_coupling_modulation_equals_scaled_couplings():
     driven = jt.Model([[0.5]], _leads(), drive=jt.Drive(
         coupling={"hot": jt.Constant(0.5), "cold": jt.Constant(0.5)}))
     half = [jt.Reservoir(LOR, r.temperature, coupling=[0.5], name=r.name) for r in _leads()]
-    sd = jt.solve(driven, state, times)
+    sd = jt.solve(driven, state, times, method=jt.Continuum())
     s0 = jt.solve(jt.Model([[0.5]], half), state, times, method=jt.Continuum())
     assert _max_diff(sd, s0, FIELDS[:-2]) <= 1e-10  # measured 7e-12 (different node plans)
     np.testing.assert_allclose(sd.coupling_power, 0.0, atol=1e-15)
@@ -113,10 +114,10 @@ def test_uniform_system_drive_is_a_bias_gauge():
     state = jt.GaussianState([[1.0]])
     f = jt.Sine(0.4, 1.5, 0.3)
     system = jt.solve(jt.Model([[0.5]], _leads(), drive=jt.Drive([(np.eye(1), f)])),
-                      state, times)
+                      state, times, method=jt.Continuum())
     minus_f = jt.Sine(-0.4, 1.5, 0.3)
     bias = jt.solve(jt.Model([[0.5]], _leads(), drive=jt.Drive(
-        bias={"hot": minus_f, "cold": minus_f})), state, times)
+        bias={"hot": minus_f, "cold": minus_f})), state, times, method=jt.Continuum())
     # measured: 6e-10 (C, J^N, <H_I>), 1.6e-8 (heat, energy; bias error estimate 1.9e-8)
     assert _max_diff(system, bias, ("correlation", "particle_current", "coupling_energy")) < 3e-9
     assert _max_diff(system, bias, ("heat_current",)) < 5e-8
@@ -135,7 +136,7 @@ def test_coupling_switch_on_first_law():
     model = jt.Model([[0.5]], _leads(), drive=jt.Drive(coupling={"hot": jt.Ramp(0.0, 1.0, 3.0)}))
     centres, delta = np.array([0.8, 1.9, 2.6]), 2e-3
     times = np.sort((centres[:, None] + delta * np.arange(-2, 3)).ravel())
-    sol = jt.solve(model, jt.GaussianState([[1.0]]), times)
+    sol = jt.solve(model, jt.GaussianState([[1.0]]), times, method=jt.Continuum())
     lhs = _five_point(sol.system_energy + sol.coupling_energy.sum(-1), delta)
     rhs = _centres(sol.power + sol.coupling_power.sum(-1) + sol.energy_current.sum(-1))
     assert np.max(np.abs(lhs - rhs)) <= 1e-8
@@ -187,7 +188,8 @@ def test_bosons_with_a_fitted_density_constant_drive():
 
     times = np.linspace(0.0, 4.0, 11)
     state = jt.GaussianState([[0.5]], statistics="boson")
-    sd = jt.solve(model(1.0, jt.Drive([(np.eye(1), jt.Constant(0.2))])), state, times)
+    sd = jt.solve(model(1.0, jt.Drive([(np.eye(1), jt.Constant(0.2))])), state, times,
+                  method=jt.Continuum())
     s0 = jt.solve(model(1.2), state, times, method=jt.Continuum())
     assert sd.statistics == "boson"
     assert _max_diff(sd, s0) <= 1e-12

@@ -82,8 +82,45 @@ def test_drive_validation(build, match):
         jt.Model(H, _leads(), drive=build())
 
 
-@pytest.mark.parametrize("method", [jt.Pade()])
-def test_undriven_methods_refuse_a_drive(method):
+def test_undriven_methods_refuse_a_drive():
+    """jt.Pade solves driven models (response/driven_pade.py), but has no currents-only mode
+    for them."""
     model = jt.Model(H, _leads(), drive=jt.Drive([(np.eye(2), jt.Sine(0.1, 1.0))]))
     with pytest.raises(ValueError, match="does not support time-dependent driving"):
-        jt.response(model, np.linspace(0, 1, 5), method=method)
+        jt.Pade().current_response(model, np.linspace(0, 1, 5))
+
+
+def test_breakpoints_of_amplitudes_and_drive():
+    """Kinks declared by the amplitudes (against the closed forms' definitions) and
+    collected by the drive over terms, coupling modulations and biases; traced values do not
+    retrace."""
+    ramp = jt.Ramp(0.0, 2.0, 4.0, start=1.0, shape="linear")
+    np.testing.assert_array_equal(ramp.breakpoints(), [1.0, 5.0])
+    np.testing.assert_array_equal(jt.Ramp(1.0, 0.0, 2.0).breakpoints(), [0.0, 2.0])
+    np.testing.assert_array_equal(jt.PiecewiseLinear([0.0, 1.0, 3.0], [0, 2, 1]).breakpoints(),
+                                  [0.0, 1.0, 3.0])
+    for smooth in (jt.Sine(0.3, 2.0), jt.Pulse(1.0, 2.0, 0.5), jt.Constant(0.2)):
+        assert smooth.breakpoints().shape == (0,)
+    kinked = jt.Function(lambda t: jax.numpy.abs(t - 1.5), breakpoints=[1.5])
+    np.testing.assert_array_equal(kinked.breakpoints(), [1.5])
+    # a kink really is where it is declared: the one-sided derivatives differ there
+    for amp in (ramp, kinked):
+        for b in np.asarray(amp.breakpoints()):
+            left, right = amp.derivative(b - 1e-9), amp.derivative(b + 1e-9)
+            assert abs(float(left - right)) > 0.1
+    model = jt.Model(H, _leads(), drive=jt.Drive(
+        [(np.eye(2), ramp), (H, jt.Sine(0.1, 1.0)), (np.eye(2), lambda t: t)],
+        coupling={"cold": jt.Ramp(0.0, 1.0, 2.0)}, bias={"hot": kinked}))
+    np.testing.assert_array_equal(np.sort(model.drive.breakpoints()), [0.0, 1.0, 1.5, 2.0, 5.0])
+    traces = []
+
+    @jax.jit
+    def breaks(start):
+        traces.append(1)
+        return jt.Drive([(np.eye(2), jt.Ramp(0.0, 1.0, 2.0, start=start))]).breakpoints()
+
+    for start in (0.5, 1.5):
+        np.testing.assert_allclose(breaks(start), [start, start + 2.0])
+    assert len(traces) == 1
+    with pytest.raises(ValueError, match="breakpoints must be a 1-d"):
+        jt.Function(lambda t: t, breakpoints=[[1.0]])

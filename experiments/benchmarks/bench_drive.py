@@ -1,22 +1,26 @@
 """Driven-transient benchmark (issue 20): a level with a modulated energy between a hot and a
-cold Lorentzian lead, the driven continuum against the undriven transient and QuTiP HEOM.
+cold Lorentzian lead — the default driven method (jt.Pade with a time-dependent generator),
+the driven continuum, the undriven transient and QuTiP HEOM, side by side in one run.
 
 Model (ħ = k_B = 1): ε(t) = 0.5 + 0.3 sin(2t), leads Lorentzian γ = 1, W = 2, T = 1.0 (hot) and
-0.2 (cold), μ = 0, level filled at t = 0, 401 times on [0, 20]. Measured in one run:
+0.2 (cold), μ = 0, level filled at t = 0, 401 times on [0, 20]. Measured:
 
-(a) driven: ``jt.solve(model, state, times)`` (the automatic choice, jt.Continuum with the
-    time-ordered closure): the first call (compile + plan + run) and warm calls of the same
-    solve (the plan cached, stage 1 + stage 2), and a warm call with a NEW drive amplitude
-    (a new plan: the refinement loop re-runs, nothing recompiles);
-(b) the undriven transient (the same model without the drive, ε = 0.5): warm ``jt.solve``
-    (default: jt.Pade) and warm ``jt.solve(..., method=jt.Continuum())``;
-(c) QuTiP HEOM with the time-dependent Hamiltonian (QobjEvo H = [ε0 n, [n, 0.3 sin(2t)]]),
-    depth 2, one run with ``--pade`` Padé terms (default 10); ``--converge`` first checks
-    that terms + 2 change the occupation and particle currents by < 1e-6 (matched accuracy).
+(a) driven default: ``jt.solve(model, state, times)`` (the automatic choice: the driven
+    ``jt.Pade``, tolerance 1e-6 — ``response/driven_pade.py``): the first call (compilation +
+    step choice + run) and warm calls (stage 1 + stage 2; nothing cached between calls but
+    the compiled programs), and a warm call with a NEW drive amplitude (no recompilation);
+(b) the driven continuum, warm (``method=jt.Continuum()``, its default tolerance 1e-8);
+(c) the undriven transient (ε = 0.5, no drive): warm ``jt.solve`` (closed-form jt.Pade) and
+    warm ``jt.solve(..., method=jt.Continuum())``;
+(d) QuTiP HEOM with the time-dependent Hamiltonian (QobjEvo H = [ε0 n, [n, 0.3 sin(2t)]]),
+    depth 2 (exact for a quadratic model), ``--pade`` Padé terms (default 20) and, for the
+    convergence, ``--pade`` + 4: HEOM counts as converged (matched accuracy) at N when N and
+    N + 4 agree in the occupation and particle currents to the compared level (1e-6, the
+    driven default's tolerance); the cost is that of the N run.
 
-Printed side by side: the cost ratios driven/undriven (goal ≤ 10×) and HEOM/driven (goal
-≥ 100×), and the accuracy of the driven solution against HEOM (occupation, particle
-currents). JSON to experiments/results/bench_drive.json. ``--quick``: 101 times on [0, 5].
+Printed side by side: HEOM/driven-default (goal ≥ 100×), driven/undriven (goal ≤ 10×),
+driven-continuum/driven-default, and the accuracies against the HEOM (N + 4).
+JSON to experiments/results/bench_drive.json. ``--quick``: 101 times on [0, 5].
 """
 
 import argparse
@@ -86,52 +90,63 @@ def heom_driven(times, n_pade):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--pade", type=int, default=10)
-    ap.add_argument("--converge", action="store_true")
+    ap.add_argument("--pade", type=int, default=20)
     ap.add_argument("--no-heom", action="store_true")
+    ap.add_argument("--no-continuum", action="store_true")
     args = ap.parse_args()
     times = np.linspace(0.0, 5.0, 101) if args.quick else np.linspace(0.0, 20.0, 401)
     out = {"env": env_info(), "times": [float(times[0]), float(times[-1]), len(times)]}
 
     model = make_model()
     (occ, cur, heat), first = timed(solve, model, times)
-    warm = bench(solve, model, times, warmup=0, repeat=3)
+    warm = bench(solve, model, times, warmup=0, repeat=5)
     new_amp = bench(lambda: solve(make_model(AMP + 0.01 * np.random.rand()), times),
-                    warmup=0, repeat=2)
+                    warmup=0, repeat=3)
     sol = jt.solve(model, STATE, times)
-    out["driven"] = {"first_call_s": first, "warm": warm, "warm_new_amplitude": new_amp,
-                     "error_estimate": float(sol.error_estimate),
-                     "first_law_residual": float(np.max(np.abs(sol.first_law_residual)))}
+    out["driven_default"] = {
+        "method": sol.method, "first_call_s": first, "warm": warm,
+        "warm_new_amplitude": new_amp, "error_estimate": float(sol.error_estimate),
+        "first_law_residual": float(np.max(np.abs(sol.first_law_residual)))}
 
     plain = make_model(driven=False)
     jax.block_until_ready(solve(plain, times))
-    pade = bench(solve, plain, times, warmup=1, repeat=3)
+    pade = bench(solve, plain, times, warmup=1, repeat=5)
     cont = bench(solve, plain, times, jt.Continuum(), warmup=1, repeat=3)
     out["undriven"] = {"default_solve": pade, "continuum": cont,
                        "method": jt.solve(plain, STATE, times).method}
     out["ratio_driven_over_undriven_default"] = warm["median_s"] / pade["median_s"]
     out["ratio_driven_over_undriven_continuum"] = warm["median_s"] / cont["median_s"]
-    out["ratio_new_amplitude_over_undriven_continuum"] = (new_amp["median_s"]
-                                                           / cont["median_s"])
+
+    if not args.no_continuum:
+        (c_occ, c_cur, c_heat), c_first = timed(solve, model, times, jt.Continuum())
+        c_warm = bench(solve, model, times, jt.Continuum(), warmup=0, repeat=2)
+        out["driven_continuum"] = {
+            "first_call_s": c_first, "warm": c_warm,
+            "difference_to_default": {"occupation": max_abs_diff(occ, c_occ),
+                                      "particle_current": max_abs_diff(cur, c_cur),
+                                      "heat_current": max_abs_diff(heat, c_heat)}}
+        out["ratio_driven_continuum_over_default"] = c_warm["median_s"] / warm["median_s"]
 
     if not args.no_heom:
         heom = heom_driven(times, args.pade)
-        if args.converge:
-            finer = heom_driven(times, args.pade + 2)
-            heom["convergence"] = max(
-                max_abs_diff(finer["occupation"], heom["occupation"]),
-                max_abs_diff(finer["particle_current"], heom["particle_current"]))
+        finer = heom_driven(times, args.pade + 4)
+        heom["convergence"] = {
+            "occupation": max_abs_diff(finer["occupation"], heom["occupation"]),
+            "particle_current": max_abs_diff(finer["particle_current"],
+                                             heom["particle_current"])}
         heom_total = heom["setup_s"] + heom["run_s"]
-        out["heom"] = {k: heom[k] for k in ("setup_s", "run_s", "n_pade")
-                       } | {"convergence": heom.get("convergence")}
+        out["heom"] = {k: heom[k] for k in ("setup_s", "run_s", "n_pade", "convergence")} | {
+            "converged_at_1e-6": max(heom["convergence"].values()) <= 1e-6,
+            "n_pade_plus_4_run_s": finer["setup_s"] + finer["run_s"]}
         out["accuracy_vs_heom"] = {
-            "occupation": max_abs_diff(occ, heom["occupation"]),
-            "particle_current": max_abs_diff(cur, heom["particle_current"])}
+            "occupation": max_abs_diff(occ, finer["occupation"]),
+            "particle_current": max_abs_diff(cur, finer["particle_current"])}
         out["ratio_heom_over_driven_warm"] = heom_total / warm["median_s"]
         out["ratio_heom_over_driven_first_call"] = heom_total / first
-    out["goals"] = {"driven_over_undriven_continuum <= 10": out[
-        "ratio_driven_over_undriven_continuum"] <= 10,
-        "heom_over_driven >= 100": out.get("ratio_heom_over_driven_warm", 0) >= 100}
+    out["goals"] = {
+        "heom_over_driven >= 100": out.get("ratio_heom_over_driven_warm", 0) >= 100,
+        "driven_over_undriven_continuum <= 10":
+            out["ratio_driven_over_undriven_continuum"] <= 10}
     report("bench_drive", out)
 
 

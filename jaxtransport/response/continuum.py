@@ -286,7 +286,14 @@ class Continuum(eqx.Module):
                 "jax.grad/jit, first call method = jt.Continuum().resolve(model, times) on "
                 "concrete values (or pass drive_step=...) and use that method.")
         times = check_times(times)
-        step = choose_step(model, times, self.tolerance, self._fits(model, times))
+        key = _plan_key(self, model, times)  # the step of an identical request is reused
+        step = _STEPS.get(key) if key is not None else None
+        if step is None:
+            step = choose_step(model, times, self.tolerance, self._fits(model, times))
+            if key is not None:
+                if len(_STEPS) >= _MAX_PLANS:
+                    _STEPS.pop(next(iter(_STEPS)))
+                _STEPS[key] = step
         return dataclasses.replace(self, drive_step=step)
 
     def _driven_build(self):
@@ -338,6 +345,7 @@ class Continuum(eqx.Module):
 # it holds host floats only (no arrays of the responses).
 _MAX_PLANS = 256
 _PLANS: dict = {}
+_STEPS: dict = {}  # chosen time steps of driven models, keyed likewise
 
 
 def _plan_key(method, model, times):

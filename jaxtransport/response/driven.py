@@ -26,7 +26,11 @@ integral done exactly in the eigenbasis of L̄ (exponential Filon rule). Why thi
 generic ODE solver: the error is O(h⁴) uniformly in ω (the oscillation e^{iωs} is integrated
 exactly, so far-off nodes need no smaller steps), every node shares the ω-independent work of
 a step (one eigendecomposition), and a constant drive is reproduced to rounding (Ω = hL,
-G constant). The step error is estimated by step doubling of U(t, 0).
+G constant). The step error is estimated by step doubling of U(t, 0). Both rules need a
+smooth generator inside a step: a step straddling a kink of an amplitude (a jump of f or of
+one of its low derivatives) drops to second order. The steps are therefore split at the
+drive's breakpoints (``jt.Drive.breakpoints``, ``aligned_grid``), traced values with a static
+count, so trainable breakpoints neither recompile nor break ``jax.grad``.
 
 **The tail** (−∞, a] of the f = 1 part is done on complex rays as in the undriven method, on
 a closed-form model of Ψ that captures its large-|ω| behaviour: Ψ ≈ Y(ω, t) − e^{iωt} U(t, 0)
@@ -34,7 +38,13 @@ Y(ω, 0), Y the adiabatic solution of dY/dt = (L + iω) Y + B expanded in R_t(ω
 (``adiabatic``, third order). The e^{iωt} part — what makes the tail decay slowly and
 oscillate — is then exact, the remainder O(|ω|^{-5}) in Y and non-oscillating; it is measured
 at ω = a against the exact amplitude and added to the error estimate. For a constant drive the
-model is exact.
+model is exact. At a breakpoint t_b, Y jumps (it holds time derivatives of L) while Ψ is
+continuous, so each one past adds a term: Ψ ≈ Y(ω, t) − e^{iωt} U(t, 0) Y(ω, 0⁺)
+− Σ_{0 < t_b < t} e^{iω(t−t_b)} U(t, t_b) [Y(ω, t_b⁺) − Y(ω, t_b⁻)] (one-sided values at
+t_b ± δ, δ = 1e-10 (1 + |t_b|); without these terms the model misses an O(|ω|^{-2})
+oscillating part after a kink of a Hamiltonian amplitude, measured 1.5e-6 in currents at
+ω = a for a linear ramp). Each product e^{iω(τ_k − τ_l)} of two such parts goes to the ray on
+which it decays (``tail_integrand``).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ _X = np.array([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0])  # interpolation points of G_k
 _LAGRANGE = np.linalg.inv(np.vander(_X, 4, increasing=True)).T
 _TAYLOR = 30
 ADIABATIC_ORDER = 3  # order in 1/ω of the tail model's adiabatic part (remainder ~ ω^-(5+order))
+_SIDE = 1e-10  # relative offset of the one-sided limits at a breakpoint (an O(δ) error)
 
 
 # ----------------------------------------------------------------------------------------
@@ -114,17 +125,50 @@ def step_grid(times, max_step, halve=False):
     return starts, sizes, index
 
 
-def propagator(pl, drive, starts, sizes, index):
-    """U(t, 0) (T, m, m) at the output times (Magnus steps, matrix exponentials)."""
-    m = pl.vec.shape[0] + pl.vec.shape[1]
+def aligned_grid(grid, times, breaks):
+    """``step_grid``'s (starts, sizes, index) with every step that contains a breakpoint of
+    the drive split there, so that no step straddles a kink (traced: the breakpoints may be
+    trainable). Breakpoints outside [0, t_end] are clipped to the ends and give zero-length
+    steps (the identity), so the number of steps, B more than ``step_grid``'s, is static."""
+    starts, sizes, index = grid
+    if breaks.shape[0] == 0 or starts.shape[0] == 0:
+        return grid
+    times = jnp.asarray(times)
+    clipped = jnp.clip(breaks, 0.0, times[-1])
+    bounds = jnp.sort(jnp.concatenate([starts, times[-1:], clipped]))
+    return bounds[:-1], jnp.diff(bounds), index + jnp.sum(clipped < times[:, None], axis=1)
 
-    def step(u, x):
+
+def halved(grid):
+    """Every step of a (starts, sizes, index) grid split in two (the step-doubling grid)."""
+    starts, sizes, index = grid
+    return (jnp.stack([starts, starts + 0.5 * sizes], 1).ravel(), jnp.repeat(0.5 * sizes, 2),
+            2 * index)
+
+
+def propagator(pl, drive, starts, sizes, index, breaks=None):
+    """U(t, 0) (T, m, m) at the output times (Magnus steps, matrix exponentials); with the
+    breakpoints ``breaks`` (B,) (boundaries of the grid, ``aligned_grid``) the stack
+    [U(t, 0), U(t, t_1), …, U(t, t_B)] (T, 1 + B, m, m), U(t, t_b) = 1 for t ≤ t_b."""
+    m = pl.vec.shape[0] + pl.vec.shape[1]
+    eye = jnp.eye(m, dtype=jnp.complex128)
+    if breaks is None:
+        def step(u, x):
+            u = jax.scipy.linalg.expm(magnus(pl, drive, *x)) @ u
+            return u, u
+
+        _, us = jax.lax.scan(step, eye, (starts, sizes))
+        return jnp.concatenate([eye[None], us])[index]
+    started = jnp.concatenate([jnp.full(1, -jnp.inf), breaks])  # U(t, 0) always runs
+
+    def step_all(u, x):
         u = jax.scipy.linalg.expm(magnus(pl, drive, *x)) @ u
+        u = jnp.where((started <= x[0])[:, None, None], u, eye)
         return u, u
 
-    eye = jnp.eye(m, dtype=jnp.complex128)
-    _, us = jax.lax.scan(step, eye, (starts, sizes))
-    return jnp.concatenate([eye[None], us])[index]
+    u0 = jnp.broadcast_to(eye, (1 + breaks.shape[0], m, m))
+    _, us = jax.lax.scan(step_all, u0, (starts, sizes))
+    return jnp.concatenate([u0[None], us])[index]
 
 
 def step_data(pl, drive, t0, h):
@@ -218,41 +262,96 @@ def adiabatic(pl, drive, omega, t, order=ADIABATIC_ORDER):
     return y(order, jnp.asarray(t, jnp.float64))
 
 
-def initial_adiabatic(pl, drive, omega):
-    """(Y(ω, 0), Y(ω̄, 0)): the start of the tail model's e^{iωt} part (time independent)."""
-    return (adiabatic(pl, drive, omega, 0.0), adiabatic(pl, drive, jnp.conj(omega), 0.0))
+def _side(t):
+    """The one-sided offset δ at a time t (Y(t ± δ) are its one-sided limits to O(δ))."""
+    return _SIDE * (1.0 + jnp.abs(t))
 
 
-def tail_integrand(pl, drive, omega, up, t, u, y0):
+def jumps(pl, drive, omega, breaks):
+    """(1 + B, m, J): Y(ω, 0⁺) and the jumps Y(t_b⁺) − Y(t_b⁻) of the adiabatic solution at
+    the breakpoints t_b (module docstring; one-sided values at t_b ± δ). Breakpoints within δ
+    of an earlier one (e.g. the end of a ramp at a knot of another amplitude) count once;
+    those within δ of 0 are in Y(0⁺)."""
+    t0 = jnp.where(jnp.any(jnp.abs(breaks) <= _side(0.0)), _side(0.0), 0.0)
+    first = adiabatic(pl, drive, omega, t0)[None]
+    if breaks.shape[0] == 0:
+        return first
+    jump = jax.vmap(lambda b: adiabatic(pl, drive, omega, b + _side(b))
+                    - adiabatic(pl, drive, omega, b - _side(b)))(breaks)
+    order = jnp.arange(breaks.shape[0])
+    dup = jnp.any((order[None, :] < order[:, None])
+                  & (jnp.abs(breaks[:, None] - breaks[None, :]) <= _side(breaks)[None, :]), 1)
+    return jnp.concatenate([first, jnp.where(dup[:, None, None], 0.0, jump)])
+
+
+def initial_adiabatic(pl, drive, omega, breaks):
+    """(``jumps`` at ω, at ω̄): the time-independent data of the tail model's e^{iω(t−t_b)}
+    parts."""
+    return jumps(pl, drive, omega, breaks), jumps(pl, drive, jnp.conj(omega), breaks)
+
+
+def tail_integrand(pl, drive, omega, up, t, us, y0, breaks):
     """Integrand of the model on the ray through complex ``omega`` at time t (summed over the
-    source reservoirs): (corr, amplitude). ``u`` = U(t, 0), ``y0`` = ``initial_adiabatic``."""
+    source reservoirs): (corr, amplitude). ``us`` = [U(t, 0), U(t, t_b)…] (``propagator``),
+    ``y0`` = ``initial_adiabatic``. The model is a = Y(t⁻) + Σ_k e^{iωτ_k} a_k, τ_0 = t,
+    τ_b = t − t_b, a_k = −U(t, t_k) ΔY_k (only for δ < t_b < t), and likewise ā at ω̄ with
+    e^{−iωτ_l}; the observables are bilinear in (a, ā) plus linear in ā, and each product
+    e^{iω(τ_k − τ_l)} goes to the ray on which it decays (τ_k ≥ τ_l: up)."""
     n = pl.vec.shape[0]
     kap = pl.kappa[:, None]
     wc = jnp.conj(omega)
-    y, yb = adiabatic(pl, drive, omega, t), adiabatic(pl, drive, wc, t)
-    w, wb = -u @ y0[0], -u @ y0[1]
+    active = jnp.concatenate([jnp.ones(1, bool), (breaks > _side(0.0)) & (breaks < t)])
+    taus = jnp.where(active, t - jnp.concatenate([jnp.zeros(1), breaks]), 0.0)  # (K,)
+    # at a breakpoint itself the model is the left limit (no jump yet)
+    te = jnp.where(jnp.any(breaks == t), t - _side(t), t)
+    y, yb = adiabatic(pl, drive, omega, te), adiabatic(pl, drive, wc, te)
+    w = -jnp.einsum("k,kij,kjb->kib", active, us, y0[0])
+    wb = -jnp.einsum("k,kij,kjb->kib", active, us, y0[1])
 
     def obs(fl, fr):
-        a = fl * w + y
-        ab = fr * wb + yb
+        a = jnp.einsum("k,kmb->mb", fl, w) + y
+        ab = jnp.einsum("k,kmb->mb", jnp.conj(fr), wb) + yb  # enters conjugated
         c, x = observables_of_amplitudes(pl, omega, a[:n], a[n:] / kap, ab[:n].conj().T,
                                          complex_plane=True)
         return c.sum(0), x.sum(0)
 
-    return frequency_classes(obs, omega, t, up)
+    k = taus.shape[0]
+    if k == 1:  # a smooth drive: the undriven method's classes with e^{iωt}
+        return frequency_classes(lambda fl, fr: obs(jnp.reshape(fl, 1), jnp.reshape(fr, 1)),
+                                 omega, t, up)
+    zero = jnp.zeros(k, complex)
+    o00 = obs(zero, zero)
+    tmap = jax.tree_util.tree_map
+
+    def pair(j, keep):  # Σ_{l ∈ keep} e^{iω(τ_j − τ_l)} B(a_j, ā_l) (and B(a_j, ā_0))
+        e = jnp.zeros(k, complex).at[j].set(1.0)
+        c = jnp.where(keep, jnp.exp(1j * omega * jnp.where(keep, taus[j] - taus, 0.0)), 0.0)
+        oj0, ojc, o0c = obs(e, zero), obs(e, c), obs(zero, c)
+        return oj0, tmap(lambda a, b_, c_, d: a - b_ - c_ + d, ojc, oj0, o0c, o00)
+
+    if up:  # e^{iωτ_j} B(a_j, ā_0) and the pairs with τ_j ≥ τ_l, plus the non-oscillating part
+        oj0, pairs = jax.vmap(lambda j: pair(j, taus <= taus[j]))(jnp.arange(k))
+        ph = jnp.exp(1j * omega * taus)
+        return tmap(lambda a, b_, c_: a + jnp.tensordot(ph, b_ - a[None], 1) + c_.sum(0),
+                    o00, oj0, pairs)
+    # down: e^{−iωτ_l} (B(a_0, ā_l) + D(ā_l)) and the pairs with τ_j < τ_l
+    _, pairs = jax.vmap(lambda j: pair(j, taus > taus[j]))(jnp.arange(k))
+    tail_l = obs(zero, jnp.exp(-1j * omega * taus))
+    return tmap(lambda a, b_, c_: a - b_ + c_.sum(0), tail_l, o00, pairs)
 
 
-def tail(pl, drive, a, s_nodes, s_weights, times, us):
-    """∫_{−∞}^{a} dω/2π of the tail model (f = 1) and its time derivative, for all times."""
-    # Y(ω, 0) on both rays, once for all times
-    ups = jax.vmap(lambda s: initial_adiabatic(pl, drive, a + 1j * s))(s_nodes)
-    dns = jax.vmap(lambda s: initial_adiabatic(pl, drive, a - 1j * s))(s_nodes)
+def tail(pl, drive, a, s_nodes, s_weights, times, us, breaks):
+    """∫_{−∞}^{a} dω/2π of the tail model (f = 1) and its time derivative, for all times
+    (``us`` (T, 1 + B, m, m) from ``propagator`` with the breakpoints)."""
+    # Y(ω, 0) and the jumps on both rays, once for all times
+    ups = jax.vmap(lambda s: initial_adiabatic(pl, drive, a + 1j * s, breaks))(s_nodes)
+    dns = jax.vmap(lambda s: initial_adiabatic(pl, drive, a - 1j * s, breaks))(s_nodes)
 
     def at(t, u):
         def integral(t_, u_):
             def integrand(up, s, y0):
                 w = a + 1j * s if up else a - 1j * s
-                return tail_integrand(pl, drive, w, up, t_, u_, y0)
+                return tail_integrand(pl, drive, w, up, t_, u_, y0, breaks)
 
             return ray_pair(integrand, s_nodes, s_weights, ups, dns)
 
@@ -263,14 +362,14 @@ def tail(pl, drive, a, s_nodes, s_weights, times, us):
     return jax.lax.map(lambda args: at(*args), (jnp.asarray(times), us))
 
 
-def tail_remainder(pl, drive, omega, t, u, psi):
+def tail_remainder(pl, drive, omega, t, u, psi, breaks):
     """|exact − model| of the real-axis integrand at a real ω (corr, amplitude), the size
     of the tail model's remainder at the ray's foot."""
     n = pl.vec.shape[0]
     kap = pl.kappa[:, None]
-    y0 = initial_adiabatic(pl, drive, omega + 0j)
-    up = tail_integrand(pl, drive, omega + 0j, True, t, u, y0)
-    dn = tail_integrand(pl, drive, omega + 0j, False, t, u, y0)
+    y0 = initial_adiabatic(pl, drive, omega + 0j, breaks)
+    up = tail_integrand(pl, drive, omega + 0j, True, t, u, y0, breaks)
+    dn = tail_integrand(pl, drive, omega + 0j, False, t, u, y0, breaks)
     c, x = observables_of_amplitudes(pl, omega, psi[:n], psi[n:] / kap, psi[:n].conj().T)
     return (jnp.max(jnp.abs(c.sum(0) - up[0] - dn[0])),
             jnp.max(jnp.abs(x.sum(0) - up[1] - dn[1])))
@@ -289,12 +388,17 @@ def ray_pair(integrand, s_nodes, s_weights, ups, dns):
 # ----------------------------------------------------------------------------------------
 # all stage-1 arrays
 # ----------------------------------------------------------------------------------------
-def driven_arrays(pl, drive, times, grid, grid2, wn, on, ow, sn, sw, a, *, node_batch):
+def driven_arrays(pl, drive, times, grid, wn, on, ow, sn, sw, a, *, node_batch):
     """Every kernel of the driven response (a dict), the step-doubling estimate of U's error
-    and the tail remainder at ω = a."""
+    and the tail remainder at ω = a. ``grid``: ``step_grid``'s, aligned here with the drive's
+    breakpoints (traced)."""
     n = pl.vec.shape[0]
+    breaks = drive.breakpoints()
+    grid = aligned_grid(grid, times, breaks)
     starts, sizes, index = grid
-    us = propagator(pl, drive, starts, sizes, index)
+    clipped = jnp.clip(breaks, 0.0, times[-1])  # the grid's boundaries at the breakpoints
+    us_all = propagator(pl, drive, starts, sizes, index, clipped)  # (T, 1 + B, m, m)
+    us = us_all[:, 0]
     lts, bs = jax.vmap(lambda t: generator(pl, drive, t))(jnp.asarray(times))
     e = us[:, :, :n]
     g, gd, mk, mkd = state_kernels(pl, e, jnp.einsum("tij,tjk->tik", lts, e))
@@ -318,14 +422,14 @@ def driven_arrays(pl, drive, times, grid, grid2, wn, on, ow, sn, sw, a, *, node_
         off = [o + jnp.einsum("k,kb...->...", ow, k) for o, k in zip(off, oks, strict=True)]
     remainder = jnp.zeros(2)
     if sn.shape[0] > 0:
-        tks = tail(pl, drive, a, sn, sw, times, us)
+        tks = tail(pl, drive, a, sn, sw, times, us_all, breaks)
         off = [o + k for o, k in zip(off, tks, strict=True)]
         psi_a = node_amplitudes(steps, a, h, index)
-        rem = jax.vmap(lambda t, u, p: tail_remainder(pl, drive, a, t, u, p))(
-            jnp.asarray(times), us, psi_a)
+        rem = jax.vmap(lambda t, u, p: tail_remainder(pl, drive, a, t, u, p, breaks))(
+            jnp.asarray(times), us_all, psi_a)
         remainder = jnp.stack([jnp.max(rem[0]), jnp.max(rem[1])])
     # step doubling of the homogeneous propagator (the error of the Magnus steps)
-    us2 = propagator(pl, drive, *grid2)
+    us2 = propagator(pl, drive, *halved(grid))
     mv = lambda x: jnp.moveaxis(x, 0, 1)  # (K, M, ...) -> (M, K, ...)
     return dict(
         propagator=g, propagator_dt=gd, current_state=mk, current_state_dt=mkd,

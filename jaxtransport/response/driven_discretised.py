@@ -18,7 +18,9 @@ integrator with two Gauss–Legendre points per substep,
 
 (``jax.scipy.linalg.expm``; exact for a constant H, global error O(τ⁴) otherwise; the
 substep is ``Discretised.drive_step`` or less so that every interval of the time grid holds
-a whole number of substeps). From the rows of U(t) the kernels are those of the undriven
+a whole number of substeps, and the substeps are split at the drive's breakpoints,
+``jt.Drive.breakpoints``, so that none straddles a kink of an amplitude, where the order
+would drop to two). From the rows of U(t) the kernels are those of the undriven
 method (``mode_kernels.time_kernels``): per mode q the correlation kernels (C and dC/dt) and
 the current amplitudes X^N_α = −i Σ_{q∈α,i} H_iq(t) C_qi (X^E_α with a factor ε_q + Δ_α(t):
 the energy leaving reservoir α through the coupling, ``jaxtransport.drive``), and the state
@@ -113,11 +115,44 @@ def driven_hamiltonian(h, eps, coup, sel, drive, t):
 
 
 def magnus_step(h_of_t, u, t, tau):
-    """One fourth-order Magnus step of U from t to t + τ."""
-    h1 = h_of_t(t + tau * (0.5 - _SQRT3 / 6))
-    h2 = h_of_t(t + tau * (0.5 + _SQRT3 / 6))
-    omega = 0.5 * tau * (h1 + h2) - 1j * (_SQRT3 / 12) * tau**2 * (h2 @ h1 - h1 @ h2)
-    return jax.scipy.linalg.expm(-1j * omega) @ u
+    """One fourth-order Magnus step of U from t to t + τ (dU/dt = −i H(t) U)."""
+    return magnus_generator_step(lambda s: -1j * h_of_t(s), u, t, tau)
+
+
+def magnus_generator_step(a_of_t, u, t, tau):
+    """One fourth-order Magnus step of dU/dt = A(t) U from t to t + τ (any real or complex
+    generator A; two Gauss–Legendre points, module docstring)."""
+    a1 = a_of_t(t + tau * (0.5 - _SQRT3 / 6))
+    a2 = a_of_t(t + tau * (0.5 + _SQRT3 / 6))
+    omega = 0.5 * tau * (a1 + a2) + (_SQRT3 / 12) * tau**2 * (a2 @ a1 - a1 @ a2)
+    return jax.scipy.linalg.expm(omega) @ u
+
+
+def time_ordered(step, kernels, u0, grid, substeps, breaks=None):
+    """``kernels(U(t), t)`` at every time of ``grid`` (starting at 0, where U = ``u0``), U
+    advanced by ``substeps`` equal steps ``step(u, t, τ)`` per interval; the results stacked
+    along a leading time axis. (The first time is an empty interval, so that ``kernels`` is
+    traced once: its steps are exact identities.) ``breaks``: the drive's breakpoints
+    (``jt.Drive.breakpoints``), at which the substeps of an interval are split (static count,
+    traced values; those outside the interval give zero-length substeps, skipped)."""
+    def interval(u, bounds):
+        t0, t1 = bounds
+        if breaks is None or breaks.shape[0] == 0:
+            tau = (t1 - t0) / substeps
+            u = jax.lax.fori_loop(0, substeps, lambda j, v: step(v, t0 + j * tau, tau), u)
+            return u, kernels(u, t1)
+        inner = t0 + (t1 - t0) * jnp.arange(1, substeps) / substeps
+        pts = jnp.sort(jnp.concatenate([t0[None], inner, t1[None], jnp.clip(breaks, t0, t1)]))
+
+        def sub(j, v):
+            tau = pts[j + 1] - pts[j]
+            return jax.lax.cond(tau > 0, lambda w: step(w, pts[j], tau), lambda w: w, v)
+
+        u = jax.lax.fori_loop(0, pts.shape[0] - 1, sub, u)
+        return u, kernels(u, t1)
+
+    starts = jnp.concatenate([grid[:1], grid[:-1]])
+    return jax.lax.scan(interval, u0, (starts, grid))[1]
 
 
 @eqx.filter_jit
@@ -164,17 +199,9 @@ def driven_arrays(h, eps, coup, sel, drive, grid, *, substeps):
         mk, mkd = gauge(mk, mkd, 0)
         return xq, xdq, corr, dcorr, g, gd, mk, mkd
 
-    def interval(u, bounds):
-        t0, t1 = bounds
-        tau = (t1 - t0) / substeps
-        u = jax.lax.fori_loop(0, substeps, lambda j, v: magnus_step(h_of_t, v, t0 + j * tau,
-                                                                    tau), u)
-        return u, kernels(u, t1)
-
-    u0 = jnp.eye(d, dtype=complex)
-    first = kernels(u0, grid[0])
-    _, rest = jax.lax.scan(interval, u0, (grid[:-1], grid[1:]))
-    out = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    step = lambda u, t, tau: magnus_step(h_of_t, u, t, tau)
+    out = time_ordered(step, kernels, jnp.eye(d, dtype=complex), grid, substeps,
+                       drive.breakpoints())
     mv = lambda a: jnp.moveaxis(a, 1, 0)  # (T, Kb, ...) -> (Kb, T, ...)
     xq, xdq, corr, dcorr, g, gd, mk, mkd = out
     return mv(corr), mv(dcorr), mv(xq), mv(xdq), g, gd, mk, mkd

@@ -30,7 +30,7 @@ from .base import (
     stack_reservoir_arrays,
 )
 from .closure import pole_data
-from .driven import driven_arrays, generator, propagator, step_grid
+from .driven import aligned_grid, driven_arrays, generator, halved, propagator, step_grid
 from .plan import QuadraturePlan, edge_tolerance, padded_rules
 
 _TWO_PI = 2.0 * np.pi
@@ -201,10 +201,9 @@ def build_driven_response(model, times, plan: QuadraturePlan, node_batch, sizes=
     the tail model's remainder (the Continuum adds its quadrature estimate)."""
     times = np.asarray(times, float)
     grid = tuple(jnp.asarray(x) for x in step_grid(times, max_step))
-    grid2 = tuple(jnp.asarray(x) for x in step_grid(times, max_step, halve=True))
     wn, ww, on, ow, sn, sw = padded_rules(plan, node_batch, sizes)
     arrays, step_err, rem = _driven_arrays_jit(
-        pole_data(model, plan.fits), model.drive, jnp.asarray(times), grid, grid2,
+        pole_data(model, plan.fits), model.drive, jnp.asarray(times), grid,
         *(jnp.asarray(x) for x in (wn, on, ow / _TWO_PI, sn, sw)), jnp.asarray(plan.a),
         node_batch=node_batch)
     # remainder ~ |ω|^-4 beyond a: ∫_{-∞}^{a} ≈ |a| r(a) / 3 (over 2π); currents only
@@ -224,19 +223,20 @@ _driven_arrays_jit = eqx.filter_jit(driven_arrays)
 
 
 @eqx.filter_jit
-def _step_error(pl, drive, grid, grid2):
+def _step_error(pl, drive, times, grid):
     n = pl.vec.shape[0]
-    fine, coarse = propagator(pl, drive, *grid2), propagator(pl, drive, *grid)
+    grid = aligned_grid(grid, times, drive.breakpoints())
+    fine, coarse = propagator(pl, drive, *halved(grid)), propagator(pl, drive, *grid)
     return jnp.max(jnp.abs(fine[:, :n] - coarse[:, :n]))
 
 
 def choose_step(model, times, tolerance, fits=None, trial=0.1) -> float:
     """The Magnus step for a driven model: the step-doubling error of G(t, 0) measured at a
-    trial step and scaled (fourth order) to a tenth of ``tolerance``, in [1e-3, 0.25]."""
+    trial step (steps aligned with the drive's breakpoints) and scaled (fourth order) to a
+    tenth of ``tolerance``, in [1e-3, 0.25]."""
     pl = pole_data(model, fits)
-    grids = [tuple(jnp.asarray(x) for x in step_grid(times, trial, halve=hv))
-             for hv in (False, True)]
-    err = float(_step_error(pl, model.drive, *grids))
+    grid = tuple(jnp.asarray(x) for x in step_grid(times, trial))
+    err = float(_step_error(pl, model.drive, jnp.asarray(times), grid))
     step = trial if err == 0.0 else 0.9 * trial * (0.1 * tolerance / err) ** 0.25
     return float(min(max(step, 1e-3), 0.25))
 

@@ -111,7 +111,17 @@ class GeneralContinuum(eqx.Module):
             engine = self.engine or Continuum(
                 tolerance=self.tolerance, temperature_range=self.temperature_range,
                 chemical_potential_range=self.chemical_potential_range)
+            if model.drive is not None:  # the driven closure of the doubled model
+                from .driven_general_continuum import driven_nambu_response
+
+                return driven_nambu_response(model, times, engine)
             return _nambu_response(model, times, engine)
+        if model.drive is not None:
+            raise ValueError(
+                "a driven bosonic jt.QuadraticModel (squeezing or position coupling with a "
+                "jt.Drive) is solved by the time-ordered finite modes: pass method="
+                "jt.Discretised(n_modes, band, drive_step=...); the bosonic general continuum "
+                "(jt.Continuum / jt.GeneralContinuum, method=None) has no driven stage 1.")
         rng = self.chemical_potential_range
         if rng is not None and tuple(float(x) for x in rng) != (0.0, 0.0):
             raise ValueError(
@@ -174,27 +184,33 @@ def _nambu_response(model, times, engine) -> GeneralResponse:
     sd_half = jnp.stack([2 * jnp.einsum("ij,tji->t", hmat, gcg_h).real,
                          2 * jnp.einsum("tii->t", gcg_h).real], -1)
     # bath kernels: reservoir α = particle α (nodes ω, weight w) ∪ hole α (nodes −ω, −w)
-    w = er.weights
     bc, bs = pack(er.correlation_kernel, er.current_kernel, er.current_kernel_dt,
                   er.scalar_kernel_dt, energy_of(er.correlation_kernel))
     oc, os_ = pack(er.correlation_offset + c_half, er.current_offset + x_half,
                    er.current_offset_dt + xd_half, er.scalar_offset_dt + sd_half,
                    energy_of(er.correlation_offset + c_half))
-    hole_c = jnp.einsum("bk,bktij->tij", w[m:], bc[m:])
-    hole_s = jnp.einsum("bk,bktxp->txp", w[m:], bs[m:])
-    nodes = jnp.concatenate([er.nodes[:m], -er.nodes[m:]], axis=1)
-    weights = jnp.concatenate([w[:m], -w[m:]], axis=1)
+    return GeneralResponse(**nambu_fields(model, times, er, sk, (bc, bs), (oc, os_)))
+
+
+def nambu_fields(model, times, er, state_kernel, bath, offset) -> dict:
+    """The ``GeneralResponse`` fields of a fermionic model from the doubled model's response
+    ``er`` and the mapped kernels: ``bath`` = (covariance, scalars) per particle and hole
+    node, ``offset`` = (covariance, scalars). Hole nodes are mirrored (ω → −ω, weight −w)
+    with their f-independent part moved to the offset."""
+    m, w = model.n_reservoirs, er.weights
+    (bc, bs), (oc, os_) = bath, offset
+    t = jnp.asarray(nambu_transform(model.n_modes))
     lo, hi = float(er.window[0]), float(er.window[1])
-    return GeneralResponse(
+    return dict(
         times=jnp.asarray(times),
         propagator=jnp.real(t.conj().T @ er.propagator @ t),
-        state_kernel=sk,
-        nodes=nodes,
-        weights=weights,
+        state_kernel=state_kernel,
+        nodes=jnp.concatenate([er.nodes[:m], -er.nodes[m:]], axis=1),
+        weights=jnp.concatenate([w[:m], -w[m:]], axis=1),
         bath_covariance=jnp.concatenate([bc[:m], bc[m:]], axis=1),
         bath_scalar=jnp.concatenate([bs[:m], bs[m:]], axis=1),
-        offset_covariance=oc + hole_c,
-        offset_scalar=os_ + hole_s,
+        offset_covariance=oc + jnp.einsum("bk,bktij->tij", w[m:], bc[m:]),
+        offset_scalar=os_ + jnp.einsum("bk,bktxp->txp", w[m:], bs[m:]),
         temperature=model.temperatures,
         chemical_potential=model.chemical_potentials,
         energy_offset=model.energy_offset,

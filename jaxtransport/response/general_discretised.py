@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -104,17 +105,43 @@ def _warn_band(dens, band, res):
 
 
 def discretised_response(model, times, method) -> GeneralResponse:
-    """Stage 1 on finite reservoirs (see module docstring)."""
+    """Stage 1 on finite reservoirs (see module docstring; a driven model:
+    ``response/driven_general.py``)."""
     times = check_times(times)
-    stat = model.statistics
-    _n, m = model.n_modes, model.n_reservoirs
+    if model.drive is not None:
+        from .driven_general import driven_general_response
+
+        return driven_general_response(model, times, method)
+    lay = mode_layout(model, method, times)
+    arrays = _arrays(model.hamiltonian, lay.counter_terms, jnp.asarray(lay.nodes), lay.blocks,
+                     jnp.asarray(times), owner=tuple(int(o) for o in lay.owner),
+                     nres=model.n_reservoirs, statistics=model.statistics)
+    return layout_response(GeneralResponse, model, times, lay, arrays)
+
+
+class ModeLayout(NamedTuple):
+    """The finite baths of a general model: per bath mode its ``owner`` reservoir, ``nodes``
+    ω_k, coupling ``blocks`` (Kb, 2n, 2), whether it is x–x coupled (``xx``); the discrete
+    ``counter_terms`` (M, 2n, 2n); per reservoir the padded mode indices ``idx`` and ``mask``."""
+
+    owner: np.ndarray
+    nodes: np.ndarray
+    blocks: jax.Array
+    xx: np.ndarray
+    counter_terms: jax.Array
+    idx: np.ndarray
+    mask: np.ndarray
+
+
+def mode_layout(model, method, times) -> ModeLayout:
+    """The ``ModeLayout`` of ``model``'s reservoirs under ``method`` (checks recurrences)."""
+    m = model.n_reservoirs
     terms = bath_modes(model, method, times)
     owner = np.concatenate([np.full(len(t[1]), t[0]) for t in terms])
     nodes = np.concatenate([t[1] for t in terms])
     blocks = jnp.concatenate([t[2] for t in terms])  # (Kb, 2n, 2)
     xx = np.concatenate([np.full(len(t[1]), t[3]) for t in terms])
     # discrete counter-terms (x–x reservoirs with counter_term=True)
-    gs = model.hamiltonian
     dg = []
     for r, res in enumerate(model.reservoirs):
         sel = (owner == r) & xx
@@ -123,8 +150,7 @@ def discretised_response(model, times, method) -> GeneralResponse:
             lam = _discrete_reorganisation(blocks[sel], nodes[sel], e)
             dg.append(2.0 * lam * jnp.outer(e, e))
         else:
-            dg.append(jnp.zeros_like(gs))
-    dg = jnp.stack(dg)
+            dg.append(jnp.zeros_like(model.hamiltonian))
     kmax = max(int(np.sum(owner == r)) for r in range(m))
     idx = np.zeros((m, kmax), int)
     mask = np.zeros((m, kmax))
@@ -132,17 +158,23 @@ def discretised_response(model, times, method) -> GeneralResponse:
         ks = np.nonzero(owner == r)[0]
         idx[r, : len(ks)] = ks
         mask[r, : len(ks)] = 1.0
-    arrays = _arrays(gs, dg, jnp.asarray(nodes), blocks, jnp.asarray(times),
-                     owner=tuple(int(o) for o in owner), nres=m, statistics=stat)
+    return ModeLayout(owner, nodes, blocks, xx, jnp.stack(dg), idx, mask)
+
+
+def layout_response(cls, model, times, lay: ModeLayout, arrays, **extra):
+    """A ``GeneralResponse`` (or subclass ``cls`` with ``extra`` fields) from the kernels
+    ``arrays`` = (propagator, state kernel, bath covariance [b0, b1], bath scalars [b0, b1])
+    per bath mode of ``lay``."""
     prop, sk, bc, bs = arrays
-    take = lambda a: a[jnp.asarray(idx)]
+    take = lambda a: a[jnp.asarray(lay.idx)]
+    stat = model.statistics
     pad = 1.0 + float(np.max(np.abs(np.asarray(model.chemical_potentials))))
-    return GeneralResponse(
+    return cls(
         times=jnp.asarray(times),
         propagator=prop,
         state_kernel=sk,
-        nodes=jnp.where(jnp.asarray(mask) > 0, jnp.asarray(nodes)[idx], pad),
-        weights=jnp.asarray(mask),
+        nodes=jnp.where(jnp.asarray(lay.mask) > 0, jnp.asarray(lay.nodes)[lay.idx], pad),
+        weights=jnp.asarray(lay.mask),
         bath_covariance=take(bc[1]),
         bath_scalar=take(bs[1]),
         offset_covariance=jnp.sum(bc[0], axis=0),
@@ -151,12 +183,13 @@ def discretised_response(model, times, method) -> GeneralResponse:
         chemical_potential=model.chemical_potentials,
         energy_offset=model.energy_offset,
         # bosons: no bath weight below the lowest mode (μ must stay below it)
-        window=jnp.asarray([float(np.min(np.asarray(nodes))) if stat == "boson" else -np.inf,
+        window=jnp.asarray([float(np.min(lay.nodes)) if stat == "boson" else -np.inf,
                             np.inf]),
         error_estimate=jnp.asarray(jnp.nan),
         statistics=stat,
         number_conserving=tuple(not isinstance(r, PositionReservoir) for r in model.reservoirs),
         method="discretised",
+        **extra,
     )
 
 
@@ -180,22 +213,11 @@ def _probe_rows(rows, lmat, u, lam, rmat, times):
 
 def _arrays(gs, dg, nodes, blocks, times, *, owner, nres, statistics):
     n2 = gs.shape[0]
-    kb = nodes.shape[0]
-    d = n2 + 2 * kb
-    owner = np.asarray(owner)
+    d = n2 + 2 * nodes.shape[0]
     boson = statistics == "boson"
-    j2 = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
-    gfull = jnp.zeros((d, d))
-    gfull = gfull.at[:n2, :n2].set(gs + jnp.sum(dg, 0))
-    mode = (jnp.eye(2) if boson else j2)[None] * nodes[:, None, None]  # (Kb, 2, 2)
-    gfull = gfull.at[n2:, n2:].set(_block_diag(mode))
-    cpl = jnp.transpose(blocks, (1, 0, 2)).reshape(n2, 2 * kb)  # (2n, 2Kb)
-    gfull = gfull.at[:n2, n2:].set(cpl)
-    gfull = gfull.at[n2:, :n2].set(cpl.T if boson else -cpl.T)
+    gfull = full_matrix(gs + jnp.sum(dg, 0), nodes, blocks, boson)
     if boson:
-        om = jnp.asarray(np.block([
-            [symplectic_form(n2 // 2), np.zeros((n2, 2 * kb))],
-            [np.zeros((2 * kb, n2)), np.kron(np.eye(kb), [[0, 1], [-1, 0]])]]))
+        om = full_form(n2, nodes.shape[0])
         kmat = om @ gfull
         ev, w = jnp.linalg.eigh(gfull)
         gh = (w * jnp.sqrt(ev)) @ w.T
@@ -206,33 +228,78 @@ def _arrays(gs, dg, nodes, blocks, times, *, owner, nres, statistics):
         kmat = gfull
         lam, u = jnp.linalg.eigh(1j * gfull)
         lmat = rmat = jnp.eye(d)
-    # observable row blocks (2n × D): system rows E_S, then A_p for the P scalars
-    es = jnp.eye(n2, d)
-    onehot = np.zeros((nres, d))
-    for r in range(nres):
-        sel = np.nonzero(owner == r)[0]
-        onehot[r, n2 + 2 * sel] = 1.0
-        onehot[r, n2 + 2 * sel + 1] = 1.0
-    onehot = jnp.asarray(onehot)
-    gn = jnp.eye(d) if boson else _block_diag(jnp.broadcast_to(j2, (kb, 2, 2)), pad=n2)
-    if boson:
-        gn = gn.at[:n2, :n2].set(0.0)
-    ks = kmat[:, :n2]  # K_{·S}
-    a_n, a_e, a_i = [], [], []
-    for r in range(nres):
-        pr = onehot[r]
-        # Q = K_{αS}^T G_αα (2n × D restricted to α's columns)
-        a_n.append((ks * pr[:, None]).T @ (gn * pr[:, None] * pr[None, :]))
-        a_e.append((ks * pr[:, None]).T @ (gfull * pr[:, None] * pr[None, :]))
-        a_i.append(gfull[:n2] * pr[None, :] + 0.5 * dg[r] @ es)
-    a_s = [0.5 * gs @ es]
-    aps = jnp.stack(a_n + a_e + a_i + a_s)  # (P, 2n, D)
+    aps = observable_rows(gfull, kmat, gs, dg, owner_onehot(owner, nres, n2), statistics)
     npp = aps.shape[0]
+    es = jnp.eye(n2, d)
     rows = jnp.concatenate([es, es @ kmat, aps.reshape(-1, d), (aps @ kmat).reshape(-1, d)])
     y = _probe_rows(rows, lmat, u, lam, rmat, times)  # (T, r, D)
     ys, ysd = y[:, :n2], y[:, n2:2 * n2]
     yp = y[:, 2 * n2: 2 * n2 + npp * n2].reshape(-1, npp, n2, d)
     ypd = y[:, 2 * n2 + npp * n2:].reshape(-1, npp, n2, d)
+    return kernels_from_rows(ys, ysd, yp, ypd, statistics)
+
+
+def full_form(n2, kb):
+    """The commutator form of system + bath quadratures (bosons): Ω ⊕ [[0, 1], [−1, 0]]^⊕Kb."""
+    return jnp.asarray(np.block([
+        [symplectic_form(n2 // 2), np.zeros((n2, 2 * kb))],
+        [np.zeros((2 * kb, n2)), np.kron(np.eye(kb), [[0, 1], [-1, 0]])]]))
+
+
+def full_matrix(gsys, nodes, blocks, boson):
+    """The quadrature Hamiltonian matrix of system (``gsys``, 2n×2n) + bath modes at
+    frequencies ``nodes`` with coupling ``blocks`` (Kb, 2n, 2)."""
+    n2, kb = gsys.shape[0], nodes.shape[0]
+    j2 = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
+    gfull = jnp.zeros((n2 + 2 * kb,) * 2)
+    gfull = gfull.at[:n2, :n2].set(gsys)
+    mode = (jnp.eye(2) if boson else j2)[None] * nodes[:, None, None]  # (Kb, 2, 2)
+    gfull = gfull.at[n2:, n2:].set(_block_diag(mode))
+    cpl = jnp.transpose(blocks, (1, 0, 2)).reshape(n2, 2 * kb)  # (2n, 2Kb)
+    gfull = gfull.at[:n2, n2:].set(cpl)
+    return gfull.at[n2:, :n2].set(cpl.T if boson else -cpl.T)
+
+
+def owner_onehot(owner, nres, n2):
+    """(M, D) indicator of each reservoir's bath quadratures."""
+    owner = np.asarray(owner)
+    onehot = np.zeros((nres, n2 + 2 * owner.size))
+    for r in range(nres):
+        sel = np.nonzero(owner == r)[0]
+        onehot[r, n2 + 2 * sel] = 1.0
+        onehot[r, n2 + 2 * sel + 1] = 1.0
+    return jnp.asarray(onehot)
+
+
+def observable_rows(gfull, kmat, gs, dg, onehot, statistics):
+    """(P, 2n, D) row blocks A_p of the scalars (``jt.response.general``): each is
+    Σ_{i∈S, d} X_id A_p[i, d] of the full covariance X. Per reservoir d⟨N_α⟩/dt, d⟨H_α⟩/dt
+    (K_{αS}^T Q_αα), ⟨H_I^α⟩ (coupling block + counter-term ``dg[α]``), then ⟨H_S⟩ − E_0."""
+    n2, d = gs.shape[0], gfull.shape[0]
+    kb = (d - n2) // 2
+    es = jnp.eye(n2, d)
+    j2 = jnp.array([[0.0, 1.0], [-1.0, 0.0]])
+    if statistics == "boson":
+        gn = jnp.eye(d).at[:n2, :n2].set(0.0)
+    else:
+        gn = _block_diag(jnp.broadcast_to(j2, (kb, 2, 2)), pad=n2)
+    ks = kmat[:, :n2]  # K_{·S}
+    a_n, a_e, a_i = [], [], []
+    for r in range(onehot.shape[0]):
+        pr = onehot[r]
+        # Q = K_{αS}^T G_αα (2n × D restricted to α's columns)
+        a_n.append((ks * pr[:, None]).T @ (gn * pr[:, None] * pr[None, :]))
+        a_e.append((ks * pr[:, None]).T @ (gfull * pr[:, None] * pr[None, :]))
+        a_i.append(gfull[:n2] * pr[None, :] + 0.5 * dg[r] @ es)
+    return jnp.stack(a_n + a_e + a_i + [0.5 * gs @ es])
+
+
+def kernels_from_rows(ys, ysd, yp, ypd, statistics):
+    """Stage-1 arrays (propagator, state kernel, bath covariance [b0, b1], bath scalars
+    [b0, b1]) from the system rows Y_S = E_S S(t) (T, 2n, D), the scalar rows Y_p = A_p S(t)
+    (T, P, 2n, D) and their time derivatives."""
+    n2, d = ys.shape[1], ys.shape[2]
+    kb = (d - n2) // 2
     prop = ys[:, :, :n2]
     # state kernels M_ab = Σ_i Y_S[i,a] Y_p[i,b] and the derivative
     st = jnp.einsum("tia,tpib->tpab", ys[:, :, :n2], yp[:, :, :, :n2])

@@ -142,23 +142,39 @@ class Pade(eqx.Module):
     evaluation behind the estimate (half the work; ``error_estimate`` is then NaN): for inner
     loops such as an optimiser's steps, whose result is re-checked with the estimate.
 
+    **Driven models** (``jt.Model(..., drive=jt.Drive(...))``): the same finite linear system
+    with a time-dependent generator, propagated in time (``response/driven_pade.py``); the
+    response gives a ``jt.DrivenSolution``. ``drive_step``: largest time step (default: chosen
+    on concrete values, halved until the step-doubling estimate meets ``tolerance``; fixed
+    steps and ``n_pade`` are needed under ``jax.grad``/``jit`` of the model). ``strict``: a
+    missed tolerance raises (``PadeUnsuitable``, a ``ValueError``) instead of warning
+    (``jt.ToleranceWarning``).
+
     Units ħ = k_B = 1: ``tolerance`` in the units of the observables it bounds (currents out of
     each reservoir in energy per time, coupling energies in energy, occupations dimensionless)."""
 
     n_pade: int | None = None
     tolerance: float = 1e-8
     estimate: bool = True
+    drive_step: float | None = None
+    strict: bool = False
 
     def __check_init__(self):
         if self.n_pade is not None and (int(self.n_pade) != self.n_pade or self.n_pade < 2):
             raise ValueError(f"n_pade must be an integer >= 2 (or None), got {self.n_pade!r}.")
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
             raise ValueError(f"tolerance must be finite and > 0, got {self.tolerance!r}.")
+        if self.drive_step is not None and not (0 < self.drive_step < math.inf):
+            raise ValueError(f"drive_step must be > 0 and finite (or None), got "
+                             f"{self.drive_step!r}.")
 
     def response(self, model, times) -> PadeResponse:
-        refuse_drive(model, "jt.Pade")
         check_pole_sum_model(model)
         times = check_times(times)
+        if getattr(model, "drive", None) is not None:  # time-dependent generator
+            from .driven_pade import driven_pade_response
+
+            return driven_pade_response(self, model, times)
         concrete = is_concrete(*jax.tree_util.tree_leaves(model))
         if self.n_pade is not None:
             return _build(model, times, int(self.n_pade), _stage1(model, check_eig=concrete),

@@ -82,28 +82,25 @@ def filter_exp(xp, times, muq, q_pole, r_of_q, mu):
     return xp.exp(times[:, None] * muq.real[None, :]) * phase
 
 
-def bath_one(xp, resp, arr, temp, mu, xi, eta):
-    """The lead part at one (T, μ) (C0 = 0): (correlation (T,n,n), amplitude (T,2,M), its
-    derivative, scalar_dt (T,2), rounding bound)."""
-    times = arr["times"]
-    n = resp.n_modes
-    npol = arr["lam"].shape[0]
-    m = n + npol
-    nt = len(resp.term_res)
+def filter_noise(xp, pole_term, term_res, kap, lam, temp, mu, xi, eta):
+    """The coloured-noise filter modes of the lead part at one (T, μ) (maths: ``pade.py``):
+    per density term j its own poles, then its N Padé poles (static layout). Returns
+    (q_term, q_pole (−1 for a Padé mode), r_of_q: host index arrays (Q,); ν (Q,): the noise
+    F_j(σ) = Σ_q c_q e^{−ν_q σ}; Σ (Q, Q): the filters' stationary covariance, block-diagonal
+    by term, row sums c̄_q)."""
+    npol = lam.shape[0]
+    nt = len(term_res)
     npd = xi.shape[0]
-    kap, lam = arr["kappa"], arr["lam"]
-    # ---- filter modes: per term j, its own poles then its N Padé poles (static layout) ----
     q_term, q_pole, q_pade = [], [], []
     for j in range(nt):
         for p in range(npol):
-            if resp.pole_term[p] == j:
+            if pole_term[p] == j:
                 q_term.append(j), q_pole.append(p), q_pade.append(-1)
         for i in range(npd):
             q_term.append(j), q_pole.append(-1), q_pade.append(i)
     q_term, q_pole, q_pade = map(np.asarray, (q_term, q_pole, q_pade))
-    nq = len(q_term)
     is_pole = xp.asarray(q_pole >= 0)
-    r_of_q = np.asarray(resp.term_res)[q_term]
+    r_of_q = np.asarray(term_res)[q_term]
     tq, uq = temp[r_of_q], mu[r_of_q]
     pp = np.maximum(q_pole, 0)
     ii = np.maximum(q_pade, 0)
@@ -112,7 +109,7 @@ def bath_one(xp, resp, arr, temp, mu, xi, eta):
     c_pole = kap[pp].conj() * pade_fermi(z_pole, tq, uq, xi, eta, xp)
     # Padé exponents: ν = Tξ_i − iμ, c = −iTη_i g_j(μ + iTξ_i)
     z_pd = uq + 1j * tq * xi[ii]
-    term_of_pole = np.asarray(resp.pole_term)
+    term_of_pole = np.asarray(pole_term)
     in_term = xp.asarray(term_of_pole[None, :] == q_term[:, None], float)  # (Q, P)
     g_parts = (1j * kap[None, :] / (z_pd[:, None] + 1j * lam[None, :])
                - 1j * kap.conj()[None, :] / (z_pd[:, None] - 1j * lam.conj()[None, :]))
@@ -120,14 +117,29 @@ def bath_one(xp, resp, arr, temp, mu, xi, eta):
     c_pd = -1j * tq * eta[ii] * g_z
     nu = xp.where(is_pole, lam[pp].conj(), tq * xi[ii] - 1j * uq)
     c = xp.where(is_pole, c_pole, c_pd)
-    # model noise: rows sums r_q = c̄_q, filter eigenvalues μ_q = −ν̄_q
+    # model noise: rows sums r_q = c̄_q (the filter eigenvalues are μ_q = −ν̄_q)
     r = c.conj()
-    muq = -nu.conj()
     same = xp.asarray(q_term[:, None] == q_term[None, :], float)
     counts = xp.asarray(np.bincount(q_term, minlength=nt)[q_term], float)
     tot = xp.asarray(np.eye(nt)[q_term].T) @ r  # (J,) real up to rounding
     u = (r - tot.real[q_term] / (2 * counts)) / counts
     sig = same * (u[:, None] + u.conj()[None, :])
+    return q_term, q_pole, r_of_q, nu, sig
+
+
+def bath_one(xp, resp, arr, temp, mu, xi, eta):
+    """The lead part at one (T, μ) (C0 = 0): (correlation (T,n,n), amplitude (T,2,M), its
+    derivative, scalar_dt (T,2), rounding bound)."""
+    times = arr["times"]
+    n = resp.n_modes
+    npol = arr["lam"].shape[0]
+    m = n + npol
+    nt = len(resp.term_res)
+    kap, lam = arr["kappa"], arr["lam"]
+    q_term, q_pole, r_of_q, nu, sig = filter_noise(xp, resp.pole_term, resp.term_res, kap,
+                                                   lam, temp, mu, xi, eta)
+    nq = len(q_term)
+    muq = -nu.conj()
     qw = (nu.conj()[:, None] + nu[None, :]) * sig
     # ---- extended eigenvectors in the closure eigenbasis ----
     ell, rr, rinv = arr["ell"], arr["rr"], arr["rinv"]
