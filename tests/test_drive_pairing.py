@@ -276,7 +276,8 @@ def _drives(statistics):
 
 
 # one time grid, drive structure and method per statistics for (b) and (e): the compiled
-# stage 1 is shared (a Magnus step per interval; error O(h⁴), measured 4e-12 / 5e-11 in the
+# stage 1 is shared (default suite: both brute-force cases and the fermionic first law,
+# about 14 s of CPU, mostly compilation) (a Magnus step per interval; error O(h⁴), measured 4e-12 / 5e-11 in the
 # fermion / boson covariance and energy currents at h = 0.005, 16× per halving)
 H = 0.005
 TIMES = np.arange(0.0, 1.5 + H / 2, H)
@@ -297,8 +298,7 @@ def _driven_case(statistics):
     return model, method, state, (terms, coupling, bias)
 
 
-@pytest.mark.parametrize("statistics", [
-    "fermion", pytest.param("boson", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("statistics", ["fermion", "boson"])
 def test_driven_finite_modes_match_brute_force_covariance_equation(statistics):
     """Two Hamiltonian terms, a coupling ramp and a bias (fermions: pairing system between
     Lorentzian leads; bosons: squeezed oscillators between an x–x Drude bath and an exchange
