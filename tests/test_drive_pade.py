@@ -33,36 +33,73 @@ def _diff(a, b, keys=KEYS):
                for k in keys)
 
 
-def test_constant_drive_and_coupling_modulation_equal_the_undriven_pade():
+def _drive(f, s, delta):
+    """H_S = h + f(t), s_α = s(t) and Δ_α = delta(t) on both leads: one pytree structure for
+    every default-suite model (jt.Sine values only), so one compiled program serves them."""
+    return jt.Drive([(np.eye(1), f)], coupling={"hot": s, "cold": s},
+                    bias={"hot": delta, "cold": delta})
+
+
+def _const(c):
+    return jt.Sine(0.0, 1.0, 0.0, offset=c)
+
+
+@pytest.fixture(scope="module")
+def solutions(monkeypatch_module):
+    """Three driven models of one drive structure, and how often stage 1 was traced."""
+    from jaxtransport.response import driven_pade
+
+    traces = []
+    original = driven_pade.bath_part
+
+    def counted(*args, **kwargs):
+        traces.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch_module.setattr(driven_pade, "bath_part", counted)
+    state = jt.GaussianState([[1.0]])
+    f, minus_f = jt.Sine(0.4, 1.5, 0.3), jt.Sine(-0.4, 1.5, 0.3)
+    out = {}
+    for name, drive in (("constant", _drive(_const(0.3), _const(0.5), _const(0.0))),
+                        ("system", _drive(f, _const(1.0), _const(0.0))),
+                        ("bias", _drive(_const(0.0), _const(1.0), minus_f))):
+        resp = jt.response(jt.Model([[0.5]], _leads(), drive=drive), TIMES, METHOD)
+        out[name] = resp.evaluate(state)
+        assert resp.method == "pade"
+    return out, f, len(traces)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_constant_drive_and_coupling_modulation_equal_the_undriven_pade(solutions):
     """H_S = h + c (constant) with s_α = 0.5 on both leads equals the undriven closed form on
     h + c with the couplings halved (same Padé poles: only the time stepping differs; it is
-    4th order, not exact for a constant generator: measured 2e-10 at step 0.05)."""
-    state = jt.GaussianState([[1.0]])
-    drive = jt.Drive([(np.eye(1), jt.Constant(0.3))],
-                     coupling={"hot": jt.Constant(0.5), "cold": jt.Constant(0.5)})
-    driven = jt.response(jt.Model([[0.5]], _leads(), drive=drive), TIMES, METHOD)
-    sd = driven.evaluate(state)
-    s0 = jt.solve(jt.Model([[0.8]], _leads(0.5)), state, TIMES,
+    4th order, not exact for a constant generator: measured 2e-10 at step 0.05). New drive
+    values do not retrace stage 1."""
+    sols, _, n_traces = solutions
+    sd = sols["constant"]
+    s0 = jt.solve(jt.Model([[0.8]], _leads(0.5)), jt.GaussianState([[1.0]]), TIMES,
                   method=jt.Pade(n_pade=METHOD.n_pade))
-    assert isinstance(sd, jt.DrivenSolution) and driven.method == "pade"
+    assert isinstance(sd, jt.DrivenSolution)
     assert _diff(sd, s0) <= 2e-9
     np.testing.assert_allclose(sd.system_energy, s0.system_energy, atol=2e-9)
     np.testing.assert_allclose(sd.power, 0.0, atol=1e-15)
     # the estimate (the Padé truncation of N = 16 dominates) bounds the stepping difference
     assert _diff(sd, s0) <= float(sd.error_estimate) <= 1e-4
+    assert n_traces == 1
 
 
-def test_uniform_drive_is_a_bias_gauge_and_first_law():
+def test_uniform_drive_is_a_bias_gauge_and_first_law(solutions):
     """H_S = h + f(t)·1 equals the bias Δ_α = −f(t) on every reservoir (gauge e^{−iF N}): same
     C(t), particle currents, coupling energies, heat currents; the energy current out of α
     differs by −f J^N_α. Two code paths (system drive vs coupling phases). First law: the
     residual of both, and finite differences of the energy against P + Σ J^E."""
-    state = jt.GaussianState([[1.0]])
-    f, minus_f = jt.Sine(0.4, 1.5, 0.3), jt.Sine(-0.4, 1.5, 0.3)
-    system = jt.response(jt.Model([[0.5]], _leads(), drive=jt.Drive([(np.eye(1), f)])),
-                         TIMES, METHOD).evaluate(state)
-    bias = jt.response(jt.Model([[0.5]], _leads(), drive=jt.Drive(
-        bias={"hot": minus_f, "cold": minus_f})), TIMES, METHOD).evaluate(state)
+    sols, f, _ = solutions
+    system, bias = sols["system"], sols["bias"]
     # measured 2.8e-9: the two paths' time-stepping errors (step 0.05) differ
     assert _diff(system, bias, ("correlation", "particle_current", "coupling_energy",
                                 "heat_current")) <= 1e-8

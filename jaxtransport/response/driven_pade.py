@@ -96,15 +96,14 @@ def quantised_step(step):
 
 
 def make_grids(times, max_step, nu_max, breaks=()):
-    """Host (starts, sizes, index) of the halved grid (row 1) and of the grid (row 0), the
-    latter padded with steps of size 0 (the identity) to the same length, so that both run
-    through one program (``jax.vmap``): index of the outputs in the states after each step."""
+    """Host (starts, sizes, index) of the grid and of the halved grid (``step_grid``), the
+    index that of the outputs in the states after each step."""
     allt, pos = graded_times(times, max_step, nu_max, breaks)
-    s0, h0, i0 = step_grid(allt, max_step)
-    s1, h1, i1 = step_grid(allt, max_step, halve=True)
-    s0 = np.stack([s0, s0 + h0], 1).ravel()
-    h0 = np.stack([h0, np.zeros_like(h0)], 1).ravel()
-    return (np.stack([s0, s1]), np.stack([h0, h1]), np.stack([2 * i0[pos], i1[pos]]))
+    out = []
+    for halve in (False, True):
+        starts, sizes, index = step_grid(allt, max_step, halve=halve)
+        out.append((starts, sizes, index[pos]))
+    return tuple(out)
 
 
 class NoiseSet(eqx.Module):
@@ -157,12 +156,7 @@ def _bath_source(ns, c, lt, b, bd):
     return s, sd, cd
 
 
-def propagate(pl, drive, grids, ns: NoiseSet | None, n):
-    """``propagate_one`` on the coarse and the fine grid (``make_grids``), leading axis 2."""
-    return jax.vmap(lambda g: propagate_one(pl, drive, g, ns, n))(grids)
-
-
-def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
+def propagate(pl, drive, grid, ns: NoiseSet | None, n):
     """States after every step: E = U(t,0)[:, :n] (m, n), and with a noise set the columns
     c (m, Q) and the lead parts C_cc (sets, m, m); returned at the grid's output times."""
     starts, sizes, index = grid
@@ -170,23 +164,32 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
     steps = jax.vmap(lambda t0, h: step_data(pl, drive, t0, h))(starts, sizes)
     ends = jax.vmap(lambda t: _source(pl, drive, t))
     src0, src1 = ends(starts), ends(starts + sizes)
-    hw = jnp.asarray(_HERMITE, jnp.complex128)
+    d, r, rinv, cs = steps
+    eds = jnp.exp(d)  # (S, m)
+    if ns is not None:
+        # everything that does not depend on the state, for all steps at once: the columns'
+        # Filon step at ω = iν_q (exact in ν_q) is c ← R (e^z ∘ R⁻¹c + h Σ_j w_j(z) ∘ src_j)
+        h3 = sizes[:, None, None]
+        z = d[:, :, None] - ns.nu[None, None, :] * h3  # (S, m, Q)
+        src = cs[..., np.asarray(ns.q_term)] * (-1j * ns.s)  # (S, 4, m, Q)
+        kick = h3 * jnp.sum(jnp.moveaxis(filon_weights(z), 0, 1) * src, axis=1)
+        zz = d[:, :, None] + d.conj()[:, None, :]  # (S, m, m)
+        hw = jnp.tensordot(jnp.asarray(_HERMITE, jnp.complex128), filon_weights(zz), 1)
+        hermite = (jnp.moveaxis(hw, 0, 1), jnp.exp(zz), (r * d[:, None, :]) @ rinv)
+        per_step = (jnp.exp(z), kick, hermite)
+    else:
+        per_step = None
 
     def step(carry, x):
         e, c, ccc = carry
-        (d, r, rinv, cs), h, s0d, s1d = x
-        ed = jnp.exp(d)
+        (r, rinv, ed, h, s0d, s1d), extra = x
         e = r @ (ed[:, None] * (rinv @ e))
         if ns is None:
             return (e, c, ccc), (e, c, ccc)
-        # columns: the Filon step of driven.py at ω = iν_q (exact in ν_q)
-        z = d[:, None] - ns.nu[None, :] * h
-        w = filon_weights(z)  # (4, m, Q)
-        src = cs[:, :, np.asarray(ns.q_term)] * (-1j * ns.s)[None, None, :]
-        c_new = r @ (jnp.exp(z) * (rinv @ c) + h * jnp.sum(w * src, axis=0))
+        ez, kick, (wb, ezz, omega_) = extra
+        c_new = r @ (ez * (rinv @ c) + kick)
         # lead part of C_cc: e^Ω C e^Ω† + ∫ U S U† with S Hermite-interpolated in the
         # eigenbasis of Ω; K(x) = e^{−Ω(1−x)} U(t+h, s) = 1 at the ends, dK/dx = Ω − h L(s)
-        omega_ = (r * d[None, :]) @ rinv
         data = []
         for (lt, b, bd), cc in ((s0d, c), (s1d, c_new)):
             s, sd, _ = _bath_source(ns, cc, lt, b, bd)
@@ -194,11 +197,9 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
             mx = kx[None] @ s + s @ kx.conj().T[None] + h * sd  # K'S + h S' + S K'†
             data.append((s, mx))
         proj = lambda a: rinv[None] @ a @ jnp.swapaxes(rinv, -1, -2).conj()[None]
-        zz = d[:, None] + d.conj()[None, :]
-        wb = jnp.tensordot(hw, filon_weights(zz), 1)  # (4 basis, m, m)
         integral = h * (wb[0] * proj(data[0][0]) + wb[1] * proj(data[0][1])
                         + wb[2] * proj(data[1][0]) + wb[3] * proj(data[1][1]))
-        chat = jnp.exp(zz)[None] * proj(ccc) + integral
+        chat = ezz[None] * proj(ccc) + integral
         ccc = r[None] @ chat @ jnp.swapaxes(r, -1, -2).conj()[None]
         return (e, c_new, ccc), (e, c_new, ccc)
 
@@ -206,7 +207,7 @@ def propagate_one(pl, drive, grid, ns: NoiseSet | None, n):
     nq = 0 if ns is None else ns.nu.shape[0]
     nset = 1 if ns is None else ns.agg.shape[1] // pl.tvec.shape[1]
     carry = (e0, jnp.zeros((m, nq), jnp.complex128), jnp.zeros((nset, m, m), jnp.complex128))
-    _, outs = jax.lax.scan(step, carry, (steps, sizes, src0, src1))
+    _, outs = jax.lax.scan(step, carry, ((r, rinv, eds, sizes, src0, src1), per_step))
     return tuple(jnp.concatenate([x0[None], xs])[index] for x0, xs in zip(carry, outs,
                                                                            strict=True))
 
@@ -241,20 +242,24 @@ def bath_part(resp, temp, mu, with_state=False):
     arr = dict(vec=resp.pl.vec, tvec=resp.pl.tvec, lam=resp.pl.lam,
                hamiltonian=resp.hamiltonian)
 
-    ns = noise_set(resp, temp, mu)
-    e, c, ccc = propagate(resp.pl, resp.drive, resp.grids, ns, n)  # (coarse, fine) each
+    coarse_grid, fine_grid = resp.grids
 
-    def rows(g, k):
-        y, ydt = _bath_rows(resp, ns, resp.out_l, resp.out_b, c[g], ccc[g], k)
-        corr, amp, amp_dt, _ = readout(jnp, resp, arr, y, ydt)
-        return corr, ydt[:, :n], amp, amp_dt
+    def rows(grid, ns):
+        e, c, ccc = propagate(resp.pl, resp.drive, grid, ns, n)
+        out = []
+        for k in range(ccc.shape[1]):
+            y, ydt = _bath_rows(resp, ns, resp.out_l, resp.out_b, c, ccc, k)
+            corr, amp, amp_dt, _ = readout(jnp, resp, arr, y, ydt)
+            out.append((corr, ydt[:, :n], amp, amp_dt))
+        return e, out
 
-    # N and N_lo (truncation estimate) on the fine grid, N on the coarse (stepping estimate)
-    fine, fine_lo, coarse = rows(1, 0), rows(1, 1), rows(0, 0)
-    e_f, e_c = e[1], e[0]
+    # N on the halved grid (the result); N and N_lo on the grid: the stepping estimate
+    # (N, grid vs halved grid) and the truncation estimate (N vs N_lo, same grid)
+    e_f, (fine,) = rows(fine_grid, noise_set(resp, temp, mu, lower=False))
+    e_c, (coarse, coarse_lo) = rows(coarse_grid, noise_set(resp, temp, mu))
     diff = lambda a, b: jnp.maximum(jnp.max(jnp.abs(a[0] - b[0])),
                                     2 * jnp.max(jnp.abs(a[2] - b[2])))
-    terms = (*fine, diff(fine, fine_lo), diff(fine, coarse))
+    terms = (*fine, diff(coarse, coarse_lo), diff(fine, coarse))
     if with_state:
         return terms, (e_f, jnp.max(jnp.abs(e_f - e_c)))
     return terms
@@ -277,9 +282,9 @@ def _stage1_concrete(resp, temp, mu):
 def _state_propagation(pl, drive, grids, times, n):
     """E = U(t, 0)[:, :n] at the outputs (fine grid), its step-doubling error, and L_c(t),
     b(t) at the outputs."""
-    e = propagate(pl, drive, grids, None, n)[0]
+    e_c, e_f = (propagate(pl, drive, grid, None, n)[0] for grid in grids)
     lts, bs = jax.vmap(lambda t: generator(pl, drive, t))(times)
-    return e[1], jnp.max(jnp.abs(e[1] - e[0])), lts, bs
+    return e_f, jnp.max(jnp.abs(e_f - e_c)), lts, bs
 
 
 @eqx.filter_jit
@@ -324,7 +329,7 @@ class DrivenPadeResponse(AbstractResponse):
     temperature: Float[Array, " M"]
     chemical_potential: Float[Array, " M"]
     pl: Poles
-    grids: tuple  # (starts, sizes, index), each (2, ...): coarse (padded) and fine grid
+    grids: tuple  # ((starts, sizes, index) of the grid, and of the halved grid)
     state_propagator: Array  # (T, m, n)
     state_error: Array
     out_l: Array  # (T, m, m) L_c(t)
@@ -438,7 +443,8 @@ def _build(model, times, step, n_pade, concrete):
     n = model.n_modes
     breaks = model.drive.breakpoints() if hasattr(model.drive, "breakpoints") else ()
     breaks = np.asarray(breaks) if is_concrete(breaks) else ()  # traced kinks: not aligned
-    grids = tuple(jnp.asarray(x) for x in make_grids(times, step, nu_max, breaks))
+    grids = tuple(tuple(jnp.asarray(x) for x in g)
+                  for g in make_grids(times, step, nu_max, breaks))
     tj = jnp.asarray(times)
     if concrete:
         m = pl.vec.shape[0] + pl.vec.shape[1]
