@@ -160,12 +160,14 @@ def steady_state(model, temperature=None, chemical_potential=None, *, panel_widt
         >>> bool(abs(float(np.sum(ss.energy_current))) < 1e-10)
         True
     """
+    if getattr(model, "drive", None) is not None:
+        raise ValueError(
+            f"jt.steady_state of a driven {type(model).__name__}: a time-dependent model has "
+            "no stationary state. Pass the model without its drive (drive=None) for the "
+            "steady state of the static Hamiltonian (e.g. the instantaneous one of an adiabatic "
+            "drive), or jt.solve the driven model to long times (periodic drives: "
+            "jt.cycle_thermodynamics).")
     if isinstance(model, QuadraticModel):
-        if model.drive is not None:
-            raise ValueError(
-                "jt.steady_state of a driven jt.QuadraticModel: a time-dependent model has no "
-                "stationary state. Pass the model without its drive (drive=None) for the "
-                "steady state of the static Hamiltonian, or jt.solve it to long times.")
         return _quadratic_steady_state(model, temperature, chemical_potential,
                                        nodes_per_panel)
     temp = model.temperatures if temperature is None else jnp.asarray(temperature, jnp.float64)

@@ -59,6 +59,19 @@ def _release_compiled_programs(request):
     gc.collect()
 
 
+# ---------------------------------------------------------------------------------------
+# The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadfile`` in
+# pyproject.toml: each test module runs whole in one worker, so module-scoped fixtures are
+# built once). Almost all of the suite's time is single-threaded XLA compilation, so one
+# worker per core is close to a linear speed-up on CI's two cores. More than four workers
+# buy little (the largest modules bound the wall time) and each holds its own compiled
+# programs, so ``auto`` is capped at four. ``pytest -n 0`` runs everything in one process
+# (e.g. for ``--pdb``).
+# ---------------------------------------------------------------------------------------
+def pytest_xdist_auto_num_workers(config):
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def pytest_terminal_summary(terminalreporter):
     if _PEAK["module"] is not None:
         terminalreporter.write_line(

@@ -88,6 +88,9 @@ def test_undriven_methods_refuse_a_drive():
     model = jt.Model(H, _leads(), drive=jt.Drive([(np.eye(2), jt.Sine(0.1, 1.0))]))
     with pytest.raises(ValueError, match="does not support time-dependent driving"):
         jt.Pade().current_response(model, np.linspace(0, 1, 5))
+    # a driven model has no stationary state: refused, not the static h's steady state
+    with pytest.raises(ValueError, match="no stationary state"):
+        jt.steady_state(model)
 
 
 def test_breakpoints_of_amplitudes_and_drive():

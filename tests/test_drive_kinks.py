@@ -34,7 +34,7 @@ def _discretised_case():
     ramp = jt.Ramp(0.3, 1.0, 1.7, start=0.55, shape="linear")
     model = jt.Model(H, _leads(2, jt.Lorentzian(1.0, 1.0), (0.6, 0.5)),
                      drive=jt.Drive([(V, pwl)], coupling={"cold": ramp}))
-    times = np.linspace(0.0, 4.0, 11)
+    times = np.linspace(0.0, 3.0, 7)
 
     def method(step):
         return jt.Discretised(3, 2.0, check_recurrence=False, band_warning=1.0,
@@ -49,39 +49,41 @@ def _discretised_case():
 
 
 def test_discretised_kinks_against_brute_force():
-    """Knots and ramp ends off the time grid (the Magnus substeps are split at them): the
-    driven finite modes agree with the brute-force correlation matrix ≤ 1e-10 (measured
-    2e-12; before the split 3e-7 at this step)."""
+    """Knots and ramp ends off the substep grid (the Magnus substeps are split at them): the
+    driven finite modes agree with the brute-force correlation matrix ≤ 1e-9 at step 0.02
+    (measured 1.5e-10 in C, 1.2e-11 in J^N; before the split 1.6e-6 and 1.5e-7)."""
     model, times, method, ref = _discretised_case()
-    sol = jt.solve(model, C0, times, method=method(0.01))
-    np.testing.assert_allclose(sol.correlation, ref["corr"], atol=1e-10)
+    sol = jt.solve(model, C0, times, method=method(0.02))
+    np.testing.assert_allclose(sol.correlation, ref["corr"], atol=1e-9)
     np.testing.assert_allclose(sol.particle_current, ref["jn"], atol=1e-10)
-    np.testing.assert_allclose(sol.coupling_energy, ref["hi"], atol=1e-10)
+    np.testing.assert_allclose(sol.coupling_energy, ref["hi"], atol=1e-9)
 
 
 @pytest.mark.slow
 def test_discretised_kinks_fourth_order():
     """With the split substeps the Magnus error falls as the fourth power of the step (ratio
-    ~16 per halving; second order, 4, without the split)."""
+    ~16 per halving; measured 2.5e-6 → 2.1e-7, 12; without the split the errors were 100×
+    larger and irregular: 2.5e-4 → 4.7e-6, and still 1.6e-6 at step 0.02)."""
     model, times, method, ref = _discretised_case()
     errs = [np.max(np.abs(np.asarray(jt.solve(model, C0, times, method(s)).correlation)
-                          - ref["corr"])) for s in (0.2, 0.1)]
+                          - ref["corr"])) for s in (0.25, 0.125)]
     assert 10 < errs[0] / errs[1] < 24, errs
 
 
-@pytest.mark.slow
 def test_tail_model_with_jumps_matches_the_propagated_amplitude():
     """The continuum's tail model (the adiabatic solution with its jumps at the kinks,
     response/driven.py) against the amplitude Ψ(ω, t) of the Magnus–Filon steps at a far
-    frequency, for a linear ramp and a piecewise-linear drive together: ≤ 1e-10 in the
-    current and correlation integrands; without the jump terms the model misses ~1e-6 (an
-    O(ω⁻²) term left by each kink)."""
+    frequency, for linear ramps and a piecewise-linear drive together (kinks at the switch-on,
+    at output times and a repeated one at t = 3): ≤ 1e-10 in the current and correlation
+    integrands; without the jump terms the model misses ~1e-6 (an O(ω⁻²) term left by each
+    kink)."""
     drive = jt.Drive([(np.eye(1), jt.Ramp(0.0, 0.6, 2.0, start=1.0, shape="linear")),
                       (np.eye(1), jt.PiecewiseLinear([0.5, 1.3, 2.2, 3.0],
-                                                     [0.0, 0.5, -0.3, 0.2]))])
+                                                     [0.0, 0.5, -0.3, 0.2])),
+                      (np.eye(1), jt.Ramp(0.0, 0.2, 0.7, shape="linear"))])  # kink at 0
     model = jt.Model([[0.5]], _leads(), drive=drive)
     pl, drive = pole_data(model, None), model.drive
-    times = jnp.asarray([0.4, 1.5, 2.6, 3.0, 3.7])
+    times = jnp.asarray([0.0, 0.4, 1.5, 2.6, 3.0, 3.7])  # 0 and 3.0 are breakpoints
     omega = -30.0
     kap = pl.kappa[:, None]
 
@@ -111,8 +113,7 @@ def test_tail_model_with_jumps_matches_the_propagated_amplitude():
 
     with_jumps, without = (np.asarray(x) for x in mismatches(pl, drive))
     assert np.max(with_jumps) <= 1e-10, with_jumps  # measured 1.7e-11 (the steps' error)
-    assert np.min(without[1:, 1]) > 1e-7, without  # after the first kink (t = 0.4 precedes all)
-    assert np.max(without[0]) <= 1e-11
+    assert np.min(without[1:, 1]) > 1e-7, without  # every time after the kink at 0
 
 
 @pytest.mark.slow
@@ -120,20 +121,25 @@ def test_continuum_kinks_against_the_gauge_identity():
     """H_S(t) = h + f(t)·1 with the bias Δ_α = f(t) on every reservoir is the gauge
     e^{−iF(t) N_total} of the undriven model: same C(t), particle and heat currents and
     coupling energies (the energy current out of α gains f J^N_α). A linear ramp f at the
-    default tolerance: measured 1.8e-9 / 3.3e-9 / 1.4e-8 in occupations / particle / heat
-    currents (a smooth jt.Sine: 8e-10 / 9e-10 / 2.7e-8; the ramp before the breakpoints: heat
-    1.2e-6), and the error estimate (1.9e-8) bounds the measured error."""
+    default tolerance: measured 2.0e-9 / 3.4e-9 / 9.5e-9 in occupations / particle / heat
+    currents, error estimate 6.1e-9 (a smooth jt.Sine in the same check: 8e-10 / 9e-10 /
+    2.7e-8; the ramp before the breakpoints: heat 1.2e-6, a piecewise-linear f: 2.6e-6 in
+    occupations)."""
     amp = jt.Ramp(0.0, 0.6, 2.0, start=1.0, shape="linear")
     times = np.linspace(0.0, 6.0, 31)
     state = jt.GaussianState([[1.0]])
     drive = jt.Drive([(np.eye(1), amp)], bias={"hot": amp, "cold": amp})
-    sd = jt.solve(jt.Model([[0.5]], _leads(), drive=drive), state, times)
+    sd = jt.solve(jt.Model([[0.5]], _leads(), drive=drive), state, times,
+                  method=jt.Continuum())
     s0 = jt.solve(jt.Model([[0.5]], _leads()), state, times, method=jt.Continuum(tolerance=1e-11))
     diff = {k: float(np.max(np.abs(np.asarray(getattr(sd, k)) - np.asarray(getattr(s0, k)))))
             for k in ("occupation", "particle_current", "heat_current", "coupling_energy")}
     assert diff["occupation"] <= 1e-8 and diff["particle_current"] <= 1e-8, diff
     assert diff["heat_current"] <= 3e-8, diff
-    assert max(diff.values()) <= float(sd.error_estimate) <= 3e-8, (diff, sd.error_estimate)
+    # the estimate bounds the errors of what it estimates (C, J^N, <H_I>); the heat current
+    # J^E − (μ + Δ) J^N of a biased reservoir combines them (measured 9.5e-9 at 6.1e-9)
+    bounded = ("occupation", "particle_current", "coupling_energy")
+    assert max(diff[k] for k in bounded) <= float(sd.error_estimate) <= 3e-8, (diff, sd)
     ft = np.asarray(amp.on_grid(times))[:, None]
     np.testing.assert_allclose(sd.energy_current, s0.energy_current + ft * sd.particle_current,
                                atol=3e-8)
@@ -154,7 +160,7 @@ def test_piecewise_linear_drive_relaxes_to_the_final_steady_state(monkeypatch):
     times = np.concatenate([np.linspace(0.0, 4.0, 9), [18.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error", jt.ToleranceWarning)
-        sol = jt.solve(model, jt.GaussianState([[1.0]]), times)
+        sol = jt.solve(model, jt.GaussianState([[1.0]]), times, method=jt.Continuum())
     ss = jt.steady_state(jt.Model([[0.7]], leads))
     for k in ("particle_current", "energy_current", "heat_current"):
         np.testing.assert_allclose(getattr(sol, k)[-1], getattr(ss, k), atol=1e-9, err_msg=k)
@@ -167,7 +173,7 @@ def test_piecewise_linear_drive_relaxes_to_the_final_steady_state(monkeypatch):
 
     monkeypatch.setattr(continuum, "choose_step", refuse)
     monkeypatch.setattr(continuum.Continuum, "resolve_response", refuse)
-    again = jt.solve(model, jt.GaussianState([[1.0]]), times)
+    again = jt.solve(model, jt.GaussianState([[1.0]]), times, method=jt.Continuum())
     np.testing.assert_array_equal(again.particle_current, sol.particle_current)
 
 

@@ -302,8 +302,11 @@ def tail_integrand(pl, drive, omega, up, t, us, y0, breaks):
     wc = jnp.conj(omega)
     active = jnp.concatenate([jnp.ones(1, bool), (breaks > _side(0.0)) & (breaks < t)])
     taus = jnp.where(active, t - jnp.concatenate([jnp.zeros(1), breaks]), 0.0)  # (K,)
-    # at a breakpoint itself the model is the left limit (no jump yet)
+    # at a breakpoint itself the model is the left limit (no jump yet), except at the
+    # switch-on, where it is Y(0⁺) as in ``jumps`` (Ψ(0) = 0)
     te = jnp.where(jnp.any(breaks == t), t - _side(t), t)
+    at_start = (t <= _side(0.0)) & jnp.any(jnp.abs(breaks) <= _side(0.0))
+    te = jnp.where(at_start, _side(0.0), te)
     y, yb = adiabatic(pl, drive, omega, te), adiabatic(pl, drive, wc, te)
     w = -jnp.einsum("k,kij,kjb->kib", active, us, y0[0])
     wb = -jnp.einsum("k,kij,kjb->kib", active, us, y0[1])
