@@ -13,6 +13,7 @@ from ..model import QuadraticModel
 from .base import AbstractResponse
 from .continuum import Continuum
 from .discretised import Discretised
+from .driven_general import driven_general_response
 from .general import GeneralResponse
 from .general_continuum import GeneralContinuum
 from .general_discretised import discretised_response
@@ -56,6 +57,8 @@ def response(model, times, method=None, observables: str = "all") -> AbstractRes
 
 def _quadratic_response(model, times, method) -> GeneralResponse:
     if isinstance(method, Discretised):
+        if model.drive is not None:  # time-ordered Magnus stepping of the quadrature form
+            return driven_general_response(model, times, method)
         return discretised_response(model, times, method)
     if method is None or isinstance(method, Continuum):
         method = GeneralContinuum.from_continuum(method)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from ..drive import AbstractAmplitude, Drive
 from ..nambu import nambu_transform
 from .driven_general import DrivenGeneralResponse
-from .general_continuum import nambu_fields
+from .general import nambu_fields
 
 
 class _Negated(AbstractAmplitude):

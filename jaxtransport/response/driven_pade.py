@@ -60,13 +60,13 @@ from .closure import Poles, pole_data
 from .driven import filon_weights, generator, step_data, step_grid
 from .driven_response import DrivenResponse, choose_step
 from .pade import (
-    _N_MAX,
+    N_MAX,
     PadeResponse,
     PadeUnsuitable,
-    _default_n,
-    _pole_scale,
+    default_n,
     pade_pole_data,
     pade_poles,
+    pole_scale,
 )
 from .pade_kernels import filter_noise, readout
 
@@ -403,7 +403,7 @@ def driven_pade_response(method, model, times):
     if method.n_pade is not None:
         n_pade = int(method.n_pade)
     elif concrete:
-        n_pade = _default_n(tolerance, _pole_scale(pade_pole_data(model)),
+        n_pade = default_n(tolerance, pole_scale(pade_pole_data(model)),
                             float(np.min(np.asarray(temp))))
     else:
         raise ValueError("jt.Pade() chooses its number of poles and time step of a driven "
@@ -426,8 +426,8 @@ def driven_pade_response(method, model, times):
             break
         if steps > 0.5 * tolerance and method.drive_step is None:
             step = 0.5 * step  # (a new grid: compiles again)
-        elif trunc > 0.5 * tolerance and method.n_pade is None and n_pade < _N_MAX:
-            n_pade = min(int(math.ceil(1.25 * n_pade)), _N_MAX)
+        elif trunc > 0.5 * tolerance and method.n_pade is None and n_pade < N_MAX:
+            n_pade = min(int(math.ceil(1.25 * n_pade)), N_MAX)
         else:
             break
     if concrete and not (err := float(resp.error_estimate)) <= tolerance:

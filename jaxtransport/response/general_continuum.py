@@ -48,7 +48,7 @@ from .._validation import check_times, tolerance_missed
 from ..nambu import nambu_transform
 from .continuum import Continuum
 from .drude import DrudeClosure, drude_closure
-from .general import GeneralResponse
+from .general import GeneralResponse, nambu_fields
 from .plan import default_order, edge_tolerance, window_cut
 
 
@@ -190,38 +190,6 @@ def _nambu_response(model, times, engine) -> GeneralResponse:
                    er.current_offset_dt + xd_half, er.scalar_offset_dt + sd_half,
                    energy_of(er.correlation_offset + c_half))
     return GeneralResponse(**nambu_fields(model, times, er, sk, (bc, bs), (oc, os_)))
-
-
-def nambu_fields(model, times, er, state_kernel, bath, offset) -> dict:
-    """The ``GeneralResponse`` fields of a fermionic model from the doubled model's response
-    ``er`` and the mapped kernels: ``bath`` = (covariance, scalars) per particle and hole
-    node, ``offset`` = (covariance, scalars). Hole nodes are mirrored (ω → −ω, weight −w)
-    with their f-independent part moved to the offset."""
-    m, w = model.n_reservoirs, er.weights
-    (bc, bs), (oc, os_) = bath, offset
-    t = jnp.asarray(nambu_transform(model.n_modes))
-    lo, hi = float(er.window[0]), float(er.window[1])
-    return dict(
-        times=jnp.asarray(times),
-        propagator=jnp.real(t.conj().T @ er.propagator @ t),
-        state_kernel=state_kernel,
-        nodes=jnp.concatenate([er.nodes[:m], -er.nodes[m:]], axis=1),
-        weights=jnp.concatenate([w[:m], -w[m:]], axis=1),
-        bath_covariance=jnp.concatenate([bc[:m], bc[m:]], axis=1),
-        bath_scalar=jnp.concatenate([bs[:m], bs[m:]], axis=1),
-        offset_covariance=oc + jnp.einsum("bk,bktij->tij", w[m:], bc[m:]),
-        offset_scalar=os_ + jnp.einsum("bk,bktxp->txp", w[m:], bs[m:]),
-        temperature=model.temperatures,
-        chemical_potential=model.chemical_potentials,
-        energy_offset=model.energy_offset,
-        window=jnp.asarray([max(lo, -hi), min(hi, -lo)]),
-        error_estimate=er.error_estimate,
-        statistics="fermion",
-        number_conserving=(True,) * m,
-        method="continuum",
-        edge_tolerance=er.edge_tolerance,
-        planned_range=er.planned_range,
-    )
 
 
 # ------------------------------------------------------------------------------------------

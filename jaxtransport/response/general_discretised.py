@@ -108,10 +108,10 @@ def discretised_response(model, times, method) -> GeneralResponse:
     """Stage 1 on finite reservoirs (see module docstring; a driven model:
     ``response/driven_general.py``)."""
     times = check_times(times)
-    if model.drive is not None:
-        from .driven_general import driven_general_response
-
-        return driven_general_response(model, times, method)
+    if model.drive is not None:  # dispatched in response/api.py (no import cycle)
+        raise ValueError("discretised_response takes an undriven model; a driven "
+                         "jt.QuadraticModel goes through jt.response / jt.solve "
+                         "(response/driven_general.py).")
     lay = mode_layout(model, method, times)
     arrays = _arrays(model.hamiltonian, lay.counter_terms, jnp.asarray(lay.nodes), lay.blocks,
                      jnp.asarray(times), owner=tuple(int(o) for o in lay.owner),

@@ -114,19 +114,19 @@ def _pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
     return xi, eta
 
 
-_N_MAX = 400
+N_MAX = 400
 
 
-def _default_n(tolerance, scale, t_min):
+def default_n(tolerance, scale, t_min):
     """A priori N: coupling-energy error ≈ 0.053 Σ_p γ_p W_p² / (ξ_N T)² (measured on the
     single level; the slowest observable; 0.08 here for margin), ξ_N ≈ 2.6 N². Every concrete
     ``PadeResponse.evaluate`` then checks the estimate at its own (T, μ) and raises N by 25 %
     until it meets the tolerance."""
     xi_needed = math.sqrt(0.08 * max(scale, 1e-300) / tolerance) / t_min
-    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), _N_MAX))
+    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), N_MAX))
 
 
-def _pole_scale(pole_data):
+def pole_scale(pole_data):
     """Σ_p 2|κ_p| Re λ_p (= Σ γ_p W_p² for Lorentzians): the size of the lead tails."""
     return float(np.sum(2 * np.abs(np.asarray(pole_data["kappa"]))
                         * np.asarray(pole_data["lam"]).real))
@@ -184,7 +184,7 @@ class Pade(eqx.Module):
                              "under tracing pass jt.Pade(n_pade=...) explicitly.")
         stage1 = _stage1(model, check_eig=True)
         temp, _ = stack_reservoir_arrays(model)
-        n = _default_n(self.tolerance, _pole_scale(stage1[0]), float(np.min(np.asarray(temp))))
+        n = default_n(self.tolerance, pole_scale(stage1[0]), float(np.min(np.asarray(temp))))
         # the estimate is checked (and N raised) by every concrete evaluate, at its own (T, μ)
         return _build(model, times, n, stage1, tolerance=self.tolerance)
 
@@ -196,14 +196,14 @@ class Pade(eqx.Module):
 
 def pade_for_models(method: Pade, models, temperature_min: float) -> Pade:
     """``method`` with a fixed pole count valid for every model of ``models`` down to
-    ``temperature_min`` (the a-priori rule of ``_default_n`` at the largest lead tails): for
+    ``temperature_min`` (the a-priori rule of ``default_n`` at the largest lead tails): for
     batches of models built under ``jax.vmap``, where N cannot be chosen per model."""
     if method.n_pade is not None:
         return method
     for m in models:
         check_pole_sum_model(m)
-    scale = max(_pole_scale(pade_pole_data(m)) for m in models)
-    return Pade(n_pade=_default_n(method.tolerance, scale, temperature_min),
+    scale = max(pole_scale(pade_pole_data(m)) for m in models)
+    return Pade(n_pade=default_n(method.tolerance, scale, temperature_min),
                 tolerance=method.tolerance)
 
 
@@ -454,12 +454,12 @@ class PadeResponse(AbstractResponse):
         err = float(jnp.max(solution.error_estimate))
         if err <= self.tolerance:
             return solution
-        if self.n_pade >= _N_MAX:
+        if self.n_pade >= N_MAX:
             raise PadeUnsuitable(
                 f"jt.Pade could not reach tolerance {self.tolerance:g} at these "
                 f"temperatures/chemical potentials with {self.n_pade} poles (estimate "
                 f"{err:.2g}); use jt.Continuum.")
-        finer = self.with_n_pade(min(int(math.ceil(1.25 * self.n_pade)), _N_MAX))
+        finer = self.with_n_pade(min(int(math.ceil(1.25 * self.n_pade)), N_MAX))
         return finer.evaluate(state, temperature, chemical_potential)
 
     def with_n_pade(self, n_pade: int) -> PadeResponse:
