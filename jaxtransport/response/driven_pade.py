@@ -59,16 +59,17 @@ from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
 from .closure import Poles, pole_data
 from .driven import filon_weights, generator, step_data, step_grid
 from .driven_response import DrivenResponse, choose_step
-from .pade import (
+from .pade_kernels import (
     N_MAX,
-    PadeResponse,
     PadeUnsuitable,
+    checked_temperature,
     default_n,
+    filter_noise,
     pade_pole_data,
     pade_poles,
     pole_scale,
+    readout,
 )
-from .pade_kernels import filter_noise, readout
 
 # Hermite cubic basis (H00, H10, H01, H11) at the Filon interpolation points x = 0, 1/3, 2/3, 1
 _XH = np.array([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0])
@@ -368,7 +369,7 @@ class DrivenPadeResponse(AbstractResponse):
         return is_concrete(state, temperature, chemical_potential,
                            *jax.tree_util.tree_leaves(self))
 
-    checked_temperature = PadeResponse.checked_temperature
+    checked_temperature = checked_temperature
 
     def state_terms(self, state):
         return _state_part(self, jnp.asarray(state))

@@ -6,9 +6,15 @@ nothing to compile) or ``jax.numpy``."""
 from __future__ import annotations
 
 import functools
+import math
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .._validation import is_concrete
+from .base import flatten_terms
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -239,3 +245,91 @@ def readout(xp, resp, arr, y, ydt):
     sdt = xp.stack([xp.einsum("ij,...tji->...t", h, cdt).real,
                     xp.einsum("...tii->...t", cdt).real], axis=-1)
     return corr, amp, amp_dt, sdt
+
+
+class PadeUnsuitable(ValueError):
+    """jt.Pade cannot give this model its accuracy (ill-conditioned closure, or more than 400
+    poles needed); the automatic method choice then falls back to jt.Continuum."""
+
+
+def pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """[N−1/N] Padé decomposition of the Fermi function: ξ_i, η_i (i = 1..N) with
+    1/(1 + e^x) ≈ 1/2 − Σ_i 2η_i x/(x² + ξ_i²) (Hu, Xu, Yan 2010: ξ from the eigenvalues of a
+    tridiagonal matrix with b_m = 2m − 1, η from the interlacing zeros). Cached per N (a
+    bounded cache of read-only arrays: they depend on N only)."""
+    return _pade_poles(int(n))
+
+
+@functools.lru_cache(maxsize=64)
+def _pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if n < 1:
+        raise ValueError(f"the number of Padé poles must be >= 1, got {n}.")
+    b = 2.0 * np.arange(1, 2 * n + 2) - 1.0
+
+    def inverse_eigs(size, start):
+        bb = b[start:start + size]
+        off = 1.0 / np.sqrt(bb[:-1] * bb[1:])
+        ev = np.linalg.eigvalsh(np.diag(off, 1) + np.diag(off, -1))
+        return np.sort(2.0 / ev[ev > 1e-12])
+
+    xi = inverse_eigs(2 * n, 0)
+    zeta = inverse_eigs(2 * n - 1, 1) if n > 1 else np.zeros(0)
+    eta = np.empty(n)
+    for j in range(n):  # product of ratios: the plain products overflow for N ≳ 60
+        others = np.delete(xi, j)
+        eta[j] = 0.5 * n * b[n] * np.prod((zeta**2 - xi[j] ** 2) / (others**2 - xi[j] ** 2))
+    xi.flags.writeable = False
+    eta.flags.writeable = False
+    return xi, eta
+
+
+N_MAX = 400
+
+
+def default_n(tolerance, scale, t_min):
+    """A priori N: coupling-energy error ≈ 0.053 Σ_p γ_p W_p² / (ξ_N T)² (measured on the
+    single level; the slowest observable; 0.08 here for margin), ξ_N ≈ 2.6 N². Every concrete
+    ``PadeResponse.evaluate`` then checks the estimate at its own (T, μ) and raises N by 25 %
+    until it meets the tolerance."""
+    xi_needed = math.sqrt(0.08 * max(scale, 1e-300) / tolerance) / t_min
+    return int(min(max(math.ceil(math.sqrt(xi_needed / 2.6)), 4), N_MAX))
+
+
+def pole_scale(pole_data):
+    """Σ_p 2|κ_p| Re λ_p (= Σ γ_p W_p² for Lorentzians): the size of the lead tails."""
+    return float(np.sum(2 * np.abs(np.asarray(pole_data["kappa"]))
+                        * np.asarray(pole_data["lam"]).real))
+
+
+def pade_pole_data(model):
+    """Pole vectors, κ, λ and term vectors of a pole-sum model (NumPy when concrete)."""
+    terms = flatten_terms(model)
+    # NumPy for concrete values (no eager JAX operations to compile), jnp under tracing
+    xp = np if is_concrete(*jax.tree_util.tree_leaves(model)) else jnp
+    vec, kap, lam, pres, pterm = [], [], [], [], []
+    for j, (dens, v, r) in enumerate(terms):
+        for lor in dens.lorentzian_terms():
+            gamma, width, center = (xp.asarray(x) for x in (lor.gamma, lor.width, lor.center_))
+            vec.append(xp.asarray(v).astype(complex))
+            kap.append(xp.asarray(0.5 * gamma * width).astype(complex))
+            lam.append(xp.asarray(width + 1j * center).astype(complex))
+            pres.append(r)
+            pterm.append(j)
+    out = dict(vec=xp.stack(vec, axis=1), kappa=xp.stack(kap), lam=xp.stack(lam),
+               tvec=xp.stack([xp.asarray(v).astype(complex) for _, v, _ in terms], axis=1))
+    out = {k: jnp.asarray(x) for k, x in out.items()}
+    return dict(out, pole_res=tuple(pres), pole_term=tuple(pterm),
+                term_res=tuple(r for _, _, r in terms))
+
+
+def checked_temperature(self, temperature, chemical_potential):
+    """(T, μ) checked for a Padé response (a method of PadeResponse and DrivenPadeResponse):
+    T > 0 and μ finite, eagerly when concrete, ``eqx.error_if`` under tracing."""
+    msg = "temperature must be > 0 and chemical potentials finite"
+    if is_concrete(temperature, chemical_potential):
+        t, u = np.asarray(temperature, float), np.asarray(chemical_potential, float)
+        if not (np.all(t > 0) and np.all(np.isfinite(u))):
+            raise ValueError(f"{msg}, got T = {t}, mu = {u}.")
+        return temperature
+    bad = jnp.any(~(temperature > 0)) | jnp.any(~jnp.isfinite(chemical_potential))
+    return eqx.error_if(temperature, bad, msg)
