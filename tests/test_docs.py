@@ -191,7 +191,15 @@ def _python_blocks(path: Path) -> list[str]:
                       flags=re.S | re.M)
 
 
-@pytest.mark.parametrize("path", HOWTO, ids=[str(p.relative_to(ROOT / "docs")) for p in HOWTO])
+# pages whose blocks compile whole optimisations or Continuum stage 1s (~1 min each on 2
+# cores): `-m slow`; the same calls are checked in the default suite by test_optimise.py,
+# test_methods_continuum.py and test_cli.py, and the other pages' blocks run here
+_SLOW_HOWTO = {"how-to/optimise.md", "how-to/accuracy.md", "how-to/cli.md"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.slow) if str(p.relative_to(ROOT / "docs")) in _SLOW_HOWTO
+    else p for p in HOWTO], ids=[str(p.relative_to(ROOT / "docs")) for p in HOWTO])
 def test_howto_code_blocks_run(path, tmp_path):
     blocks = _python_blocks(path)
     if not blocks:

@@ -226,6 +226,7 @@ def test_resume_after_sigkill(cli_config, tmp_path):
         np.testing.assert_array_equal(got[name].values, ref[name].values)
 
 
+@pytest.mark.slow  # two CLI processes compiling in parallel (~1-2 min); resume: default suite
 def test_two_processes_fill_one_store(cli_config, tmp_path):
     cfg, ref = cli_config
     out = tmp_path / "two.zarr"

@@ -594,6 +594,7 @@ def _bosonic_xx_model():
     return jt.QuadraticModel(np.eye(2), baths, "boson")
 
 
+@pytest.mark.slow  # ~40 s; default: test_methods_quadratic's x–x continuum settings check
 def test_bosonic_general_continuum_knows_its_range_and_tolerance():
     qm = _bosonic_xx_model()
     r = jt.general_response(qm, SHORT, jt.GeneralContinuum(tolerance=1e-6))

@@ -1,6 +1,6 @@
 r"""``jt.Pade()`` on a driven model: the exact pole-sum problem with a time-dependent generator.
 
-Maths (``pade.py`` for the undriven form, docs/theory.md "Driven Padé"). For pole-sum leads at
+Maths (``pade.py`` for the undriven form, docs/theory.md "Driven systems", its driven Padé paragraph). For pole-sum leads at
 given (T, μ) the transient is the second moment of one finite linear system ψ = (a, y, x):
 system amplitudes, lead-pole closure modes and coloured-noise filter modes (one per lead pole
 and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure block L_c(t) (H_S(t), and the
