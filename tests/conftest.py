@@ -60,9 +60,9 @@ def _release_compiled_programs(request):
 
 
 # ---------------------------------------------------------------------------------------
-# The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadfile`` in
-# pyproject.toml: each test module runs whole in one worker, so module-scoped fixtures are
-# built once). Almost all of the suite's time is single-threaded XLA compilation, so one
+# The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadgroup`` in
+# pyproject.toml, one group per module, below: each test module runs whole in one worker, so
+# module-scoped fixtures are built once). Almost all of the suite's time is single-threaded XLA compilation, so one
 # worker per core is close to a linear speed-up on CI's two cores. More than four workers
 # buy little (the largest modules bound the wall time) and each holds its own compiled
 # programs, so ``auto`` is capped at four. ``pytest -n 0`` runs everything in one process
@@ -72,7 +72,7 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(os.cpu_count() or 1, 4))
 
 
-# Longest modules first (LPT scheduling): ``--dist loadfile`` hands whole modules to the
+# Longest modules first (LPT scheduling): ``--dist loadgroup`` hands whole modules to the
 # workers in collection order, so a long module collected last (test_sweep.py sorts late)
 # would run alone at the end while the other workers idle. Relative cost of the heaviest
 # modules, from ``pytest --durations=0`` on the 2-core box (December 2026, seconds under
@@ -87,8 +87,17 @@ _MODULE_COST = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -_MODULE_COST.get(item.path.name, 0))  # stable sort
+    # ``--dist loadgroup``: every module is one group (it runs whole in one worker, sharing
+    # its fixtures and compilations), except the notebooks: each runs in its own process
+    # anyway, so each is its own group and they spread over the workers
+    for item in items:
+        group = item.path.name
+        if group == "test_notebooks.py" and hasattr(item, "callspec"):
+            group = f"{group}[{item.callspec.id}]"
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_terminal_summary(terminalreporter):
