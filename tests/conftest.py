@@ -62,8 +62,8 @@ def _release_compiled_programs(request):
 # ---------------------------------------------------------------------------------------
 # The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadgroup`` in
 # pyproject.toml, one group per module, below: each test module runs whole in one worker, so
-# module-scoped fixtures are built once). Almost all of the suite's time is single-threaded XLA compilation, so one
-# worker per core is close to a linear speed-up on CI's two cores. More than four workers
+# module-scoped fixtures are built once). Almost all of the suite's time is single-threaded
+# XLA compilation, so one worker per core is close to a linear speed-up on CI's two cores. More than four workers
 # buy little (the largest modules bound the wall time) and each holds its own compiled
 # programs, so ``auto`` is capped at four. ``pytest -n 0`` runs everything in one process
 # (e.g. for ``--pdb``).
