@@ -1,6 +1,8 @@
-"""Shared test helpers: comparing pytrees of arrays (solutions, responses) leaf by leaf."""
+"""Shared test helpers: comparing pytrees of arrays (solutions, responses) leaf by leaf, and
+central finite differences for gradient checks."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -38,3 +40,11 @@ def assert_tree_allclose(a, b, *, atol: float, rtol: float = 0.0):
         worst = sorted(dev.items(), key=lambda kv: -kv[1])[:5]
         raise AssertionError(f"trees differ (atol={atol:g}, rtol={rtol:g}); largest |a − b|: "
                              f"{worst}")
+
+
+def central_differences(f, p0, eps: float):
+    """Central finite differences (f(p0 + ε e_k) − f(p0 − ε e_k)) / 2ε of a scalar function of
+    a 1-d parameter vector, one per component k: the independent reference for jax.grad."""
+    p0 = jnp.asarray(p0)
+    return np.array([(float(f(p0.at[k].add(eps))) - float(f(p0.at[k].add(-eps)))) / (2 * eps)
+                     for k in range(p0.shape[0])])

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import central_differences
 from test_drive_finite_modes import _brute_force
 
 import jaxtransport as jt
@@ -201,6 +202,6 @@ def test_gradient_with_respect_to_breakpoints_and_no_recompilation():
 
     grad = np.asarray(jax.grad(current)(p0))
     eps = 1e-5
-    fd = [(current(p0 + eps * e) - current(p0 - eps * e)) / (2 * eps) for e in np.eye(3)]
+    fd = central_differences(current, p0, eps)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-12)
     assert len(traces) == 1

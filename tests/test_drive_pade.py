@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import central_differences
 
 import jaxtransport as jt
 
@@ -141,7 +142,7 @@ def test_gradients_wrt_drive_parameters_and_no_retrace():
     p0 = jnp.array([0.3, 2.0, 0.4, 0.2])
     grad = np.asarray(jax.grad(heat)(p0))
     eps = 1e-5
-    fd = [(heat(p0 + eps * e) - heat(p0 - eps * e)) / (2 * eps) for e in np.eye(4)]
+    fd = central_differences(heat, p0, eps)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-12)
     assert len(traces) == 1
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import central_differences
 from scipy.integrate import solve_ivp
 
 import jaxtransport as jt
@@ -374,8 +375,7 @@ def test_grad_wrt_drive_parameters_and_no_recompilation(caplog):
     assert compiled(p0 + 0.05) == []
     grad = np.asarray(jax.grad(objective)(p0))
     eps = 1e-4
-    fd = [(float(objective(p0.at[k].add(eps))) - float(objective(p0.at[k].add(-eps))))
-          / (2 * eps) for k in range(3)]
+    fd = central_differences(objective, p0, eps)
     np.testing.assert_allclose(grad, fd, rtol=1e-6)
 
 
