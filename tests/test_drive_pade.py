@@ -19,7 +19,7 @@ TIMES = np.concatenate([[0.0], (np.array([0.7, 1.6, 2.9])[:, None]
                                 + DELTA * np.arange(-2, 3)).ravel()])
 # fixed pole count and step: every default-suite model below shares one compiled program
 # per drive structure (the values of the drive, h and couplings are traced)
-METHOD = jt.Pade(n_pade=16, drive_step=0.05, tolerance=1e-4)
+METHOD = jt.Pade(n_pade=16, drive_step=0.025, tolerance=1e-4)
 KEYS = ("correlation", "particle_current", "heat_current", "coupling_energy",
         "coupling_energy_derivative", "system_energy_derivative")
 
@@ -78,20 +78,35 @@ def monkeypatch_module():
 
 def test_constant_drive_and_coupling_modulation_equal_the_undriven_pade(solutions):
     """H_S = h + c (constant) with s_α = 0.5 on both leads equals the undriven closed form on
-    h + c with the couplings halved (same Padé poles: only the time stepping differs; it is
-    4th order, not exact for a constant generator: measured 2e-10 at step 0.05). New drive
-    values do not retrace stage 1."""
+    h + c with the couplings halved (same Padé poles; the time steps are exact for a
+    constant generator: measured 7e-15). New drive values do not retrace stage 1."""
     sols, _, n_traces = solutions
     sd = sols["constant"]
     s0 = jt.solve(jt.Model([[0.8]], _leads(0.5)), jt.GaussianState([[1.0]]), TIMES,
                   method=jt.Pade(n_pade=METHOD.n_pade))
     assert isinstance(sd, jt.DrivenSolution)
-    assert _diff(sd, s0) <= 2e-9
-    np.testing.assert_allclose(sd.system_energy, s0.system_energy, atol=2e-9)
+    assert _diff(sd, s0) <= 1e-12
+    np.testing.assert_allclose(sd.system_energy, s0.system_energy, atol=1e-12)
     np.testing.assert_allclose(sd.power, 0.0, atol=1e-15)
     # the estimate (the Padé truncation of N = 16 dominates) bounds the stepping difference
     assert _diff(sd, s0) <= float(sd.error_estimate) <= 1e-4
     assert n_traces == 1
+
+
+def test_constant_drive_on_the_default_route_equals_the_undriven_default():
+    """The acceptance check on the automatic route: jt.solve without a method on two sites
+    with a constant hopping drive (the driven jt.Pade, N and the step chosen automatically)
+    equals jt.solve on the undriven model with h + cV (the closed-form jt.Pade) to 1e-12:
+    the same poles, and time steps exact for a constant generator."""
+    h, v = np.array([[0.5, 0.3], [0.3, -0.2]]), np.array([[0.0, 1.0], [1.0, 0.0]])
+    leads = [jt.Reservoir(LOR, 1.0, 0.1, coupling=[1.0, 0.0], name="hot"),
+             jt.Reservoir(LOR, 0.2, 0.0, coupling=[0.0, 1.0], name="cold")]
+    times, state = np.linspace(0.0, 4.0, 21), jt.GaussianState(np.diag([1.0, 0.0]))
+    sd = jt.solve(jt.Model(h, leads, drive=jt.Drive([(v, jt.Constant(0.3))])), state, times)
+    s0 = jt.solve(jt.Model(h + 0.3 * v, leads), state, times)
+    assert sd.method == s0.method == "pade" and isinstance(sd, jt.DrivenSolution)
+    assert _diff(sd, s0) <= 1e-12
+    np.testing.assert_allclose(sd.system_energy, s0.system_energy, atol=1e-12)
 
 
 def test_uniform_drive_is_a_bias_gauge_and_first_law(solutions):
@@ -101,7 +116,7 @@ def test_uniform_drive_is_a_bias_gauge_and_first_law(solutions):
     residual of both, and finite differences of the energy against P + Σ J^E."""
     sols, f, _ = solutions
     system, bias = sols["system"], sols["bias"]
-    # measured 2.8e-9: the two paths' time-stepping errors (step 0.05) differ
+    # measured 2.5e-9: the two paths' time-stepping errors (step 0.025) differ
     assert _diff(system, bias, ("correlation", "particle_current", "coupling_energy",
                                 "heat_current")) <= 1e-8
     ft = np.asarray(f.on_grid(TIMES))[:, None]
