@@ -451,6 +451,10 @@ def test_phonon_steady_state_matches_textbook_formula():
     assert abs(float(ss.heat_current[1]) + ref) < 1e-10
 
 
+# slow (~30 s: a BdG continuum to t = 50); in the default suite the same steady state is
+# checked against its particle–hole twin's Landauer formula and the BdG continuum transient
+# against the twin's Padé closed form (test_solve.py::test_pairing_*_matches_particle_hole_twin)
+@pytest.mark.slow
 def test_bdg_steady_state_matches_long_time_continuum():
     """Nambu-doubled Landauer–Büttiker currents (particle, energy, heat; particle number not
     conserved: Andreev processes) == continuum at t = 50 (measured 1.5e-10)."""

@@ -293,3 +293,19 @@ def test_pairing_model_matches_particle_hole_twin():
     for field, s in checks.items():
         got, want = np.asarray(getattr(sol, field)), s * np.asarray(getattr(ref, field))
         assert np.max(np.abs(got - want)) < 1e-6, field
+
+
+def test_pairing_steady_state_matches_particle_hole_twin():
+    """jt.steady_state of the pairing model (Nambu-doubled Landauer–Büttiker: Andreev
+    processes, so Σ J^N ≠ 0) against the number-conserving Landauer formula of its
+    particle–hole twin: lead 2's particle current flips sign, energy and heat currents are
+    equal (≤ 1e-10; measured ~1e-16); energy is conserved. The same BdG steady state against
+    the long-time BdG continuum: test_methods_quadratic.py (slow)."""
+    bdg, twin = _pairing_pair()
+    ss, ref = jt.steady_state(bdg), jt.steady_state(twin)
+    assert float(ss.error_estimate) < 1e-10 and float(ref.error_estimate) < 1e-10
+    jn, je = np.asarray(ss.particle_current), np.asarray(ss.energy_current)
+    assert abs(je[0] + je[1]) < 1e-10 and abs(jn[0] + jn[1]) > 1e-3
+    sign = np.array([1.0, -1.0])
+    for field, s in dict(particle_current=sign, energy_current=1.0, heat_current=1.0).items():
+        assert _max(getattr(ss, field), s * np.asarray(getattr(ref, field))) < 1e-10, field

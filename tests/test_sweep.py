@@ -21,8 +21,8 @@ import xarray as xr
 from systems import coherent_c0_2, two_site
 
 import jaxtransport as jt
+from jaxtransport import cli, demo
 from jaxtransport import config as cfgmod
-from jaxtransport import demo
 from jaxtransport import statistics as st
 from jaxtransport import thermodynamics as thermo
 from jaxtransport.sweep import Sweep, run_sweep
@@ -192,17 +192,28 @@ def test_cli_round_trip(cli_config):
     np.testing.assert_array_equal(nc.heat_current.values, ref.heat_current.values)
 
 
-def test_cli_rejects_unknown_key(tmp_path):
+def _cli_in_process(args, capsys):
+    """``jaxtransport sweep ARGS`` in this process (cli.main, the code path of the
+    subprocess after interpreter start-up): (exit code, stdout + stderr). One device, as in
+    a fresh CLI process (this test process has four)."""
+    capsys.readouterr()
+    code = cli.main(["sweep", *map(str, args), "--devices", "1"])
+    printed = capsys.readouterr()
+    return code, printed.out + printed.err
+
+
+def test_cli_rejects_unknown_key(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(CONFIG.format(extra="temprature = 3\n"))
-    proc = _cli([cfg, "--out", tmp_path / "x.zarr"])
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 2
+    code, out = _cli_in_process([cfg, "--out", tmp_path / "x.zarr"], capsys)
+    assert code == 2
     assert "unknown key(s) 'temprature' in [sweep]" in out
 
 
-def test_resume_after_sigkill(cli_config, tmp_path):
-    """Kill a sweep mid-run (SIGKILL), resume it: the store equals an uninterrupted run."""
+def test_resume_after_sigkill(cli_config, tmp_path, capsys):
+    """Kill a sweep process mid-run (SIGKILL), resume it: the store equals an uninterrupted
+    run. The refusal without --resume and the resume run through cli.main in this process
+    (one compilation fewer than a third CLI process; the killed run is a real process)."""
     cfg, ref = cli_config
     out = tmp_path / "k.zarr"
     progress = Path(str(out) + ".progress")
@@ -214,12 +225,10 @@ def test_resume_after_sigkill(cli_config, tmp_path):
     proc.wait()
     done = len(list(progress.glob("chunk-*.done")))
     assert 1 <= done < 8, f"the kill should land mid-run ({done} of 8 chunks done)"
-    again = _cli([cfg, "--out", out, "--no-progress"])  # without --resume: refused
-    text, _ = again.communicate(timeout=300)
-    assert again.returncode == 2 and "--resume" in text
-    proc = _cli([cfg, "--out", out, "--resume", "--no-progress"])
-    text, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, text
+    code, text = _cli_in_process([cfg, "--out", out, "--no-progress"], capsys)
+    assert code == 2 and "--resume" in text  # without --resume: refused
+    code, text = _cli_in_process([cfg, "--out", out, "--resume", "--no-progress"], capsys)
+    assert code == 0, text
     assert f"computed {8 - done} of 8 chunks" in text
     got = _store(out)
     for name in ("min_heat_current", "reversed_heat", "heat_current", "status"):
@@ -423,16 +432,15 @@ chunk_size = 2
 """
 
 
-def test_cli_round_trip_conductances_and_cumulants(tmp_path):
-    """`jaxtransport sweep` with the new observables (subprocess; Discretised [method], whose
-    modes the heat statistics use by default) == the library's functions per configuration on
-    the spec the same config builds; an unknown key in [sweep.cumulant_method] is rejected by
-    name."""
+def test_cli_round_trip_conductances_and_cumulants(tmp_path, capsys):
+    """`jaxtransport sweep` with the new observables (cli.main in this process: the real
+    CLI process round trip is test_cli_round_trip's; Discretised [method], whose modes the
+    heat statistics use by default) == the library's functions per configuration on the spec
+    the same config builds; an unknown key in [sweep.cumulant_method] is rejected by name."""
     cfg = tmp_path / "k.toml"
     cfg.write_text(CUMULANT_CONFIG.format(extra=""))
-    proc = _cli([cfg, "--out", tmp_path / "k.zarr", "--no-progress"])
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out
+    code, out = _cli_in_process([cfg, "--out", tmp_path / "k.zarr", "--no-progress"], capsys)
+    assert code == 0, out
     ds = _store(tmp_path / "k.zarr")
     assert ds.heat_cumulants.shape == (2, 2, 21, 2) and (ds.status.values == 0).all()
     nc = xr.open_dataset(tmp_path / "k.nc", engine="h5netcdf")
@@ -455,9 +463,8 @@ def test_cli_round_trip_conductances_and_cumulants(tmp_path):
                                        atol=1e-12, rtol=0)
     bad = tmp_path / "bad.toml"
     bad.write_text(CUMULANT_CONFIG.format(extra="[sweep.cumulant_method]\nn_mode = 3\n"))
-    proc = _cli([bad, "--out", tmp_path / "x.zarr"])
-    text, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 2
+    code, text = _cli_in_process([bad, "--out", tmp_path / "x.zarr"], capsys)
+    assert code == 2
     assert "unknown key(s) 'n_mode' in [sweep.cumulant_method]" in text
 
 

@@ -578,7 +578,11 @@ def test_experiment_configs_share_the_names():
 
 
 def test_quadratic_model_response_checks_too():
-    r = jt.general_response(jt.QuadraticModel.from_model(single_level()), SHORT)
+    """The stage-2 checks of a general (Majorana-form) response; they live in the protocol's
+    evaluate, shared by every method, so a small finite bath stands in for the continuum
+    (whose stage 1 alone took ~15 s here)."""
+    r = jt.general_response(jt.QuadraticModel.from_model(single_level()), SHORT,
+                            jt.Discretised(4, 5.0, check_recurrence=False, band_warning=1.0))
     with pytest.raises(ValueError, match=r"eigenvalues must lie in \[0, 1\]"):
         r.evaluate(jnp.asarray([[2.0]]))
     with pytest.raises(ValueError, match="temperature must be finite and > 0"):
