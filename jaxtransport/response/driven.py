@@ -168,43 +168,66 @@ def propagator(pl, drive, starts, sizes, index, breaks=None):
     return jnp.concatenate([u0[None], us])[index]
 
 
-def step_data(pl, drive, t0, h):
+def step_data(pl, drive, t0, h, bch=False):
     """The ω-independent data of one step: eigenvalues D and vectors R of Ω, R⁻¹, and the
-    eigenbasis coefficients c_j = R⁻¹ G_k(t0 + x_j h) (4, m, J) of the interpolated source."""
+    eigenbasis coefficients c_j = R⁻¹ G_k(t0 + x_j h) (4, m, J) of the interpolated source.
+
+    G_k(x) = K(x) B(t0 + xh), K(x) = e^{−(1−x)Ω} U(t0 + h, t0 + xh): by default U from the
+    Magnus exponent B_x of [t0 + xh, t0 + h] and a matrix exponential; ``bch``: K = e^{D}
+    with D = B_x − A − [A, B_x]/2 + [A + B_x, [A, B_x]]/12 (A = (1−x)Ω; Baker–Campbell–
+    Hausdorff, D = O(h²), the dropped terms O(h⁵)) and e^D ≈ 1 + D + D²/2 — the same order,
+    without a matrix exponential per point (K = 1 exactly for a constant generator)."""
     omega_ = magnus(pl, drive, t0, h)
     d, r = eig(omega_)
     rinv = jnp.linalg.inv(r)
     cs = []
     for x in _X:
         _, b = generator(pl, drive, t0 + x * h)
-        if 0.0 < x < 1.0:  # U(t0 + h, t0 + x h) B, then e^{−(1−x)Ω} in the eigenbasis
+        if 0.0 < x < 1.0 and bch:
+            a, bx = (1.0 - x) * omega_, magnus(pl, drive, t0 + x * h, (1.0 - x) * h)
+            com = a @ bx - bx @ a
+            dd = bx - a - 0.5 * com + ((a + bx) @ com - com @ (a + bx)) / 12.0
+            db = dd @ b
+            cs.append(rinv @ (b + db + 0.5 * (dd @ db)))
+        elif 0.0 < x < 1.0:  # U(t0 + h, t0 + x h) B, then e^{−(1−x)Ω} in the eigenbasis
             b = jax.scipy.linalg.expm(magnus(pl, drive, t0 + x * h, (1.0 - x) * h)) @ b
-        # at x = 0: e^{−Ω} U(t0 + h, t0) = 1 (the step's own propagator)
-        cs.append(jnp.exp(-(1.0 - x) * d)[:, None] * (rinv @ b) if 0.0 < x < 1.0
-                  else rinv @ b)
+            cs.append(jnp.exp(-(1.0 - x) * d)[:, None] * (rinv @ b))
+        else:  # at x = 0: e^{−Ω} U(t0 + h, t0) = 1 (the step's own propagator)
+            cs.append(rinv @ b)
     return d, r, rinv, jnp.stack(cs)
 
 
-def filon_weights(z):
-    """ψ_j(z) = ∫_0^1 e^{z(1−x)} ℓ_j(x) dx for the cubic Lagrange basis ℓ_j on _X, z (...),
-    returns (4, ...): moments μ_p = ∫ x^p e^{z(1−x)} dx by the recurrence μ_p = (p μ_{p−1} −
-    1)/z from μ_0 = (e^z − 1)/z for |z| ≥ 1 (stable there), and for |z| < 1 by the Taylor
-    series of μ_3 (Σ_k z^k 3!/(k+4)!, 17 terms: < 1e-17) and the backward recurrence
-    μ_{p−1} = (z μ_p + 1)/p (stable there)."""
-    small = jnp.abs(z) < 1.0
+def filon_moments(z, ez=None):
+    """μ_p(z) = ∫_0^1 x^p e^{z(1−x)} dx, p = 0…3, z (...), returns (4, ...) (``ez``: e^z if
+    already at hand — the complex exponential is the costly part): by the recurrence
+    μ_p = (p μ_{p−1} − 1)/z from μ_0 = (e^z − 1)/z for |z| ≥ 1 (stable there), and for
+    |z| < 1 by the Taylor series of μ_3 (Σ_k z^k 3!/(k+4)!, 17 terms: < 1e-17) and the backward
+    recurrence μ_{p−1} = (z μ_p + 1)/p (stable there)."""
+    small = z.real**2 + z.imag**2 < 1.0
     zs = jnp.where(small, z, 0.0)
-    zl = jnp.where(small, 1.0, z)
+    inv = 1.0 / jnp.where(small, 1.0, z)
+    ez = jnp.exp(z) if ez is None else ez
     coef = np.array([6.0 / math.factorial(k + 4) for k in range(_TAYLOR)])
     back = [jnp.polyval(jnp.asarray(coef[::-1]), zs)]
     for p in (3, 2, 1):
         back.append((zs * back[-1] + 1.0) / p)
-    inv = 1.0 / zl
-    mu_l = [(jnp.exp(zl) - 1.0) * inv]
+    mu_l = [(ez - 1.0) * inv]
     for p in (1, 2, 3):
         mu_l.append((p * mu_l[-1] - 1.0) * inv)
-    mus = jnp.stack([jnp.where(small, sm, lg) for sm, lg in zip(back[::-1], mu_l,
-                                                                 strict=True)])
-    return jnp.tensordot(jnp.asarray(_LAGRANGE, dtype=jnp.complex128), mus, 1)
+    return jnp.stack([jnp.where(small, sm, lg) for sm, lg in zip(back[::-1], mu_l,
+                                                                  strict=True)])
+
+
+def cubic_in_monomials(values):
+    """Monomial coefficients g_p (4, ...) of the cubic through ``values`` (4, ...) at _X:
+    Σ_j values_j ℓ_j(x) = Σ_p g_p x^p."""
+    return jnp.tensordot(jnp.asarray(_LAGRANGE.T, jnp.complex128), values, 1)
+
+
+def filon_weights(z):
+    """ψ_j(z) = ∫_0^1 e^{z(1−x)} ℓ_j(x) dx for the cubic Lagrange basis ℓ_j on _X, z (...),
+    returns (4, ...): the Lagrange combinations of the moments (``filon_moments``)."""
+    return jnp.tensordot(jnp.asarray(_LAGRANGE, dtype=jnp.complex128), filon_moments(z), 1)
 
 
 def node_amplitudes(steps, omega, h, index):

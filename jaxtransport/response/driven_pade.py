@@ -1,8 +1,8 @@
 r"""``jt.Pade()`` on a driven model: the exact pole-sum problem with a time-dependent generator.
 
-Maths (``pade.py`` for the undriven form, docs/theory.md "Driven systems", its driven Padé paragraph). For pole-sum leads at
-given (T, μ) the transient is the second moment of one finite linear system ψ = (a, y, x):
-system amplitudes, lead-pole closure modes and coloured-noise filter modes (one per lead pole
+Maths (``pade.py`` for the undriven form, docs/theory.md "Driven systems", its driven Padé
+paragraph). For pole-sum leads at given (T, μ) the transient is the second moment of one
+finite linear system ψ = (a, y, x): system amplitudes, lead-pole closure modes and coloured-noise filter modes (one per lead pole
 and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure block L_c(t) (H_S(t), and the
 couplings χ_α(t) v_p in the coupling gauge) and the source columns B(t) = −iχ_α(t)(v_j; 0)
 depend on time; the filters are the reservoirs' stationary noise (ν_q, Σ). Hence
@@ -22,7 +22,7 @@ part is C_cc(t+h) = e^Ω C_cc(t) e^{Ω†} + ∫ U(t+h, s) S(s) U(t+h, s)† ds,
 the eigenbasis of the Magnus exponent Ω: its frozen-generator part (L = Ω/h, b(t), the
 columns' source linear over the step) in closed form, the smooth remainder by a Hermite cubic
 (values and exact derivatives at the step ends): exact for a constant generator, fourth order
-otherwise (``propagate``). The fast Padé modes are quasi-static
+otherwise (``driven_pade_step.propagate``). The fast Padé modes are quasi-static
 except in a layer of width 1/ν_q after t = 0, which a geometrically graded start of the time
 grid resolves. Readout: the rows of C_ψ at the system columns (system, pole rows, filter
 outputs), exactly as the undriven ``pade_kernels.readout``; the current amplitudes are χ_α(t)
@@ -61,7 +61,8 @@ from jaxtyping import Array, Float
 from .._validation import is_concrete, tolerance_missed
 from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
 from .closure import Poles, pole_data
-from .driven import filon_weights, generator, step_data, step_grid
+from .driven import generator, step_grid
+from .driven_pade_step import by_column, propagate
 from .driven_response import DrivenResponse, choose_step
 from .pade_kernels import (
     N_MAX,
@@ -75,10 +76,6 @@ from .pade_kernels import (
     readout,
 )
 
-# Hermite cubic basis (H00, H10, H01, H11) at the Filon interpolation points x = 0, 1/3, 2/3, 1
-_XH = np.array([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0])
-_HERMITE = np.stack([2 * _XH**3 - 3 * _XH**2 + 1, _XH**3 - 2 * _XH**2 + _XH,
-                     -2 * _XH**3 + 3 * _XH**2, _XH**3 - _XH**2])  # (4 basis, 4 points)
 _BASE_STEP = 0.2
 _RICHARDSON = 15.0  # 2^4 − 1: |y_h − y_2h| / 15 estimates the error of y_h (fourth order)
 
@@ -161,174 +158,6 @@ def noise_set(resp, temp, mu, lower=True) -> NoiseSet:
     agg[np.arange(len(q_term)), sets * nt + q_term] = 1.0
     return NoiseSet(jnp.concatenate(nus), jnp.concatenate(ss), jnp.asarray(agg),
                     tuple(int(q) for q in q_term), tuple(len(t) for t in terms))
-
-
-def by_column(ns, x):
-    """x (..., J) per density term → (..., Q) per filter column (q's term), as a product with
-    a constant 0/1 matrix (XLA's gather is several times slower here)."""
-    return x @ jnp.asarray(np.eye(x.shape[-1])[np.asarray(ns.q_term)].T, x.dtype)
-
-
-def _source(pl, drive, t):
-    """(L_c(t), b(t) (m, J), db/dt)."""
-    def b_of(s):
-        return generator(pl, drive, s)[1]
-
-    lt, b = generator(pl, drive, t)
-    return lt, b, jax.jvp(b_of, (t,), (jnp.ones_like(t),))[1]
-
-
-def _bath_source(ns, c, lt, b, bd):
-    """S and dS/dt (sets, m, m) of the Padé sets from the columns c (m, Q), and dc/dt."""
-    src = -1j * ns.s[None, :] * by_column(ns, b)
-    cd = lt @ c - c * ns.nu[None, :] + src
-    nt = b.shape[1]
-    phi = (c @ ns.agg).reshape(c.shape[0], -1, nt).transpose(1, 0, 2)  # (sets, m, J)
-    phid = (cd @ ns.agg).reshape(c.shape[0], -1, nt).transpose(1, 0, 2)
-    herm = lambda x: x + jnp.swapaxes(x, -1, -2).conj()
-    s = herm(-1j * b[None] @ jnp.swapaxes(phi, -1, -2).conj())
-    sd = herm(-1j * (bd[None] @ jnp.swapaxes(phi, -1, -2).conj()
-                     + b[None] @ jnp.swapaxes(phid, -1, -2).conj()))
-    return s, sd, cd
-
-
-def _phi(k, z):
-    """φ_k(z) = ∫_0^1 e^{z(1−x)} x^{k−1}/(k−1)! dx for k = 1, 2: (e^z − 1)/z and
-    (e^z − 1 − z)/z²; a Taylor series for |z| < 1/2, the closed form otherwise (stable for
-    large negative Re z; for |z| ≥ 1/2 the cancellation in e^z − 1 costs at most a few
-    ulps)."""
-    small = jnp.abs(z) < 0.5
-    zs = jnp.where(small, z, 0.0)
-    zl = jnp.where(small, 1.0, z)
-    coef = [1.0 / math.factorial(j + k) for j in range(16)][::-1]
-    series = jnp.polyval(jnp.asarray(coef, jnp.complex128), zs)
-    inv = 1.0 / zl
-    closed = (jnp.exp(zl) - 1.0) * inv if k == 1 else (jnp.exp(zl) - 1.0 - zl) * inv**2
-    return jnp.where(small, series, closed)
-
-
-def _frozen_data(ns, d, bhat, bdot, h):
-    """State-independent data of the frozen part of the lead-part step, all steps at once
-    (shapes (S, …)). The frozen model: the generator fixed at Ω/h and the columns' source
-    linear in x, β₀ + β₁x with β₀ = h(−i s_q) R⁻¹b(t₀), β₁ = h²(−i s_q) R⁻¹ḃ(t₀) (so that its
-    quasi-static columns follow a rotating source, e.g. a bias phase), b(t₀) in S. Then
-    ĉ(x) = e^{zx} ĉ₀ + φ₁(zx)… in closed form, and ∫ e^{D(1−x)} Ŝ(x) e^{D*(1−x)} dx exactly.
-    Returns (z, β₀, β₁, u, e^{d*}, the integral's ĉ₀-independent part)."""
-    h3 = h[:, None, None]
-    bq = by_column(ns, bhat)  # (S, m, Q)
-    z = d[:, :, None] - ns.nu[None, None, :] * h3
-    beta0 = h3 * (-1j * ns.s) * bq
-    beta1 = h3**2 * (-1j * ns.s) * by_column(ns, bdot)
-    # ĉ(x) = e^{zx} g − f₀ − f₁x, g = ĉ₀ + f₀, f₀ = β₀/z + β₁/z², f₁ = β₁/z;
-    # ∫_0^1 e^{(d_i + d_k*)(1−x)} e^{z_kq* x} dx = e^{d_i + d_k*} φ₁(−d_i − ν_q* h)
-    inv = 1.0 / z
-    f1 = beta1 * inv
-    f0 = (beta0 + f1) * inv
-    u = bq * jnp.exp(d)[:, :, None] * _phi(1, -d[:, :, None] - ns.nu.conj() * h3)
-    edc = jnp.exp(d).conj()[:, None, None, :]  # e^{d_k*}
-    zz = (d[:, :, None] + d.conj()[:, None, :])[:, None]  # (S, 1, m, m)
-    x_const = (-1j * edc * per_set(ns, u, f0) + 1j * _phi(1, zz) * per_set(ns, bq, f0)
-               + 1j * _phi(2, zz) * per_set(ns, bq, f1))
-    return z, beta0, beta1, u, edc, x_const
-
-
-def per_set(ns, a, b):
-    """Σ_{q in set} a_iq b_kq* (S, sets, m, m) from (S, m, Q) columns (sets contiguous)."""
-    bounds = np.cumsum((0,) + ns.sizes)
-    return jnp.stack([a[..., lo:hi] @ jnp.swapaxes(b[..., lo:hi], -1, -2).conj()
-                      for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)], axis=1)
-
-
-def propagate(pl, drive, grid, ns: NoiseSet | None, n):
-    """States after every step: E = U(t,0)[:, :n] (m, n), and with a noise set the columns
-    c (m, Q) and the lead parts C_cc (sets, m, m); returned at the grid's output times.
-
-    Over a step, E ← e^Ω E, the columns take their exact-in-ν Filon step, and C_cc ←
-    e^Ω C_cc e^{Ω†} + G with G = ∫ U S U† the source integral. The columns do not depend on
-    C_cc, and G depends only on the columns at the step's ends, so two lean sequential scans
-    (E and the columns; then C_cc) bracket work done for all steps at once. G is split into
-    the frozen part (generator fixed at Ω/h, b(t₀), the columns' source linear in x: the
-    columns are then exponentials and the integral is done in closed form) and the
-    remainder, interpolated by a Hermite cubic (values and exact derivatives at the ends):
-    exact for a constant generator, fourth order otherwise."""
-    starts, sizes, index = grid
-    m = pl.vec.shape[0] + pl.vec.shape[1]
-    d, r, rinv, cs = jax.vmap(lambda t0, h: step_data(pl, drive, t0, h))(starts, sizes)
-    prop = (r * jnp.exp(d)[:, None, :]) @ rinv  # e^Ω (S, m, m)
-    e0 = jnp.eye(m, dtype=jnp.complex128)[:, :n]
-    if ns is None:
-        def step_e(e, p):
-            e = p @ e
-            return e, e
-
-        _, es = jax.lax.scan(step_e, e0, prop)
-        return (jnp.concatenate([e0[None], es])[index],)
-    ends = jax.vmap(lambda t: _source(pl, drive, t))
-    src0, src1 = ends(starts), ends(starts + sizes)
-    # the columns' Filon step at ω = iν_q (exact in ν_q): c ← R (e^z ∘ R⁻¹c + h Σ_j w_j(z)
-    # ∘ src_j)
-    h3 = sizes[:, None, None]
-    bdot = rinv @ src0[2]
-    z, beta0, beta1, u, edc, x_const = _frozen_data(ns, d, cs[:, 0], bdot, sizes)
-    ez = jnp.exp(z)
-    src = by_column(ns, cs) * (-1j * ns.s)  # (S, 4, m, Q)
-    fw = filon_weights(z)
-    kick = h3 * jnp.sum(jnp.moveaxis(fw, 0, 1) * src, axis=1)
-    # φ₁(z) = ∫ e^{z(1−x)} dx and φ₂(z) = ∫ e^{z(1−x)} x dx from the Filon weights (the cubic
-    # Lagrange basis reproduces 1 and x)
-    phi1 = jnp.sum(fw, axis=0)
-    phi2 = jnp.tensordot(jnp.asarray(_XH, jnp.complex128), fw, 1)
-
-    def step_c(carry, x):
-        e, c = carry
-        p, r_, rinv_, ez_, kick_ = x
-        e, c = p @ e, r_ @ (ez_ * (rinv_ @ c) + kick_)
-        return (e, c), (e, c)
-
-    c0 = jnp.zeros((m, ns.nu.shape[0]), jnp.complex128)
-    _, (es, cs_) = jax.lax.scan(step_c, (e0, c0), (prop, r, rinv, ez, kick))
-    c_all = jnp.concatenate([c0[None], cs_])
-    c_start, c_end = c_all[:-1], c_all[1:]
-    # the source integral of every step, in the eigenbasis of its Ω
-    herm = lambda x: x + jnp.swapaxes(x, -1, -2).conj()
-    nt = cs.shape[-1]
-    bhat = cs[:, 0][:, None]  # R⁻¹ b(t₀) (S, 1, m, J)
-
-    def frozen_source(v):  # −i b̂ Φ̂(v)† + h.c. per set, Φ̂ = v aggregated per term
-        phi = (v @ ns.agg).reshape(v.shape[0], m, -1, nt).transpose(0, 2, 1, 3)
-        return herm(-1j * bhat @ jnp.swapaxes(phi, -1, -2).conj())
-
-    chat0 = rinv @ c_start
-    dc0 = z * chat0 + beta0
-    frozen = (frozen_source(dc0), frozen_source(ez * chat0 + phi1 * beta0 + phi2 * beta1),
-              frozen_source(ez * dc0 + phi1 * beta1))
-    xs = -1j * edc * per_set(ns, u, chat0) + x_const
-    # the remainder: U S U† = e^{Ω(1−x)} K S K† e^{Ω†(1−x)}, K(x) = e^{−Ω(1−x)} U(t+h, s) = 1
-    # at the ends, dK/dx = Ω − h L(s); its values and x-derivatives at the ends
-    omega_ = (r * d[:, None, :]) @ rinv
-    proj = lambda a: rinv[:, None] @ a @ jnp.swapaxes(rinv, -1, -2).conj()[:, None]
-    data = []
-    for (lt, b, bd), cc in ((src0, c_start), (src1, c_end)):
-        sv, sd, _ = jax.vmap(lambda *a: _bath_source(ns, *a))(cc, lt, b, bd)
-        kx = (omega_ - sizes[:, None, None] * lt)[:, None]
-        mx = kx @ sv + sv @ jnp.swapaxes(kx, -1, -2).conj() + h3[..., None] * sd
-        data.append((sv, mx))
-    zz = d[:, :, None] + d.conj()[:, None, :]
-    wb = jnp.tensordot(jnp.asarray(_HERMITE, jnp.complex128), filon_weights(zz), 1)[:, :, None]
-    chat = h3[..., None] * (wb[1] * (proj(data[0][1]) - frozen[0])
-                            + wb[2] * (proj(data[1][0]) - frozen[1])
-                            + wb[3] * (proj(data[1][1]) - frozen[2]) + herm(xs))
-    gain = r[:, None] @ chat @ jnp.swapaxes(r, -1, -2).conj()[:, None]  # (S, sets, m, m)
-
-    def step_cc(ccc, x):
-        p, g = x
-        ccc = p[None] @ ccc @ p.conj().T[None] + g
-        return ccc, ccc
-
-    ccc0 = jnp.zeros(gain.shape[1:], jnp.complex128)
-    _, cccs = jax.lax.scan(step_cc, ccc0, (prop, gain))
-    es = jnp.concatenate([e0[None], es])
-    return es[index], c_all[index], jnp.concatenate([ccc0[None], cccs])[index]
 
 
 def _bath_rows(resp, ns, lts, bs, c, ccc, k):
@@ -514,6 +343,7 @@ def driven_pade_response(method, model, times):
     concrete = is_concrete(*jax.tree_util.tree_leaves(model))
     temp, mu = stack_reservoir_arrays(model)
     tolerance = method.tolerance
+    pl = pole_data(model)
     if method.n_pade is not None:
         n_pade = int(method.n_pade)
     elif concrete:
@@ -530,12 +360,12 @@ def driven_pade_response(method, model, times):
         # would set the trial's cost, and says nothing about the drive's time scales)
         t_end = float(np.max(times)) if len(times) else 0.0
         trial = np.linspace(0.0, t_end, max(1, math.ceil(t_end / 0.1)) + 1)
-        step = quantised_step(choose_step(model, trial, tolerance))
+        step = quantised_step(choose_step(model, trial, tolerance, pl=pl))
     else:
         raise ValueError("jt.Pade() chooses the time step of a driven model on concrete "
                          "values; under tracing pass jt.Pade(n_pade=..., drive_step=...).")
     for attempt in range(3):
-        resp = _build(model, times, step, n_pade, concrete)
+        resp = _build(model, pl, times, step, n_pade, concrete)
         if resp.bath_cache is None or attempt == 2:
             break
         trunc, steps = (float(x) for x in resp.bath_cache[-2:])
@@ -558,12 +388,11 @@ def driven_pade_response(method, model, times):
     return resp
 
 
-def _build(model, times, step, n_pade, concrete):
+def _build(model, pl, times, step, n_pade, concrete):
     xi, eta = pade_poles(n_pade)
     xi_lo, eta_lo = pade_poles(n_pade - max(2, n_pade // 4))
     temp, mu = stack_reservoir_arrays(model)
     nu_max = float(np.max(np.asarray(temp))) * float(xi[-1]) if is_concrete(temp) else 1e4
-    pl = pole_data(model)
     pole_res = tuple(r for dens, _, r in flatten_terms(model) for _ in dens.lorentzian_terms())
     n = model.n_modes
     breaks = model.drive.breakpoints() if hasattr(model.drive, "breakpoints") else ()

@@ -230,11 +230,11 @@ def _step_error(pl, drive, times, grid):
     return jnp.max(jnp.abs(fine[:, :n] - coarse[:, :n]))
 
 
-def choose_step(model, times, tolerance, fits=None, trial=0.1) -> float:
+def choose_step(model, times, tolerance, fits=None, trial=0.1, pl=None) -> float:
     """The Magnus step for a driven model: the step-doubling error of G(t, 0) measured at a
     trial step (steps aligned with the drive's breakpoints) and scaled (fourth order) to a
-    tenth of ``tolerance``, in [1e-3, 0.25]."""
-    pl = pole_data(model, fits)
+    tenth of ``tolerance``, in [1e-3, 0.25]. ``pl``: the model's ``pole_data`` if at hand."""
+    pl = pole_data(model, fits) if pl is None else pl
     grid = tuple(jnp.asarray(x) for x in step_grid(times, trial))
     err = float(_step_error(pl, model.drive, jnp.asarray(times), grid))
     step = trial if err == 0.0 else 0.9 * trial * (0.1 * tolerance / err) ** 0.25
