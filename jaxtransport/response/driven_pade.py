@@ -2,8 +2,8 @@ r"""``jt.Pade()`` on a driven model: the exact pole-sum problem with a time-depe
 
 Maths (``pade.py`` for the undriven form, docs/theory.md "Driven systems", its driven Padé
 paragraph). For pole-sum leads at given (T, μ) the transient is the second moment of one
-finite linear system ψ = (a, y, x): system amplitudes, lead-pole closure modes and coloured-noise filter modes (one per lead pole
-and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure block L_c(t) (H_S(t), and the
+finite linear system ψ = (a, y, x): system amplitudes, lead-pole closure modes and
+coloured-noise filter modes (one per lead pole and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure block L_c(t) (H_S(t), and the
 couplings χ_α(t) v_p in the coupling gauge) and the source columns B(t) = −iχ_α(t)(v_j; 0)
 depend on time; the filters are the reservoirs' stationary noise (ν_q, Σ). Hence
 dC_ψ/dt = L(t) C_ψ + C_ψ L(t)† + Q, and with C_ψ = [[C_cc, C_cf], [C_cf†, Σ]] (the filter
