@@ -1,13 +1,13 @@
 r"""``jt.Pade()`` on a driven model: the exact pole-sum problem with a time-dependent generator.
 
 Maths (``pade.py`` for the undriven form, docs/theory.md "Driven systems", its driven Padé
-paragraph). For pole-sum leads at given (T, μ) the transient is the second moment of one
-finite linear system ψ = (a, y, x): system amplitudes, lead-pole closure modes and
-coloured-noise filter modes (one per lead pole and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure block L_c(t) (H_S(t), and the
-couplings χ_α(t) v_p in the coupling gauge) and the source columns B(t) = −iχ_α(t)(v_j; 0)
-depend on time; the filters are the reservoirs' stationary noise (ν_q, Σ). Hence
-dC_ψ/dt = L(t) C_ψ + C_ψ L(t)† + Q, and with C_ψ = [[C_cc, C_cf], [C_cf†, Σ]] (the filter
-block stays Σ):
+paragraph). For pole-sum leads at given (T, μ) the transient is the second moment of one finite
+linear system ψ = (a, y, x): system amplitudes, lead-pole closure modes and coloured-noise
+filter modes (one per lead pole and per Fermi–Padé pole). Under a ``jt.Drive`` only the closure
+block L_c(t) (H_S(t), and the couplings χ_α(t) v_p in the coupling gauge) and the source columns
+B(t) = −iχ_α(t)(v_j; 0) depend on time; the filters are the reservoirs' stationary noise (ν_q,
+Σ). Hence dC_ψ/dt = L(t) C_ψ + C_ψ L(t)† + Q, and with C_ψ = [[C_cc, C_cf], [C_cf†, Σ]] (the
+filter block stays Σ):
 
     dc_q/dt  = (L_c(t) − ν_q) c_q − i s_q b_j(t),          c_q = C_cf e_q, c_q(0) = 0,
     dC_cc/dt = L_c C_cc + C_cc L_c† + S(t),   S = −i Σ_j b_j Φ_j† + h.c.,   Φ_j = Σ_{q∈j} c_q,
