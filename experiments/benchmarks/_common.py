@@ -73,11 +73,18 @@ def timed(fn, *args, **kwargs):
 
 
 def bench(fn, *args, warmup: int = 1, repeat: int = 5, **kwargs) -> dict:
-    """Warm timing: ``warmup`` untimed calls, then min/median over ``repeat`` timed calls."""
+    """Warm timing: ``warmup`` untimed calls, then min/median over ``repeat`` timed calls, of
+    the wall clock and of this process's CPU time (``cpu_*``: all its threads; less sensitive
+    to other processes on a shared machine than the wall clock)."""
     for _ in range(warmup):
         jax.block_until_ready(fn(*args, **kwargs))
-    ts = [timed(fn, *args, **kwargs)[1] for _ in range(repeat)]
-    return {"min_s": min(ts), "median_s": statistics.median(ts), "repeat": repeat}
+    ts, cpu = [], []
+    for _ in range(repeat):
+        c0 = time.process_time()
+        ts.append(timed(fn, *args, **kwargs)[1])
+        cpu.append(time.process_time() - c0)
+    return {"min_s": min(ts), "median_s": statistics.median(ts), "repeat": repeat,
+            "cpu_min_s": min(cpu), "cpu_median_s": statistics.median(cpu)}
 
 
 def max_abs_diff(a, b) -> float:
