@@ -338,10 +338,9 @@ def _padded(rule, n):
     return np.concatenate([x, np.full(k, x[-1])]), np.concatenate([w, np.zeros(k)])
 
 
-def _drude_build(dr, model, times, plan: DrudePlan, q, factor, like=None):
-    """The kernels of the rules of order ``q``; with ``like`` (rules of a higher order on
+def _drude_build(dr, model, times, plan: DrudePlan, rules, like=None):
+    """The kernels of ``rules`` (``_drude_rules``); with ``like`` (rules of a higher order on
     the same panels) computed at their shapes and trimmed back."""
-    rules = _drude_rules(plan, q, factor)
     wn = rules[0][0]
     if like is not None:
         rules = tuple(_padded(r, len(f[0])) for r, f in zip(rules, like, strict=True))
@@ -364,9 +363,10 @@ def _drude_response(model, times, method) -> GeneralResponse:
     factor = method.panel_factor
     for _ in range(method.max_refinements + 1):
         used = factor
-        (prop, sk, bc, bs, oc, os_), wn, w_hi = _drude_build(dr, model, times, plan, q, factor)
+        fine = _drude_rules(plan, q, factor)
+        (prop, sk, bc, bs, oc, os_), wn, w_hi = _drude_build(dr, model, times, plan, fine)
         (_, _, bc2, bs2, oc2, os2), wn2, _ = _drude_build(
-            dr, model, times, plan, q - 2, factor, like=_drude_rules(plan, q, factor))
+            dr, model, times, plan, _drude_rules(plan, q - 2, factor), like=fine)
         nodes = jnp.broadcast_to(jnp.asarray(wn), (mres, len(wn)))
         resp = _drude_pack(model, times, prop, sk, bc, bs, oc, os_, nodes, w_hi, method)
         coarse = _drude_pack(model, times, prop, sk, bc2, bs2, oc2, os2,
