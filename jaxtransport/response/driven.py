@@ -224,10 +224,12 @@ def cubic_in_monomials(values):
     return jnp.tensordot(jnp.asarray(_LAGRANGE.T, jnp.complex128), values, 1)
 
 
-def filon_weights(z):
+def filon_weights(z, moments=None):
     """ψ_j(z) = ∫_0^1 e^{z(1−x)} ℓ_j(x) dx for the cubic Lagrange basis ℓ_j on _X, z (...),
-    returns (4, ...): the Lagrange combinations of the moments (``filon_moments``)."""
-    return jnp.tensordot(jnp.asarray(_LAGRANGE, dtype=jnp.complex128), filon_moments(z), 1)
+    returns (4, ...): the Lagrange combinations of the moments (``filon_moments``, or
+    ``moments`` if already at hand)."""
+    moments = filon_moments(z) if moments is None else moments
+    return jnp.tensordot(jnp.asarray(_LAGRANGE, dtype=jnp.complex128), moments, 1)
 
 
 def node_amplitudes(steps, omega, h, index):

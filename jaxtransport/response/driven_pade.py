@@ -62,7 +62,7 @@ from .._validation import is_concrete, tolerance_missed
 from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
 from .closure import Poles, pole_data
 from .driven import generator, step_grid
-from .driven_pade_step import by_column, propagate
+from .driven_pade_step import by_column, herm, propagate
 from .driven_response import DrivenResponse, choose_step
 from .pade_kernels import (
     N_MAX,
@@ -169,7 +169,6 @@ def _bath_rows(resp, ns, lts, bs, c, ccc, k):
     src = -1j * ns.s[None, None, :] * by_column(ns, bs)
     cd = lts @ c - c * ns.nu[None, None, :] + src
     cc = ccc[:, k]
-    herm = lambda x: x + jnp.swapaxes(x, -1, -2).conj()
     phi, phid = c @ agg, cd @ agg
     s = herm(-1j * bs @ jnp.swapaxes(phi, -1, -2).conj())
     ccd = herm(lts @ cc) + s

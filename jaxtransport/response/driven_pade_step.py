@@ -34,6 +34,11 @@ def _source(pl, drive, t):
     return lt, b, jax.jvp(b_of, (t,), (jnp.ones_like(t),))[1]
 
 
+def herm(x):
+    """x + x† over the last two axes."""
+    return x + jnp.swapaxes(x, -1, -2).conj()
+
+
 def _bath_source(ns, c, lt, b, bd):
     """S and dS/dt (sets, m, m) of the Padé sets from the columns c (m, Q), and dc/dt."""
     src = -1j * ns.s[None, :] * by_column(ns, b)
@@ -41,39 +46,27 @@ def _bath_source(ns, c, lt, b, bd):
     nt = b.shape[1]
     phi = (c @ ns.agg).reshape(c.shape[0], -1, nt).transpose(1, 0, 2)  # (sets, m, J)
     phid = (cd @ ns.agg).reshape(c.shape[0], -1, nt).transpose(1, 0, 2)
-    herm = lambda x: x + jnp.swapaxes(x, -1, -2).conj()
     s = herm(-1j * b[None] @ jnp.swapaxes(phi, -1, -2).conj())
     sd = herm(-1j * (bd[None] @ jnp.swapaxes(phi, -1, -2).conj()
                      + b[None] @ jnp.swapaxes(phid, -1, -2).conj()))
     return s, sd, cd
 
 
-def _phi_series(k, z):
-    """The Taylor series of φ_k, Σ_j z^j/(j + k)!, 16 terms (|z| < 1/2: < 1e-17)."""
-    coef = [1.0 / math.factorial(j + k) for j in range(16)][::-1]
+def _phi1_series(z):
+    """The Taylor series of φ₁(z) = (e^z − 1)/z, Σ_j z^j/(j + 1)!, 16 terms (|z| < 1/2:
+    < 1e-17)."""
+    coef = [1.0 / math.factorial(j + 1) for j in range(16)][::-1]
     return jnp.polyval(jnp.asarray(coef, jnp.complex128), z)
 
 
-def _phi(k, z):
-    """φ_k(z) = ∫_0^1 e^{z(1−x)} x^{k−1}/(k−1)! dx for k = 1, 2: (e^z − 1)/z and
-    (e^z − 1 − z)/z²; a Taylor series for |z| < 1/2, the closed form otherwise (stable for
-    large negative Re z; for |z| ≥ 1/2 the cancellation in e^z − 1 costs at most a few
-    ulps)."""
-    small = jnp.abs(z) < 0.5
-    zl = jnp.where(small, 1.0, z)
-    series = _phi_series(k, jnp.where(small, z, 0.0))
-    inv = 1.0 / zl
-    closed = (jnp.exp(zl) - 1.0) * inv if k == 1 else (jnp.exp(zl) - 1.0 - zl) * inv**2
-    return jnp.where(small, series, closed)
-
-
-def _frozen_data(ns, d, bhat, bdot, h):
+def _frozen_data(ns, d, bhat, bdot, h, mzz):
     """State-independent data of the frozen part of the lead-part step, all steps at once
     (shapes (S, …)). The frozen model: the generator fixed at Ω/h and the columns' source
     linear in x, β₀ + β₁x with β₀ = h(−i s_q) R⁻¹b(t₀), β₁ = h²(−i s_q) R⁻¹ḃ(t₀) (so that its
     quasi-static columns follow a rotating source, e.g. a bias phase), b(t₀) in S. Then
     ĉ(x) = e^{zx} ĉ₀ + φ₁(zx)… in closed form, and ∫ e^{D(1−x)} Ŝ(x) e^{D*(1−x)} dx exactly.
-    Returns (z, β₀, β₁, u, e^{d*}, the integral's ĉ₀-independent part)."""
+    ``mzz``: the Filon moments of d_i + d_k* (4, S, m, m) (φ₁ = μ₀, φ₂ = μ₁). Returns (z, β₀,
+    β₁, u, e^{d*}, the integral's ĉ₀-independent part)."""
     h3 = h[:, None, None]
     bq = by_column(ns, bhat)  # (S, m, Q)
     z = d[:, :, None] - ns.nu[None, None, :] * h3
@@ -89,12 +82,11 @@ def _frozen_data(ns, d, bhat, bdot, h):
     w = -d[:, :, None] - ns.nu.conj() * h3
     ed, en = jnp.exp(d)[:, :, None], jnp.exp(-ns.nu.conj() * h3)
     small = w.real**2 + w.imag**2 < 0.25
-    u = bq * jnp.where(small, ed * _phi_series(1, jnp.where(small, w, 0.0)),
+    u = bq * jnp.where(small, ed * _phi1_series(jnp.where(small, w, 0.0)),
                        (en - ed) / jnp.where(small, 1.0, w))
     edc = jnp.exp(d).conj()[:, None, None, :]  # e^{d_k*}
-    zz = (d[:, :, None] + d.conj()[:, None, :])[:, None]  # (S, 1, m, m)
-    x_const = (-1j * edc * per_set(ns, u, f0) + 1j * _phi(1, zz) * per_set(ns, bq, f0)
-               + 1j * _phi(2, zz) * per_set(ns, bq, f1))
+    x_const = (-1j * edc * per_set(ns, u, f0) + 1j * mzz[0][:, None] * per_set(ns, bq, f0)
+               + 1j * mzz[1][:, None] * per_set(ns, bq, f1))
     return z, beta0, beta1, u, edc, x_const
 
 
@@ -138,7 +130,9 @@ def propagate(pl: Poles, drive, grid, ns, n):
     # ∘ src_j)
     h3 = sizes[:, None, None]
     bdot = rinv @ src0[2]
-    z, beta0, beta1, u, edc, x_const = _frozen_data(ns, d, cs[:, 0], bdot, sizes)
+    zz = d[:, :, None] + d.conj()[:, None, :]  # (S, m, m)
+    mzz = filon_moments(zz)
+    z, beta0, beta1, u, edc, x_const = _frozen_data(ns, d, cs[:, 0], bdot, sizes, mzz)
     ez = jnp.exp(d)[:, :, None] * jnp.exp(-ns.nu * h3)  # e^z from the small exponentials
     # the source cubic in monomials, g_p = Σ_j ℓ_j's x^p coefficient × G(x_j) (per term, then
     # per column): kick = h Σ_p μ_p(z) g_p; φ₁(z) = μ₀ and φ₂(z) = ∫ e^{z(1−x)} x dx = μ₁
@@ -158,7 +152,6 @@ def propagate(pl: Poles, drive, grid, ns, n):
     c_all = jnp.concatenate([c0[None], cs_])
     c_start = c_all[:-1]
     # the source integral of every step, in the eigenbasis of its Ω
-    herm = lambda x: x + jnp.swapaxes(x, -1, -2).conj()
     nt = cs.shape[-1]
     bhat = cs[:, 0][:, None]  # R⁻¹ b(t₀) (S, 1, m, J)
 
@@ -182,8 +175,8 @@ def propagate(pl: Poles, drive, grid, ns, n):
         kx = (omega_ - sizes[:, None, None] * lt)[:, None]
         mx = kx @ sv + sv @ jnp.swapaxes(kx, -1, -2).conj() + h3[..., None] * sd
         data.append((sv, mx))
-    zz = d[:, :, None] + d.conj()[:, None, :]
-    wb = jnp.tensordot(jnp.asarray(_HERMITE, jnp.complex128), filon_weights(zz), 1)[:, :, None]
+    wb = jnp.tensordot(jnp.asarray(_HERMITE, jnp.complex128),
+                       filon_weights(zz, moments=mzz), 1)[:, :, None]
     chat = h3[..., None] * (wb[1] * (proj(data[0][1]) - frozen[0])
                             + wb[2] * (proj(data[1][0]) - frozen[1])
                             + wb[3] * (proj(data[1][1]) - frozen[2]) + herm(xs))
