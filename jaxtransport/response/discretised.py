@@ -219,7 +219,7 @@ class Discretised(eqx.Module):
         eps, amps, vecs, term, owner, idx, mask = self.bath_modes(model, times)
         coup = amps[:, None] * jnp.stack(vecs)[term]  # V_{k,i}: (Kb, n)
         arrays = discretised_arrays(
-            model.hamiltonian.astype(complex), eps, coup.astype(complex), jnp.asarray(times),
+            model.hamiltonian, eps, coup, jnp.asarray(times),
             owner=tuple(int(o) for o in owner), nres=nres, correlation_dt=self.correlation_dt,
         )
         return mode_response(model, times, eps, idx, mask, arrays, self.correlation_dt)

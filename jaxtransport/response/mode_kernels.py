@@ -11,12 +11,13 @@ import jax.numpy as jnp
 
 
 def full_hamiltonian(h, eps, coup):
-    """The (n + Kb)-dimensional single-particle Hamiltonian of system + finite baths."""
+    """The (n + Kb)-dimensional single-particle Hamiltonian of system + finite baths: real
+    when ``h`` and the couplings are (a real ``eigh`` is ~5x faster than a complex one)."""
     n = h.shape[0]
     d = n + eps.shape[0]
-    hmat = jnp.zeros((d, d), complex)
+    hmat = jnp.zeros((d, d), jnp.result_type(h, coup, jnp.float64))
     hmat = hmat.at[:n, :n].set(h)
-    hmat = hmat.at[n:, n:].set(jnp.diag(eps.astype(complex)))
+    hmat = hmat.at[n:, n:].set(jnp.diag(eps.astype(hmat.dtype)))
     hmat = hmat.at[:n, n:].set(coup.T)  # H[i, k] = V_{k,i}  (a_i† c_k)
     return hmat.at[n:, :n].set(coup.conj())
 

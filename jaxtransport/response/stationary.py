@@ -281,7 +281,7 @@ def finite_modes(method: Discretised, model, times):
     """(eps, coupling rows V_k (Kb, n), owner) of the finite baths of ``model``."""
     eps, amps, vecs, term, owner, _, _ = method.bath_modes(model, times)
     coup = amps[:, None] * jnp.stack(vecs)[term]
-    return eps, coup.astype(complex), owner
+    return eps, coup, owner  # real when the couplings are (full_hamiltonian: real eigh)
 
 
 def discretised_response(method: Discretised, premodel, model, times) -> StationaryResponse:
@@ -298,7 +298,7 @@ def discretised_response(method: Discretised, premodel, model, times) -> Station
             )
     nres = model.n_reservoirs
     c_q, x_q, xd_q, sd_q, *_ = discretised_arrays(
-        model.hamiltonian.astype(complex), eps, coup1, jnp.asarray(times),
+        model.hamiltonian, eps, coup1, jnp.asarray(times),
         owner=tuple(int(o) for o in owner), nres=nres, basis=phi0,
     )
     n, nt, d = model.n_modes, len(times), lam0.shape[0]
