@@ -52,6 +52,7 @@ import numpy as np
 
 from ._validation import check_times, is_concrete, reservoir_values
 from .response.base import flatten_terms
+from .response.expm import expm
 from .response.pade import check_pole_sum_model, pade_fermi, pade_pole_data, pade_poles
 from .state import GaussianState
 
@@ -283,7 +284,7 @@ def _sign(mat, iters: int = 11):
 
 def _expm_steps(mat, t0, steps):
     """e^{mat t0} and e^{mat h} for the distinct increments h (concrete)."""
-    return jax.scipy.linalg.expm(mat * t0), jax.vmap(lambda h: jax.scipy.linalg.expm(mat * h))(
+    return expm(mat * t0), jax.vmap(lambda h: expm(mat * h))(
         jnp.asarray(steps))
 
 

@@ -38,6 +38,7 @@ from jaxtyping import Array
 
 from ._validation import check_times
 from .reservoir import occupation
+from .response.expm import expm
 from .state import GaussianState
 
 KINDS = ("global", "local")
@@ -255,7 +256,7 @@ def markov_solve(generator, state, times, *, kind: str = "global", lamb_shift: b
     if c0.shape != (n, n):
         raise ValueError(f"initial correlation must be ({n}, {n}), got {c0.shape}.")
     css = steady_correlation(gen)
-    prop = jax.vmap(lambda s: jax.scipy.linalg.expm(gen.drift * s))(jnp.asarray(t))
+    prop = jax.vmap(lambda s: expm(gen.drift * s))(jnp.asarray(t))
     c = jnp.einsum("tij,jk,tlk->til", prop, c0 - css, prop.conj()) + css
     jn, je, jq = _currents(gen, c)
     return MarkovSolution(

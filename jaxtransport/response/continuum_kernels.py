@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import Response, stack_reservoir_arrays
 from .closure import Poles, pole_data
+from .expm import expm
 from .plan import QuadraturePlan, edge_tolerance, padded_rules
 
 _TWO_PI = 2.0 * math.pi
@@ -75,7 +76,7 @@ def _time_domain(pl: Poles, times):
     def at(t):
         def one(lam_q):
             big = jnp.block([[lmat, zero], [eye, -lam_q * eye]])
-            col = jax.scipy.linalg.expm(big * t)[:, :n]
+            col = expm(big * t)[:, :n]
             return col[:m], col[m:]
 
         e, j = jax.vmap(one)(pl.lam)
@@ -140,7 +141,7 @@ def _node_kernels(pl: Poles, omega, deltas, inv, correlation_dt=False):
         ]
     )
     s0 = jnp.concatenate([jnp.eye(m, n, dtype=complex), jnp.zeros((n + p, n), complex)])
-    props = jax.vmap(lambda d: jax.scipy.linalg.expm(gen * d))(jnp.asarray(deltas))
+    props = jax.vmap(lambda d: expm(gen * d))(jnp.asarray(deltas))
 
     def step(s, k):
         s = props[k] @ s

@@ -45,6 +45,7 @@ from ..solution import AbstractSolution, current_fields
 from .base import EDGE_TOL, AbstractNodeResponse, node_contraction, stack_reservoir_arrays
 from .closure import pole_data
 from .eig import eig
+from .expm import expm
 from .plan import edge_tolerance, padded_rules
 
 _TWO_PI = 2.0 * math.pi
@@ -304,7 +305,7 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
     # check the eigen-representation against the matrix exponential at t_max
     lmat = pl.generator()
     n = pl.vec.shape[0]
-    ex = jax.scipy.linalg.expm(lmat * times[-1])[:, :n]
+    ex = expm(lmat * times[-1])[:, :n]
     ref = jnp.concatenate([pl.vec.conj().T @ ex[:n], ex[n:]])
     got = jnp.concatenate([vg[-1], rows[-1]])
     eig_err = jnp.max(jnp.abs(got - ref)) / jnp.maximum(jnp.max(jnp.abs(ref)), 1e-300)

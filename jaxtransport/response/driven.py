@@ -62,6 +62,7 @@ from .continuum_kernels import (
     state_kernels,
 )
 from .eig import eig
+from .expm import expm
 
 _TWO_PI = 2.0 * math.pi
 _C = math.sqrt(3.0) / 6.0  # two-point Gauss nodes at 1/2 ∓ √3/6
@@ -151,7 +152,7 @@ def propagator(pl, drive, starts, sizes, index, breaks=None):
     eye = jnp.eye(m, dtype=jnp.complex128)
     if breaks is None:
         def step(u, x):
-            u = jax.scipy.linalg.expm(magnus(pl, drive, *x)) @ u
+            u = expm(magnus(pl, drive, *x)) @ u
             return u, u
 
         _, us = jax.lax.scan(step, eye, (starts, sizes))
@@ -159,7 +160,7 @@ def propagator(pl, drive, starts, sizes, index, breaks=None):
     started = jnp.concatenate([jnp.full(1, -jnp.inf), breaks])  # U(t, 0) always runs
 
     def step_all(u, x):
-        u = jax.scipy.linalg.expm(magnus(pl, drive, *x)) @ u
+        u = expm(magnus(pl, drive, *x)) @ u
         u = jnp.where((started <= x[0])[:, None, None], u, eye)
         return u, u
 
@@ -190,7 +191,7 @@ def step_data(pl, drive, t0, h, bch=False):
             db = dd @ b
             cs.append(rinv @ (b + db + 0.5 * (dd @ db)))
         elif 0.0 < x < 1.0:  # U(t0 + h, t0 + x h) B, then e^{−(1−x)Ω} in the eigenbasis
-            b = jax.scipy.linalg.expm(magnus(pl, drive, t0 + x * h, (1.0 - x) * h)) @ b
+            b = expm(magnus(pl, drive, t0 + x * h, (1.0 - x) * h)) @ b
             cs.append(jnp.exp(-(1.0 - x) * d)[:, None] * (rinv @ b))
         else:  # at x = 0: e^{−Ω} U(t0 + h, t0) = 1 (the step's own propagator)
             cs.append(rinv @ b)

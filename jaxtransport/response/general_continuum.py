@@ -48,6 +48,7 @@ from .._validation import check_times, tolerance_missed
 from ..nambu import nambu_transform
 from .continuum import Continuum
 from .drude import DrudeClosure, drude_closure
+from .expm import expm
 from .general import GeneralResponse, nambu_fields
 from .plan import default_order, edge_tolerance, window_cut
 
@@ -213,7 +214,7 @@ def _drude_arrays(dr: DrudeClosure, times, wn, ww, on, ow, sn, sw, a):
     lm = dr.lmat
     mres = dr.beta.shape[0]
     n2 = dr.gsys.shape[0]
-    phis = jax.vmap(lambda t: jax.scipy.linalg.expm(lm * t))(times)
+    phis = jax.vmap(lambda t: expm(lm * t))(times)
 
     def real_axis(omega, src):
         def at(phi, t):

@@ -42,6 +42,7 @@ from .continuum_kernels import (
     with_scalars,
 )
 from .discretised import Discretised, discretised_arrays
+from .expm import expm
 from .mode_kernels import full_hamiltonian
 
 
@@ -111,7 +112,7 @@ def _node(pl, l0, d0, omega, deltas, inv):
     gen = jnp.block([[l1 + 1j * omega * jnp.eye(m), -1j * _drive(pl)],
                      [jnp.zeros((nj, m + nj), complex)]])
     s0 = jnp.concatenate([_resolvent_drive(l0, omega, d0), jnp.eye(nj, dtype=complex)])
-    props = jax.vmap(lambda d: jax.scipy.linalg.expm(gen * d))(jnp.asarray(deltas))
+    props = jax.vmap(lambda d: expm(gen * d))(jnp.asarray(deltas))
 
     def step(s, k):
         s = props[k] @ s
@@ -166,7 +167,7 @@ def _tail(pl, l0, d0, a, s_nodes, s_weights, times):
 
             return ray_integral(f, a, s_nodes, s_weights)
 
-        et = jax.scipy.linalg.expm(l1 * t)
+        et = expm(l1 * t)
         (c, x, sc), (_, xd, scd) = jax.jvp(integrand, (t, et), (jnp.ones_like(t), l1 @ et))
         return c, x, xd, scd
 
