@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._validation import check_times, reservoir_values
+from ._validation import check_times, is_concrete, reservoir_values
 from .reservoir import occupation
 from .state import GaussianState
 from .statistics import FiniteModes
@@ -94,6 +94,16 @@ class EffectiveGenerator(eqx.Module):
         between grid points (``singular_points``), sorted."""
         grid = np.asarray(self.times)[np.asarray(self.singular)]
         return np.unique(np.concatenate([grid, np.asarray(self.singular_points)]))
+
+
+def _real_if_possible(modes: FiniteModes) -> FiniteModes:
+    """``modes`` with a real Hamiltonian when its imaginary part is exactly zero (concrete
+    values): its ``eigh`` is then real, ~5x faster, and the same as ``jt.Discretised``'s for
+    the same modes (``response/mode_kernels.full_hamiltonian``)."""
+    h = modes.hamiltonian
+    if jnp.iscomplexobj(h) and is_concrete(h) and not np.any(np.imag(np.asarray(h))):
+        return eqx.tree_at(lambda m: m.hamiltonian, modes, jnp.asarray(np.real(np.asarray(h))))
+    return modes
 
 
 def _closed_forms(modes: FiniteModes, f, spectrum=None):
@@ -163,6 +173,7 @@ def effective_generator(
             f"times reach {t[-1]:g} but the finite reservoirs recur at {modes.recurrence_time:.4g}."
         )
     f = _bath_occupations(modes, temperature, chemical_potential)
+    modes = _real_if_possible(modes)
     h, g, xi, loss, smin, sing = _generator_jit(modes, f, jnp.asarray(t), singular_tolerance)
     points = _locate_singular_points(modes, f, t, singular_tolerance, np.asarray(sing))
     _warn_singular(t, sing, points, singular_tolerance)
@@ -375,7 +386,8 @@ def propagate(
             "requested times: the time-local generator diverges there; propagate only up to "
             "before the first singular time (or use the engine's C(t), which is regular)."
         )
-    return _propagate_jit(modes, c0.astype(complex), f, jnp.asarray(t), rtol, atol)
+    return _propagate_jit(_real_if_possible(modes), c0.astype(complex), f, jnp.asarray(t),
+                          rtol, atol)
 
 
 @eqx.filter_jit

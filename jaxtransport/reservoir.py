@@ -10,6 +10,7 @@ potential μ_α. ``Reservoir``: exchange (tunnelling) coupling Σ_k (V_k·a† c
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -30,7 +31,8 @@ def check_statistics(statistics: str) -> str:
     return statistics
 
 
-def occupation(omega, temperature, chemical_potential, statistics: str = "fermion"):
+@functools.partial(jax.jit, static_argnames="statistics")  # one compiled program per shape,
+def occupation(omega, temperature, chemical_potential, statistics: str = "fermion"):  # not 6
     """Fermi (1/(e^x + 1)) or Bose (1/(e^x − 1)) function, x = (ω − μ)/T.
 
     Units ħ = k_B = 1: ω, μ and T in the same energy units; the occupation is dimensionless.

@@ -56,11 +56,12 @@ from jaxtyping import Array
 
 # ---------------------------------------------------------------------------------------------
 # the rate (JAX: any batch, jit/grad/vmap)
-def _group_flows(heat_current, temperature):
+def _group_flows(heat_current, temperature, xp=jnp):
     """(cold_out, hot_in, valid): (..., T, S) heat out of the cold group and into the hot
-    group for each split S (= each reservoir's temperature as a threshold θ)."""
-    j = jnp.asarray(heat_current)
-    temp = jnp.asarray(temperature)
+    group for each split S (= each reservoir's temperature as a threshold θ). ``xp``: the
+    array module (NumPy on the host side: no eager JAX operations to compile per shape)."""
+    j = xp.asarray(heat_current)
+    temp = xp.asarray(temperature)
     if j.ndim < 2 or temp.shape[-1:] != j.shape[-1:]:
         raise ValueError(
             f"heat_current must be (..., T, M) and temperature (..., M) with the same M, got "
@@ -68,12 +69,18 @@ def _group_flows(heat_current, temperature):
         )
     # cold[..., s, β] = T_β ≤ θ_s with θ_s = T_s; split s is valid if some reservoir is hotter
     cold = temp[..., None, :] <= temp[..., :, None]  # (..., S, M)
-    valid = jnp.any(~cold, axis=-1)  # (..., S)
+    valid = xp.any(~cold, axis=-1)  # (..., S)
     cold = cold.astype(j.dtype)[..., None, :, :]  # (..., 1, S, M)
     jj = j[..., :, None, :]  # (..., T, 1, M)
-    cold_out = jnp.sum(cold * jj, axis=-1)
-    hot_in = -jnp.sum((1.0 - cold) * jj, axis=-1)
+    cold_out = xp.sum(cold * jj, axis=-1)
+    hot_in = -xp.sum((1.0 - cold) * jj, axis=-1)
     return cold_out, hot_in, valid[..., None, :]
+
+
+def _hard_margin(heat_current, temperature, xp=jnp):
+    """R(t) = max_θ min(cold_out, hot_in) over the valid splits (−inf if none)."""
+    a, b, valid = _group_flows(heat_current, temperature, xp)
+    return xp.max(xp.where(valid, xp.minimum(a, b), -xp.inf), axis=-1)
 
 
 def uphill_margin(heat_current, temperature, *, smoothing: float | None = None) -> Array:
@@ -84,9 +91,9 @@ def uphill_margin(heat_current, temperature, *, smoothing: float | None = None) 
     Units: energy/ħ (ħ = k_B = 1).
     ``smoothing`` τ (energy/ħ): soft min/max (log-sum-exp at temperature τ, within τ ln 2 of
     the min and τ ln M of the max) for gradients; invalid splits are dropped either way."""
-    a, b, valid = _group_flows(heat_current, temperature)
     if smoothing is None:
-        return jnp.max(jnp.where(valid, jnp.minimum(a, b), -jnp.inf), axis=-1)
+        return _hard_margin(heat_current, temperature)
+    a, b, valid = _group_flows(heat_current, temperature)
     tau = float(smoothing)
     smin = -tau * jnp.logaddexp(-a / tau, -b / tau)
     z = jnp.where(valid, smin / tau, -1e4)  # e^{-1e4} = 0: an invalid split never counts
@@ -113,8 +120,8 @@ def _refine(times, heat_current, temperature):
     """Breakpoints of R(t) for the linearly interpolated currents: (t_ref, R_ref), R linear
     between consecutive refined times (all pairwise crossings of {0, a_s, b_s} inserted)."""
     t = np.asarray(times, float)
-    a, b, valid = (np.asarray(x) for x in _group_flows(
-        np.asarray(heat_current, float), np.asarray(temperature, float)))
+    a, b, valid = _group_flows(np.asarray(heat_current, float), np.asarray(temperature, float),
+                               np)
     keep = valid[0]
     if not np.any(keep):
         return t, np.full(t.shape, -np.inf)
@@ -134,7 +141,7 @@ def _refine(times, heat_current, temperature):
     t_ref = np.concatenate(ts)
     j_ref = np.stack([np.interp(t_ref, t, np.asarray(heat_current, float)[:, k])
                       for k in range(np.shape(heat_current)[-1])], axis=-1)
-    r_ref = np.asarray(uphill_margin(j_ref, np.asarray(temperature, float)))
+    r_ref = _hard_margin(j_ref, np.asarray(temperature, float), np)
     return t_ref, r_ref
 
 
@@ -238,7 +245,7 @@ def uphill_flow(solution=None, *, times=None, heat_current=None, temperature=Non
     windows = _windows(t_ref, r_ref, tolerance)
     wheat = [float(np.interp(b, t_ref, cum_ref) - np.interp(a, t_ref, cum_ref))
              for a, b in windows]
-    rate = np.maximum(np.asarray(uphill_margin(j, temp)), 0.0)
+    rate = np.maximum(_hard_margin(j, temp, np), 0.0)
     k = int(np.argmax(rate))
     return UphillFlow(
         times=t, rate=rate, heat=float(cum_ref[-1]), cumulative=np.interp(t, t_ref, cum_ref),
