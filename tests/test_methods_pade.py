@@ -91,10 +91,10 @@ def test_default_pade_meets_its_tolerance():
 
 def test_pade_pole_count_is_settled_for_a_graded_time_grid():
     """A grid graded towards t = 0 (first step 1e-3) needs more poles than the a priori N
-    (which ignores the grid: 21 here, estimate 2e-4): the response settles N at the model's
-    (T, μ), so a jitted batch meets the tolerance at once (before, it raised under jit and
-    recompiled once per 25 % step outside). Reference: the same closed form at 200 poles,
-    converged (its own estimate 1.2e-9)."""
+    (which ignores the grid: 21 here, estimate 2e-4): a compiled evaluate first settles N at
+    the model's (T, μ), so a jitted batch meets the tolerance at once (before, it raised
+    under jit and recompiled once per 25 % step outside). Reference: the same closed form
+    at 200 poles, converged (its own estimate 1.2e-9)."""
     model = single_level()
     times = 10.0 * np.linspace(0.0, 1.0, 101) ** 2
     resp = jt.response(model, times)

@@ -121,6 +121,12 @@ class AbstractResponse(eqx.Module):
         them (a method whose terms have a cheaper eager route); default False."""
         return False
 
+    def compiled_variant(self):
+        """The response a compiled (batched or jitted) stage 2 uses: a method may fix its
+        accuracy settings here first, so that the program compiles once (``jt.Pade``: the
+        pole count); default: itself."""
+        return self
+
     def refine(self, solution, state, temperature, chemical_potential):
         """The solution ``evaluate`` returns, given the one the terms gave: a method whose
         accuracy depends on (state, T, μ) may check its error estimate here and return a
@@ -169,10 +175,9 @@ class AbstractResponse(eqx.Module):
         """
         s, temp, mu = self.stage2_inputs(state, temperature, chemical_potential, validate)
         if self.runs_eagerly(s, temp, mu):
-            sol = stage2(self, s, temp, mu)
-        else:
-            sol = _stage2_jit(self, s, temp, mu)
-        return self.refine(sol, s, temp, mu)
+            return self.refine(stage2(self, s, temp, mu), s, temp, mu)
+        resp = self.compiled_variant()
+        return resp.refine(_stage2_jit(resp, s, temp, mu), s, temp, mu)
 
 
 def add_terms(*terms):

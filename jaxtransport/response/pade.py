@@ -42,9 +42,10 @@ particle/energy current amplitudes and coupling energies), plus a rounding bound
 sums (which grows where a closure eigenvalue or a lead pole nearly coincides with a Padé pole,
 e.g. W = ξ_i T). Occupations and particle currents converge fastest; the coupling energy
 converges like (ξ_N T)^{-2} ~ N^{-4} (a short-time effect of f_N → 1/2 at |x| ≫ ξ_N).
-By default N is chosen for ``tolerance`` at the model's own (T, μ): an a priori first N, raised
-at build time until the estimate of the reservoir part meets it there (``settled``); every
-concrete evaluate checks it again at its own (T, μ).
+By default N is chosen for ``tolerance`` at the model's own (T, μ): an a priori first N; every
+concrete evaluate checks the estimate at its own (T, μ) and raises N, and a compiled (batched
+or jitted) evaluate first raises it until the estimate of the reservoir part meets the
+tolerance at the model's (T, μ) (``settled``), so that it compiles once.
 
 Scope: fermionic, number-conserving ``jt.Model`` with pole-sum densities only (everything
 else: ``jt.Continuum`` / ``jt.Discretised``), full observables (no ``observables="currents"``).
@@ -138,10 +139,9 @@ class Pade(eqx.Module):
         stage1 = _stage1(model, check_eig=True)
         temp, _ = stack_reservoir_arrays(model)
         n = default_n(self.tolerance, pole_scale(stage1[0]), float(np.min(np.asarray(temp))))
-        # N settled at the model's own (T, μ) (the a priori N ignores the time grid: a grid
-        # graded towards t = 0 needs more poles); every concrete evaluate still checks the
-        # estimate at its own (T, μ) and raises N
-        return _build(model, times, n, stage1, tolerance=self.tolerance).settled()
+        # the estimate is checked (and N raised) by every concrete evaluate, at its own (T, μ);
+        # a compiled (batched or jitted) evaluate first settles N (``compiled_variant``)
+        return _build(model, times, n, stage1, tolerance=self.tolerance)
 
     def current_response(self, model, times):
         refuse_drive(model, "jt.Pade")
@@ -388,6 +388,14 @@ class PadeResponse(AbstractResponse):
         finer = self.with_n_pade(min(int(math.ceil(1.25 * self.n_pade)), N_MAX))
         return finer.evaluate(state, temperature, chemical_potential)
 
+    def compiled_variant(self) -> PadeResponse:
+        """Before a compiled stage 2: N settled at the model's own (T, μ) (``settled``), so
+        that the program is compiled once, at its final N (a single concrete configuration
+        runs in NumPy and raises N there at no compilation cost)."""
+        if is_concrete(*jax.tree_util.tree_leaves(self)):
+            return self.settled()
+        return self
+
     def settled(self) -> PadeResponse:
         """This response with N raised (by 25 %, up to 400) until the Padé-truncation
         estimate of the reservoir part at the model's own (T, μ) meets the tolerance. That
@@ -397,11 +405,12 @@ class PadeResponse(AbstractResponse):
         if self.tolerance is None or not self.estimate:
             return self
         resp = self
-        while resp.n_pade < N_MAX:
-            terms = resp.bath_terms(self.temperature, self.chemical_potential)
-            if max(float(terms[4]), float(terms[5])) <= self.tolerance:
-                break
-            resp = resp.with_n_pade(min(int(math.ceil(1.25 * resp.n_pade)), N_MAX))
+        with jax.ensure_compile_time_eval():  # concrete, also inside a jit trace
+            while resp.n_pade < N_MAX:
+                terms = resp.bath_terms(self.temperature, self.chemical_potential)
+                if max(float(terms[4]), float(terms[5])) <= self.tolerance:
+                    break
+                resp = resp.with_n_pade(min(int(math.ceil(1.25 * resp.n_pade)), N_MAX))
         return resp
 
     def with_n_pade(self, n_pade: int) -> PadeResponse:
