@@ -73,6 +73,7 @@ from .pade_kernels import (
     pade_pole_data,
     pade_poles,
     pole_scale,
+    raised_n,
     readout,
 )
 
@@ -374,7 +375,7 @@ def driven_pade_response(method, model, times):
         if steps > 0.5 * tolerance and method.drive_step is None:
             step = 0.5 * step  # (a new grid: compiles again)
         elif trunc > 0.5 * tolerance and method.n_pade is None and n_pade < N_MAX:
-            n_pade = min(int(math.ceil(1.25 * n_pade)), N_MAX)
+            n_pade = raised_n(n_pade)
         else:
             break
     if concrete and not (err := float(resp.error_estimate)) <= tolerance:

@@ -8,7 +8,8 @@ instance, 1.5 s for its gradient, on a 2-core CPU. This version always uses the 
 Padé approximant (Higham 2005, the degree scipy and jax use above their smallest norms;
 its backward error is below double-precision rounding for ‖A‖₁ ≤ 5.37 after scaling) and a
 fixed-length scan of squarings: half the compilation, the same accuracy (measured against
-``scipy.linalg.expm``: ≤ 2e-15 relative for ‖A‖ ≤ 5, 2e-14 at ‖A‖ ≈ 100), differentiable
+``scipy.linalg.expm`` on random complex 8×8 matrices: ≤ 2e-15 relative for ‖A‖₁ ≤ 80,
+2e-14 at ‖A‖₁ ≈ 500), differentiable
 in reverse mode. It always performs ``max_squarings`` masked squarings, so it is meant for
 small matrices (the n + poles generators); the finite-mode Hamiltonians keep jax's.
 """

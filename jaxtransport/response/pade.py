@@ -79,6 +79,7 @@ from .pade_kernels import (  # noqa: F401  (N_MAX .. pole_scale: public here too
     pade_pole_data,
     pade_poles,
     pole_scale,
+    raised_n,
     readout,
     single_thread_blas,
     state_modal,
@@ -385,7 +386,7 @@ class PadeResponse(AbstractResponse):
                 f"jt.Pade could not reach tolerance {self.tolerance:g} at these "
                 f"temperatures/chemical potentials with {self.n_pade} poles (estimate "
                 f"{err:.2g}); use jt.Continuum.")
-        finer = self.with_n_pade(min(int(math.ceil(1.25 * self.n_pade)), N_MAX))
+        finer = self.with_n_pade(raised_n(self.n_pade))
         return finer.evaluate(state, temperature, chemical_potential)
 
     def compiled_variant(self) -> PadeResponse:
@@ -410,7 +411,7 @@ class PadeResponse(AbstractResponse):
                 terms = resp.bath_terms(self.temperature, self.chemical_potential)
                 if max(float(terms[4]), float(terms[5])) <= self.tolerance:
                     break
-                resp = resp.with_n_pade(min(int(math.ceil(1.25 * resp.n_pade)), N_MAX))
+                resp = resp.with_n_pade(raised_n(resp.n_pade))
         return resp
 
     def with_n_pade(self, n_pade: int) -> PadeResponse:

@@ -286,6 +286,11 @@ def _pade_poles(n: int) -> tuple[np.ndarray, np.ndarray]:
 N_MAX = 400
 
 
+def raised_n(n_pade: int) -> int:
+    """The next pole count when an estimate misses its tolerance: 25 % more, at most N_MAX."""
+    return min(int(math.ceil(1.25 * n_pade)), N_MAX)
+
+
 def default_n(tolerance, scale, t_min):
     """A priori N: coupling-energy error ≈ 0.053 Σ_p γ_p W_p² / (ξ_N T)² (measured on the
     single level; the slowest observable; 0.08 here for margin), ξ_N ≈ 2.6 N². Every concrete
