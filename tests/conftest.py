@@ -2,8 +2,25 @@ import gc
 import os
 import warnings
 
-import jax
-import pytest
+# ---------------------------------------------------------------------------------------
+# The suite compiles with XLA's backend optimisation level 0 (LLVM's optimisation passes
+# off). More than half of the suite's CPU time is XLA compilation of programs that then run
+# once or twice on tiny inputs, so optimising their machine code does not pay: measured on
+# the 2-core box, the whole default suite took 657 s wall / 1262 CPU-s at level 0 against
+# 860 s / 1671 CPU-s at the default level 3 (December 2026, quiet machine). The programs
+# are the same (same operations and algorithms; only instruction selection, vectorisation
+# and the order of some floating-point sums differ, at the rounding level); users run the
+# default level, and ``test_solve.py::test_eager_equals_jit`` compiles its program at that
+# level. Set here, before JAX starts its backend, so that every worker and subprocess
+# (notebook kernels, documentation scripts, the CLI) inherits it; a level given in
+# XLA_FLAGS by the caller is kept.
+# ---------------------------------------------------------------------------------------
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + " --xla_backend_optimization_level=0").strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 # four CPU devices for the sharding tests (must be set before the backend starts)
@@ -63,10 +80,10 @@ def _release_compiled_programs(request):
 # The suite runs in parallel processes (pytest-xdist, ``-n auto --dist loadgroup`` in
 # pyproject.toml, one group per module, below: each test module runs whole in one worker, so
 # module-scoped fixtures are built once). Almost all of the suite's time is single-threaded
-# XLA compilation, so one worker per core is close to a linear speed-up on CI's two cores. More than four workers
-# buy little (the largest modules bound the wall time) and each holds its own compiled
-# programs, so ``auto`` is capped at four. ``pytest -n 0`` runs everything in one process
-# (e.g. for ``--pdb``).
+# XLA compilation, so one worker per core is close to a linear speed-up on CI's two cores.
+# More than four workers buy little (the largest modules bound the wall time) and each
+# holds its own compiled programs, so ``auto`` is capped at four. ``pytest -n 0`` runs
+# everything in one process (e.g. for ``--pdb``).
 # ---------------------------------------------------------------------------------------
 def pytest_xdist_auto_num_workers(config):
     return max(1, min(os.cpu_count() or 1, 4))
@@ -112,8 +129,8 @@ def pytest_terminal_summary(terminalreporter):
 def boson_pair():
     """Two coupled bosonic oscillators (tests/systems.py) on 96 finite modes per reservoir:
     (model, FiniteModes, the Discretised response, times); shared by the statistics and the
-    master-equation tests (built once: its values are plain arrays). Imports inside: the package must not start JAX's backend before the
-    configuration above."""
+    master-equation tests (built once: its values are plain arrays). Imports inside: the
+    package must not start JAX's backend before the configuration above."""
     import numpy as np
     from systems import two_oscillators
 
