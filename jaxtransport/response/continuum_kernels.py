@@ -194,38 +194,42 @@ def _tail_integrand(pl: Poles, omega, up: bool, t, e, j):
     return frequency_classes(obs, omega, t, up)
 
 
-def frequency_classes(obs, omega, t, up: bool):
+def frequency_classes(obs, omega, t, up):
     """The part of a tail integrand that decays on the upper (``up``) or lower ray, from
     ``obs(fl, fr)``: the observables of the amplitudes a = fl a_p + a_0 (a_p carries e^{iωt})
     and ā = fr ā_p + ā_0 (ā_p carries e^{−iωt}), i.e. bilinear in (a, ā) plus linear in ā.
     up: e^{iωt} B(a_p, ā_0) + [B(a_p, ā_p) + B(a_0, ā_0) + D(ā_0)]; down: e^{−iωt} [B(a_0, ā_p)
-    + D(ā_p)]."""
+    + D(ā_p)]. ``up`` is a Python bool, or a traced one (``ray_integral``: both rays in one
+    vmapped program; the four products are then formed on both rays and the class selected)."""
     o00 = obs(0.0, 0.0)
     o01 = obs(0.0, 1.0)
     tmap = jax.tree_util.tree_map
-    if up:
-        o10 = obs(1.0, 0.0)
-        o11 = obs(1.0, 1.0)
-        ph = jnp.exp(1j * omega * t)
-        return tmap(lambda a11, a10, a01, a00: ph * (a10 - a00) + (a11 - a10 - a01 + 2 * a00),
-                    o11, o10, o01, o00)
-    ph = jnp.exp(-1j * omega * t)
-    return tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
+    if up is False:
+        ph = jnp.exp(-1j * omega * t)
+        return tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
+    o10 = obs(1.0, 0.0)
+    o11 = obs(1.0, 1.0)
+    ph = jnp.exp(jnp.where(up, 1j, -1j) * omega * t)
+
+    def select(a11, a10, a01, a00):
+        upper = ph * (a10 - a00) + (a11 - a10 - a01 + 2 * a00)
+        return jnp.where(up, upper, ph * (a01 - a00))
+
+    return tmap(select, o11, o10, o01, o00)
 
 
 def ray_integral(integrand, a, s_nodes, s_weights):
-    """∫_{−∞}^{a} dω/2π F(ω) for F = F_+ + F_− where ``integrand(ω, True)`` is F_+ (decays for
-    Im ω > 0) and ``integrand(ω, False)`` is F_− (decays for Im ω < 0), both analytic left of
-    a: rotated onto the vertical rays a ± is, s ∈ [0, ∞) (rule ``s_nodes``, ``s_weights``)."""
-    up = jax.vmap(lambda s: integrand(a + 1j * s, True))(s_nodes)
-    dn = jax.vmap(lambda s: integrand(a - 1j * s, False))(s_nodes)
+    """∫_{−∞}^{a} dω/2π F(ω) for F = F_+ + F_− where ``integrand(ω, up)`` is F_+ (decays for
+    Im ω > 0) for ``up`` True and F_− (decays for Im ω < 0) for False, both analytic left of
+    a: rotated onto the vertical rays a ± is, s ∈ [0, ∞) (rule ``s_nodes``, ``s_weights``).
+    Both rays are one vmapped batch (``up`` is a traced bool): one copy of the integrand in
+    the compiled program instead of two."""
+    k = s_nodes.shape[0]
+    omegas = jnp.concatenate([a + 1j * s_nodes, a - 1j * s_nodes])
+    vals = jax.vmap(integrand)(omegas, jnp.arange(2 * k) < k)
     # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-    return jax.tree_util.tree_map(
-        lambda u, d: (-1j * jnp.tensordot(s_weights, u, 1)
-                      + 1j * jnp.tensordot(s_weights, d, 1)) / _TWO_PI,
-        up,
-        dn,
-    )
+    wts = jnp.concatenate([-1j * s_weights, 1j * s_weights]) / _TWO_PI
+    return jax.tree_util.tree_map(lambda v: jnp.tensordot(wts, v, 1), vals)
 
 
 def _tail(pl: Poles, a, s_nodes, s_weights, times, e, j, correlation_dt=False):

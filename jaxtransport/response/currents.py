@@ -44,6 +44,7 @@ from .._validation import is_concrete
 from ..solution import AbstractSolution, current_fields
 from .base import EDGE_TOL, AbstractNodeResponse, node_contraction, stack_reservoir_arrays
 from .closure import pole_data
+from .continuum_kernels import frequency_classes
 from .eig import eig
 from .expm import expm
 from .plan import edge_tolerance, padded_rules
@@ -226,9 +227,10 @@ def _real_node(pl, eg, et, gt, yv, times, omega):
         alpha.conj(), kz, alpha_dt.conj(), kz_dt)
 
 
-def _ray_node(pl, eg, et, gt, yv, yv_dt, times, omega, up: bool):
+def _ray_node(pl, eg, et, gt, yv, yv_dt, times, omega, up):
     """Integrand on a complex ray (cf. continuum._tail_integrand), with its time derivative,
-    for all times: split into e^{+iωt}, e^{−iωt} and non-oscillating classes, Ā the analytic
+    for all times: split into e^{+iωt}, e^{−iωt} and non-oscillating classes
+    (``continuum_kernels.frequency_classes``; ``up`` a traced bool), Ā the analytic
     continuation of A†. d/dt Σ coef e^{ℓt}/μ = v† G v − iω Σ coef e^{ℓt}/μ."""
     j = eg.coef.shape[1]
     flat = eg.coef.reshape(-1, j * j)
@@ -251,11 +253,7 @@ def _ray_node(pl, eg, et, gt, yv, yv_dt, times, omega, up: bool):
             ab = fr * abm + ab_0
             return _amplitude(pl, omega, jnp.diagonal(ab), _pole_rows(pl, ab), fl * kz_p + kz_0)
 
-        o00, o01 = obs(0.0, 0.0), obs(0.0, 1.0)
-        if up:
-            o10, o11 = obs(1.0, 0.0), obs(1.0, 1.0)
-            return jnp.exp(1j * omega * t) * (o10 - o00) + (o11 - o10 - o01 + 2 * o00)
-        return jnp.exp(-1j * omega * t) * (o01 - o00)
+        return frequency_classes(obs, omega, t, up)
 
     return jax.vmap(lambda *a: jax.jvp(integrand, a[:4], a[4:]))(
         times, a_p, ab_m, yv, jnp.ones_like(times), a_p_dt, ab_m_dt, yv_dt)
@@ -292,16 +290,16 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
         off += jnp.einsum("k,ktbxa->txa", ow, ox)
         off_d += jnp.einsum("k,ktbxa->txa", ow, oxd)
     if sn.shape[0] > 0:
-        def ray(up, sign):
-            u, ud = jax.lax.map(
-                lambda s_: _ray_node(pl, eg, et, gt, yv, yv_dt, times, a + sign * 1j * s_, up),
-                sn, batch_size=batch)
-            return jnp.tensordot(sw, u, 1).sum(1), jnp.tensordot(sw, ud, 1).sum(1)
-
-        (up, up_d), (dn, dn_d) = ray(True, 1.0), ray(False, -1.0)
+        # both rays a ± is in one map (one copy of the integrand in the program):
         # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-        off += (-1j * up + 1j * dn) / _TWO_PI
-        off_d += (-1j * up_d + 1j * dn_d) / _TWO_PI
+        k = sn.shape[0]
+        omegas = jnp.concatenate([a + 1j * sn, a - 1j * sn])
+        u, ud = jax.lax.map(
+            lambda args_: _ray_node(pl, eg, et, gt, yv, yv_dt, times, *args_),
+            (omegas, jnp.arange(2 * k) < k), batch_size=batch)
+        wts = jnp.concatenate([-1j * sw, 1j * sw]) / _TWO_PI
+        off += jnp.tensordot(wts, u, 1).sum(1)
+        off_d += jnp.tensordot(wts, ud, 1).sum(1)
     # check the eigen-representation against the matrix exponential at t_max
     lmat = pl.generator()
     n = pl.vec.shape[0]

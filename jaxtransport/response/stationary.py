@@ -37,6 +37,7 @@ from .closure import pole_data
 from .continuum import Continuum
 from .continuum_kernels import (
     build_response,
+    frequency_classes,
     observables_of_amplitudes,
     ray_integral,
     with_scalars,
@@ -131,8 +132,9 @@ def _node(pl, l0, d0, omega, deltas, inv):
     return tuple(jnp.moveaxis(a, 1, 0) for a in jax.vmap(one)(s_all))
 
 
-def _tail_integrand(pl, l0, d0, omega, up, et):
-    """F_+ (up) or F_− on a complex ray at the time with e^{L₁t} = ``et`` (summed over β)."""
+def _tail_integrand(pl, l0, d0, omega, et):
+    """``obs(fl, fr)`` of ``continuum_kernels.frequency_classes`` on a complex ray at the
+    time with e^{L₁t} = ``et`` (summed over β)."""
     l1 = pl.generator()
     d1 = _drive(pl)
     wc = jnp.conj(omega)
@@ -147,13 +149,7 @@ def _tail_integrand(pl, l0, d0, omega, up, et):
         c, x = observables_of_amplitudes(pl, omega, av, zv, vda, complex_plane=True)
         return tuple(o.sum(0) for o in with_scalars(pl, c, x))
 
-    o00, o01 = obs(0.0, 0.0), obs(0.0, 1.0)
-    tmap = jax.tree_util.tree_map
-    if up:
-        o10, o11 = obs(1.0, 0.0), obs(1.0, 1.0)
-        return lambda ph: tmap(lambda a11, a10, a01, a00: ph * (a10 - a00)
-                               + (a11 - a10 - a01 + 2 * a00), o11, o10, o01, o00)
-    return lambda ph: tmap(lambda a01, a00: ph * (a01 - a00), o01, o00)
+    return obs
 
 
 def _tail(pl, l0, d0, a, s_nodes, s_weights, times):
@@ -162,8 +158,7 @@ def _tail(pl, l0, d0, a, s_nodes, s_weights, times):
     def at_time(t):
         def integrand(t_, et_):
             def f(w, up):
-                ph = jnp.exp((1j if up else -1j) * w * t_)
-                return _tail_integrand(pl, l0, d0, w, up, et_)(ph)
+                return frequency_classes(_tail_integrand(pl, l0, d0, w, et_), w, t_, up)
 
             return ray_integral(f, a, s_nodes, s_weights)
 
