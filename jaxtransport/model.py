@@ -63,6 +63,15 @@ from .nambu import nambu_transform, quadrature_hamiltonian, symplectic_form
 from .reservoir import PositionReservoir, Reservoir, check_statistics
 
 
+def _stack_values(xs) -> Array:
+    """(M,) array of per-reservoir scalars: concrete values stacked in NumPy and transferred
+    once (``jnp.stack`` dispatches M + 1 eager operations, ~0.3 ms of a default solve),
+    traced ones with ``jnp.stack``."""
+    if is_concrete(*xs):
+        return jax.device_put(np.stack([np.asarray(x) for x in xs]))
+    return jnp.stack(xs)
+
+
 class AbstractModel(eqx.Module):
     """A quadratic system coupled to thermal reservoirs: a ``hamiltonian`` (the n×n h of
     ``Model`` or the 2n×2n quadrature matrix G of ``QuadraticModel``), a tuple of
@@ -86,12 +95,12 @@ class AbstractModel(eqx.Module):
     @property
     def temperatures(self) -> Array:
         """(M,) reservoir temperatures (k_B = 1, energy units)."""
-        return jnp.stack([r.temperature for r in self.reservoirs])
+        return _stack_values([r.temperature for r in self.reservoirs])
 
     @property
     def chemical_potentials(self) -> Array:
         """(M,) reservoir chemical potentials (x–x reservoirs: 0)."""
-        return jnp.stack([r.chemical_potential for r in self.reservoirs])
+        return _stack_values([r.chemical_potential for r in self.reservoirs])
 
     @property
     def reservoir_names(self) -> list[str]:

@@ -397,10 +397,8 @@ def assemble(resp: AbstractResponse, terms, temp, mu):
 
 def stack_reservoir_arrays(model):
     """(temperature, chemical_potential) of the model as (M,) float64 arrays."""
-    return (
-        jnp.asarray(model.temperatures, jnp.float64),
-        jnp.asarray(model.chemical_potentials, jnp.float64),
-    )
+    temp, mu = model.temperatures, model.chemical_potentials
+    return tuple(x if x.dtype == jnp.float64 else x.astype(jnp.float64) for x in (temp, mu))
 
 
 def flatten_terms(model):

@@ -83,6 +83,7 @@ from .pade_kernels import (  # noqa: F401  (N_MAX .. pole_scale: public here too
     readout,
     single_thread_blas,
     state_modal,
+    to_jax,
     truncation,
 )
 
@@ -204,7 +205,7 @@ def _closure_eigen_numpy(h, vec, kappa, lam):
     args = (np.asarray(x, complex) for x in (h, vec, kappa, lam))
     with single_thread_blas():
         out = _eigen_parts(np, closure_generator(np, *args), np.linalg.eig)
-    return tuple(jnp.asarray(x) for x in out)
+    return to_jax(tuple(out))
 
 
 def _stage1(model, check_eig):
@@ -234,8 +235,7 @@ def _pade_sets(n_pade):
     pad = n_pade - len(xi_lo)
     xi_lo = np.concatenate([xi_lo, xi[len(xi) - pad:]])
     eta_lo = np.concatenate([eta_lo, np.zeros(pad)])
-    return dict(xi=jnp.asarray(xi), eta=jnp.asarray(eta), xi_lo=jnp.asarray(xi_lo),
-                eta_lo=jnp.asarray(eta_lo), n_pade=n_pade)
+    return dict(to_jax(dict(xi=xi, eta=eta, xi_lo=xi_lo, eta_lo=eta_lo)), n_pade=n_pade)
 
 
 def _build(model, times, n_pade, stage1, tolerance=None, estimate=True):
@@ -360,7 +360,7 @@ class PadeResponse(AbstractResponse):
             error_estimate=xp.broadcast_to(xp.maximum(trunc, bound), batch),
             statistics="fermion",
         )
-        return jax.tree_util.tree_map(jnp.asarray, sol)
+        return to_jax(sol)
 
     def refine(self, solution, state, temperature, chemical_potential):
         """When N was chosen for a tolerance (``jt.Pade(tolerance=...)``, no ``n_pade``), the
