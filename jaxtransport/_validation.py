@@ -51,6 +51,15 @@ def is_concrete(*xs) -> bool:
     return not any(isinstance(x, jax.core.Tracer) for x in xs)
 
 
+def to_jax(tree):
+    """Every leaf of ``tree`` as a JAX array: concrete host values in one batched transfer
+    (``jax.device_put``: one dispatch instead of one per leaf, ~40 µs each, a tenth of a
+    default single-level solve), traced values unchanged."""
+    if is_concrete(*jax.tree_util.tree_leaves(tree)):
+        return jax.device_put(tree)
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
 def as_float_array(x, name: str, *, ndim: int | None = None) -> jax.Array:
     """Convert a real quantity to a float64 JAX array, checking ``ndim``; complex input is an
     error (its imaginary part would otherwise be dropped or carried into the physics)."""

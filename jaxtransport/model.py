@@ -56,7 +56,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from ._quadrature import half_line_rule
-from ._validation import check_finite, check_hermitian, is_concrete
+from ._validation import check_finite, check_hermitian, is_concrete, to_jax
 from .densities import MirroredDensity
 from .drive import Drive
 from .nambu import nambu_transform, quadrature_hamiltonian, symplectic_form
@@ -68,7 +68,7 @@ def _stack_values(xs) -> Array:
     once (``jnp.stack`` dispatches M + 1 eager operations, ~0.3 ms of a default solve),
     traced ones with ``jnp.stack``."""
     if is_concrete(*xs):
-        return jax.device_put(np.stack([np.asarray(x) for x in xs]))
+        return to_jax(np.stack([np.asarray(x) for x in xs]))
     return jnp.stack(xs)
 
 

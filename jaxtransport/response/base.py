@@ -397,8 +397,10 @@ def assemble(resp: AbstractResponse, terms, temp, mu):
 
 def stack_reservoir_arrays(model):
     """(temperature, chemical_potential) of the model as (M,) float64 arrays."""
-    temp, mu = model.temperatures, model.chemical_potentials
-    return tuple(x if x.dtype == jnp.float64 else x.astype(jnp.float64) for x in (temp, mu))
+    return (
+        jnp.asarray(model.temperatures, jnp.float64),
+        jnp.asarray(model.chemical_potentials, jnp.float64),
+    )
 
 
 def flatten_terms(model):

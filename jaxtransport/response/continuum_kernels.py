@@ -218,17 +218,24 @@ def frequency_classes(obs, omega, t, up):
     return tmap(select, o11, o10, o01, o00)
 
 
+def ray_rule(a, s_nodes, s_weights):
+    """Both rays a ± is of the tail as one rule: (ω (2K,), up (2K,) bool, weights (2K,))
+    with ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds and ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds, the
+    1/2π included: Σ weights · F(ω, up) is ∫_{−∞}^{a} dω/2π F."""
+    k = s_nodes.shape[0]
+    omegas = jnp.concatenate([a + 1j * s_nodes, a - 1j * s_nodes])
+    weights = jnp.concatenate([-1j * s_weights, 1j * s_weights]) / _TWO_PI
+    return omegas, jnp.arange(2 * k) < k, weights
+
+
 def ray_integral(integrand, a, s_nodes, s_weights):
     """∫_{−∞}^{a} dω/2π F(ω) for F = F_+ + F_− where ``integrand(ω, up)`` is F_+ (decays for
     Im ω > 0) for ``up`` True and F_− (decays for Im ω < 0) for False, both analytic left of
     a: rotated onto the vertical rays a ± is, s ∈ [0, ∞) (rule ``s_nodes``, ``s_weights``).
     Both rays are one vmapped batch (``up`` is a traced bool): one copy of the integrand in
     the compiled program instead of two."""
-    k = s_nodes.shape[0]
-    omegas = jnp.concatenate([a + 1j * s_nodes, a - 1j * s_nodes])
-    vals = jax.vmap(integrand)(omegas, jnp.arange(2 * k) < k)
-    # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-    wts = jnp.concatenate([-1j * s_weights, 1j * s_weights]) / _TWO_PI
+    omegas, up, wts = ray_rule(a, s_nodes, s_weights)
+    vals = jax.vmap(integrand)(omegas, up)
     return jax.tree_util.tree_map(lambda v: jnp.tensordot(wts, v, 1), vals)
 
 

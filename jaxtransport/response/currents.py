@@ -44,7 +44,7 @@ from .._validation import is_concrete
 from ..solution import AbstractSolution, current_fields
 from .base import EDGE_TOL, AbstractNodeResponse, node_contraction, stack_reservoir_arrays
 from .closure import pole_data
-from .continuum_kernels import frequency_classes
+from .continuum_kernels import frequency_classes, ray_rule
 from .eig import eig
 from .expm import expm
 from .plan import edge_tolerance, padded_rules
@@ -290,14 +290,11 @@ def _continuum_current_arrays(pl, times, wn, on, ow, sn, sw, a, *, node_batch):
         off += jnp.einsum("k,ktbxa->txa", ow, ox)
         off_d += jnp.einsum("k,ktbxa->txa", ow, oxd)
     if sn.shape[0] > 0:
-        # both rays a ± is in one map (one copy of the integrand in the program):
-        # ∫_{-∞}^a F_+ = −i ∫_0^∞ F_+(a+is) ds ;  ∫_{-∞}^a F_- = +i ∫_0^∞ F_-(a−is) ds
-        k = sn.shape[0]
-        omegas = jnp.concatenate([a + 1j * sn, a - 1j * sn])
+        # both rays a ± is in one map (one copy of the integrand in the program)
+        omegas, up, wts = ray_rule(a, sn, sw)
         u, ud = jax.lax.map(
             lambda args_: _ray_node(pl, eg, et, gt, yv, yv_dt, times, *args_),
-            (omegas, jnp.arange(2 * k) < k), batch_size=batch)
-        wts = jnp.concatenate([-1j * sw, 1j * sw]) / _TWO_PI
+            (omegas, up), batch_size=batch)
         off += jnp.tensordot(wts, u, 1).sum(1)
         off_d += jnp.tensordot(wts, ud, 1).sum(1)
     # check the eigen-representation against the matrix exponential at t_max

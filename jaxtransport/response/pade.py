@@ -62,7 +62,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._validation import check_times, is_concrete
+from .._validation import check_times, is_concrete, to_jax
 from ..drive import refuse_drive
 from ..solution import Solution
 from .base import AbstractResponse, flatten_terms, stack_reservoir_arrays
@@ -83,7 +83,6 @@ from .pade_kernels import (  # noqa: F401  (N_MAX .. pole_scale: public here too
     readout,
     single_thread_blas,
     state_modal,
-    to_jax,
     truncation,
 )
 
